@@ -1,0 +1,327 @@
+"""The ``huey-desk`` command line: gui (default), consumer, submit, status, show.
+
+Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 anything else.
+Qt is imported only by the ``gui`` command, so the others run where Qt is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from desktop_app import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that says what is wrong in one line and exits with 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--huey", default=None, metavar="MOD:ATTR",
+                        help="the Huey instance to attach to (default: tasks:huey)")
+    parser.add_argument("--path", action="append", default=[], metavar="DIR",
+                        help="a folder to put on the import path (repeatable)")
+    parser.add_argument("--journal", default=None, metavar="FILE",
+                        help="the journal file (default: beside a SQLite queue)")
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="huey-desk",
+                     description="Monitor and dispatch Huey task queues.")
+    parser.add_argument("--version", action="version", version=f"huey-desk {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    gui = sub.add_parser("gui", help="open the window (the default command)")
+    _add_target(gui)
+    gui.add_argument("--no-consumer", action="store_true", help="only watch; start no consumer")
+    gui.add_argument("--workers", type=_workers, default=2, help="consumer workers (default 2)")
+
+    consumer = sub.add_parser("consumer", help="run a consumer that reports to the journal")
+    _add_target(consumer)
+    consumer.add_argument("--workers", "-w", type=_workers, default=1,
+                          help="number of workers (default 1)")
+    consumer.add_argument("--worker-type", "-k", choices=("thread", "process"),
+                          default="thread", help="run workers as threads or processes")
+    consumer.add_argument("--no-periodic", action="store_true",
+                          help="do not enqueue periodic tasks")
+    consumer.add_argument("--retain-events", type=int, default=1_000_000, metavar="N",
+                          help="keep at most N journal events (default 1,000,000)")
+    consumer.add_argument("--retain-days", type=_number, default=30.0, metavar="D",
+                          help="drop journal history older than D days (default 30)")
+    consumer.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+
+    submit = sub.add_parser("submit", help="enqueue a task")
+    _add_target(submit)
+    submit.add_argument("task", help="the task's short name or full Huey name")
+    submit.add_argument("--args", default="[]", metavar="JSON",
+                        help="positional arguments as a JSON list")
+    submit.add_argument("--kwargs", default="{}", metavar="JSON",
+                        help="keyword arguments as a JSON object")
+    when = submit.add_mutually_exclusive_group()
+    when.add_argument("--delay", type=_number, metavar="S", help="run after S seconds")
+    when.add_argument("--eta", metavar="ISO", help="run at this date and time (local unless "
+                      "a zone is given)")
+    submit.add_argument("--priority", type=_number, metavar="P", help="higher runs first")
+    submit.add_argument("--json", action="store_true", help="print one JSON object")
+
+    status = sub.add_parser("status", help="queue counts, workers and task states")
+    _add_target(status)
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    show = sub.add_parser("show", help="one task: state, arguments, result or error, events")
+    _add_target(show)
+    show.add_argument("id", help="the task id (or an unambiguous prefix of it)")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+
+    tasks = sub.add_parser("tasks", help="list the tasks of the Huey instance")
+    _add_target(tasks)
+    tasks.add_argument("--json", action="store_true", help="print one JSON object")
+
+    for name, help_text in (("retry", "enqueue a finished task again with the same arguments"),
+                            ("revoke", "revoke a pending or scheduled task"),
+                            ("restore", "undo a revoke")):
+        action = sub.add_parser(name, help=help_text)
+        _add_target(action)
+        action.add_argument("id", help="the task id (or an unambiguous prefix of it)")
+        action.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _load(ns: argparse.Namespace):
+    from desktop_app.core.journal import SqliteJournal
+    from desktop_app.core.paths import journal_path_for
+    from desktop_app.core.target import DEFAULT_TARGET, load_target
+
+    target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
+    journal = SqliteJournal(ns.journal or journal_path_for(target.huey))
+    return target, journal
+
+
+def _json_arg(text: str, what: str, kind: type) -> Any:
+    from desktop_app.core.errors import UserError
+
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise UserError(f"--{what} is not valid JSON: {exc}.") from None
+    if not isinstance(value, kind):
+        expected = "a list, like [1, \"a\"]" if kind is list else "an object, like {\"x\": 1}"
+        raise UserError(f"--{what} must be {expected}.")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=None, default=str, ensure_ascii=False))
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_submit(ns: argparse.Namespace) -> int:
+    from desktop_app.core.dispatcher import Dispatcher
+
+    target, journal = _load(ns)
+    args = _json_arg(ns.args, "args", list)
+    kwargs = _json_arg(ns.kwargs, "kwargs", dict)
+    task_id = Dispatcher(target.huey, journal).submit(
+        ns.task, args, kwargs, delay=ns.delay, eta=ns.eta, priority=ns.priority)
+    if ns.json:
+        _print_json({"id": task_id})
+    else:
+        print(task_id)
+    return EXIT_OK
+
+
+def cmd_status(ns: argparse.Namespace) -> int:
+    from desktop_app.core.inspector import Inspector
+
+    target, journal = _load(ns)
+    status = Inspector(target.huey, journal, target.spec).status()
+    if ns.json:
+        _print_json(status)
+        return EXIT_OK
+    print(f"queue {status['queue']} ({status['target']}) at {status['database']}")
+    print(f"pending {status['pending']}  scheduled {status['scheduled']}  "
+          f"running {status['running']}  results {status['results']}")
+    counts = "  ".join(f"{k} {v}" for k, v in status["counts"].items())
+    print(f"finished: {counts}")
+    if not status["workers"]:
+        print("workers: none reporting (start one with: huey-desk consumer)")
+    for w in status["workers"]:
+        doing = f"{w['task']} [{w['task_id']}] since {_when(w['since'])}" if w["task"] else ""
+        print(f"  {w['name']:<10} pid {w['pid']:<7} {w['state']:<8} {doing}")
+    return EXIT_OK
+
+
+def cmd_show(ns: argparse.Namespace) -> int:
+    from desktop_app.core.inspector import Inspector
+
+    target, journal = _load(ns)
+    info = Inspector(target.huey, journal, target.spec).show(ns.id)
+    if ns.json:
+        _print_json(info)
+        return EXIT_OK
+    print(f"{info['id']}  {info['task']}  {info['state']}")
+    print(f"  arguments: {info.get('args_preview') or '-'}")
+    for key in ("enqueued_at", "started_at", "finished_at"):
+        if info.get(key):
+            print(f"  {key.replace('_', ' ')}: {_when(info[key])}")
+    if info.get("duration") is not None:
+        print(f"  duration: {info['duration']:.3f}s")
+    if info.get("worker"):
+        print(f"  worker: {info['worker']} (pid {info.get('pid')})")
+    if info.get("result") is not None or info.get("result_preview"):
+        print(f"  result: {info.get('result_preview') or json.dumps(info['result'])}")
+    if info.get("error"):
+        print(f"  error: {info['error']}")
+    if info.get("traceback"):
+        print("  traceback:")
+        for line in info["traceback"].rstrip().splitlines():
+            print(f"    {line}")
+    print("  events:")
+    for e in info["events"]:
+        extra = ""
+        if e["kind"] == "progress":
+            extra = f" {e['data'].get('progress', 0):.0%} {e['data'].get('progress_message', '')}"
+        print(f"    {_when(e['ts'])}  {e['kind']:<12} {e['worker'] or ''}{extra}")
+    return EXIT_OK
+
+
+def cmd_tasks(ns: argparse.Namespace) -> int:
+    from desktop_app.core.catalogue import Catalogue
+
+    target, _ = _load(ns)
+    catalogue = Catalogue(target.huey)
+    if ns.json:
+        _print_json({"tasks": [{
+            "name": t.name, "short_name": t.short_name, "signature": str(t.signature),
+            "doc": t.doc, "retries": t.retries, "retry_delay": t.retry_delay,
+            "priority": t.priority, "periodic": t.periodic, "schedule": t.schedule,
+        } for t in catalogue]})
+        return EXIT_OK
+    for t in catalogue:
+        extra = f"  every: {t.schedule}" if t.periodic else ""
+        print(f"{t.short_name}{t.signature}  {t.summary}{extra}")
+    return EXIT_OK
+
+
+def cmd_action(ns: argparse.Namespace) -> int:
+    from desktop_app.core.dispatcher import Dispatcher
+    from desktop_app.core.inspector import Inspector
+
+    target, journal = _load(ns)
+    task_id = Inspector(target.huey, journal, target.spec).resolve_id(ns.id)
+    dispatcher = Dispatcher(target.huey, journal)
+    result: dict[str, Any] = {"id": task_id}
+    if ns.command == "retry":
+        result = {"id": dispatcher.retry(task_id), "retry_of": task_id}
+    elif ns.command == "revoke":
+        dispatcher.revoke(task_id)
+        result["revoked"] = True
+    else:
+        dispatcher.restore(task_id)
+        result["restored"] = True
+    if ns.json:
+        _print_json(result)
+    else:
+        print(result["id"])
+    return EXIT_OK
+
+
+def cmd_consumer(ns: argparse.Namespace) -> int:
+    from desktop_app.core.consumer import configure_logging, run_consumer
+    from desktop_app.core.errors import UserError
+    from desktop_app.core.target import DEFAULT_TARGET, load_target
+
+    target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
+    if target.huey.immediate:
+        raise UserError(f"{target.spec} is in immediate mode; a consumer cannot run it.")
+    if ns.retain_events is not None and ns.retain_events < 1:
+        raise UserError("--retain-events must be at least 1.")
+    configure_logging(logging.DEBUG if ns.verbose else logging.INFO)
+    run_consumer(target.huey, target.spec, workers=ns.workers, worker_type=ns.worker_type,
+                 journal_path=ns.journal, retain_events=ns.retain_events,
+                 retain_days=ns.retain_days, periodic=not ns.no_periodic)
+    return EXIT_OK
+
+
+def cmd_gui(ns: argparse.Namespace) -> int:
+    try:
+        from desktop_app.gui.app import run_gui  # type: ignore[import-not-found]
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("desktop_app.gui"):
+            print("huey-desk: the window is not part of this version yet; use "
+                  "'huey-desk consumer', 'huey-desk submit', 'huey-desk status'.",
+                  file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"huey-desk: the window needs {exc.name}, which is not installed; "
+              "install PySide6-Essentials.", file=sys.stderr)
+        return EXIT_FAILURE
+    return run_gui(ns)
+
+
+COMMANDS = {
+    "gui": cmd_gui, "consumer": cmd_consumer, "submit": cmd_submit, "status": cmd_status,
+    "show": cmd_show, "tasks": cmd_tasks, "retry": cmd_action, "revoke": cmd_action,
+    "restore": cmd_action,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``huey-desk`` command and return its exit code."""
+    from desktop_app.core.errors import UserError
+
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["gui", *argv]
+    ns = parser.parse_args(argv)
+    try:
+        return COMMANDS[ns.command](ns)
+    except UserError as exc:
+        print(f"huey-desk: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        print(f"huey-desk: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        logging.getLogger("huey_desk").debug("unexpected error", exc_info=True)
+        return EXIT_FAILURE

@@ -1,0 +1,1 @@
+"""The Qt-free core: load a Huey target, dispatch, inspect, journal, consume."""

@@ -1,0 +1,224 @@
+"""Run the Huey consumer with our hooks: journal, heartbeats, and instant wake-up.
+
+This is ``huey-desk consumer``: the process the window spawns, and the one users run
+under systemd so that a consumer the window did not start reports to the journal too.
+It must run in the main thread of its process (Huey installs signal handlers); SIGINT
+stops it gracefully (running tasks finish), SIGTERM interrupts running tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import psutil
+from huey import Huey
+from huey.consumer import Consumer, Worker
+
+from desktop_app.core.journal import (
+    INTERRUPTED,
+    STALE_AFTER_S,
+    Journal,
+    NewEvent,
+    SqliteJournal,
+)
+from desktop_app.core.paths import journal_path_for
+from desktop_app.core.recorder import Recorder
+from desktop_app.core.wakeup import QueueWatcher, StopPipe, watched_files
+
+logger = logging.getLogger("huey_desk.consumer")
+
+HEARTBEAT_S = 1.0
+PRUNE_EVERY_S = 600.0
+# A consumer on another host is only taken for dead after this long without a beat.
+REMOTE_STALE_AFTER_S = 60.0
+LOG_FORMAT = "[%(asctime)s] %(levelname)s:%(name)s:%(threadName)s:%(message)s"
+
+
+class DeskWorker(Worker):
+    """A Huey worker that, when the queue is empty, waits for a change instead of polling."""
+
+    watch_files: list = []  # noqa: RUF012 - set per instance by DeskConsumer
+    stop_fd: int | None = None
+
+    def initialize(self) -> None:
+        # Runs in the worker's own thread or process, so each has its own watch.
+        self._watcher = QueueWatcher(self.watch_files, self.stop_fd)
+        super().initialize()
+
+    def loop(self, now: Any = None) -> None:
+        self._watcher.drain()
+        super().loop(now)
+
+    def sleep(self) -> None:
+        """Called by Huey when the queue was empty (or unreadable): wait for a change."""
+        if self.stop_flag.is_set():
+            return
+        self._watcher.wait()
+
+    def shutdown(self) -> None:
+        try:
+            super().shutdown()
+        finally:
+            watcher = getattr(self, "_watcher", None)
+            if watcher is not None:
+                watcher.close()
+
+
+class DeskConsumer(Consumer):
+    """Huey's consumer with wake-up workers and a stop that wakes them at once."""
+
+    worker_class = DeskWorker
+
+    def __init__(self, huey: Huey, **options: Any) -> None:
+        self._stop_pipe = StopPipe()
+        self._watch_files = watched_files(huey)
+        super().__init__(huey, **options)
+
+    def _create_worker(self) -> Worker:
+        worker = super()._create_worker()
+        worker.watch_files = self._watch_files
+        worker.stop_fd = self._stop_pipe.read_fd
+        return worker
+
+    def stop(self, graceful: bool = False) -> None:
+        self._stop_pipe.set()
+        super().stop(graceful)
+
+    def worker_status(self) -> list[tuple[str, int, bool]]:
+        """(name, pid, alive) for each worker, for the heartbeat."""
+        status = []
+        for _, proc in self.worker_threads:
+            pid = getattr(proc, "pid", None) or os.getpid()
+            status.append((proc.name, pid, bool(self.environment.is_alive(proc))))
+        return status
+
+
+class Heartbeat(threading.Thread):
+    """Tells the journal, every second, that this consumer and its workers are alive."""
+
+    def __init__(self, journal: Journal, consumer: DeskConsumer, consumer_id: str,
+                 retain_events: int | None, retain_days: float | None) -> None:
+        super().__init__(name="huey-desk-heartbeat", daemon=True)
+        self.journal = journal
+        self.consumer = consumer
+        self.consumer_id = consumer_id
+        self.retain_events = retain_events
+        self.retain_s = retain_days * 86400 if retain_days else None
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        last_prune = 0.0
+        while not self._halt.wait(HEARTBEAT_S if last_prune else 0):
+            try:
+                self.journal.beat(self.consumer_id, self.consumer.worker_status())
+                if time.monotonic() - last_prune > PRUNE_EVERY_S:
+                    last_prune = time.monotonic()
+                    if self.retain_events or self.retain_s:
+                        self.journal.prune(self.retain_events, self.retain_s)
+            except Exception:
+                logger.exception("Heartbeat failed")
+        self.journal.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+
+def mark_orphans(journal: Journal, host: str | None = None) -> int:
+    """Record as interrupted the tasks left "executing" by consumers that are gone.
+
+    A consumer killed with SIGKILL leaves no event behind: its tasks stay executing for
+    ever.  A task is orphaned when its consumer stopped, or stopped beating and (on this
+    host) its process no longer exists.
+    """
+    host = host or socket.gethostname()
+    now = time.time()
+    consumers = {c["consumer_id"]: c for c in journal.consumers()}
+    orphans = []
+    for task in journal.running_tasks():
+        info = consumers.get(task["consumer"])
+        if info is None:
+            dead = True
+        elif info["stopped_at"] is not None:
+            dead = True
+        elif info["host"] == host:
+            dead = (now - (info["last_beat"] or 0) > STALE_AFTER_S
+                    and not _pid_alive(info["pid"]))
+        else:
+            dead = now - (info["last_beat"] or 0) > REMOTE_STALE_AFTER_S
+        if dead:
+            orphans.append(NewEvent(
+                kind=INTERRUPTED, task_id=task["task_id"], task_name=task["task_name"],
+                ts=now, pid=task["pid"], worker=task["worker"], consumer=task["consumer"],
+                data={"error": f"interrupted: the consumer died while {task['worker']} "
+                               f"(pid {task['pid']}) ran it", "detected": "orphan"},
+            ))
+    journal.append(orphans)
+    return len(orphans)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def new_consumer_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{int(time.time() * 1000)}"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def run_consumer(
+    huey: Huey,
+    target: str,
+    *,
+    workers: int = 1,
+    worker_type: str = "thread",
+    journal_path: str | os.PathLike[str] | None = None,
+    retain_events: int | None = 1_000_000,
+    retain_days: float | None = 30.0,
+    periodic: bool = True,
+) -> None:
+    """Run the consumer in this (main) thread until it is stopped."""
+    path = journal_path or journal_path_for(huey)
+    journal = SqliteJournal(path)
+    consumer_id = new_consumer_id()
+    found = mark_orphans(journal)
+    if found:
+        logger.warning("Marked %d task(s) interrupted: their consumer died while they ran.",
+                       found)
+    journal.register_consumer(consumer_id, host=socket.gethostname(), pid=os.getpid(),
+                              target=target, worker_type=worker_type, workers=workers)
+    recorder = Recorder(huey, str(path), consumer_id, worker_type)
+    recorder.install()
+    consumer = DeskConsumer(huey, workers=workers, worker_type=worker_type, periodic=periodic,
+                            check_worker_health=True, health_check_interval=1)
+    heartbeat = Heartbeat(journal, consumer, consumer_id, retain_events, retain_days)
+    heartbeat.start()
+    logger.info("Huey Desk consumer %s journalling to %s", consumer_id, path)
+    try:
+        consumer.run()
+    finally:
+        heartbeat.stop()
+        recorder.close()
+        recorder.uninstall()
+        try:
+            SqliteJournal(path).consumer_stopped(consumer_id)
+        except Exception:
+            logger.exception("Could not record that the consumer stopped")

@@ -1,0 +1,199 @@
+"""Enqueue, retry, revoke, restore and flush tasks: every change the user asks for.
+
+Arguments are checked against the task's signature before anything touches the queue,
+so a bad call is refused with a sentence and nothing half-valid is ever enqueued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from typing import Any
+
+from huey import Huey
+from huey.utils import normalize_time
+
+from desktop_app.core import jsonsafe
+from desktop_app.core.catalogue import Catalogue, TaskInfo
+from desktop_app.core.convert import bind_arguments
+from desktop_app.core.errors import UserError
+from desktop_app.core.journal import (
+    ENQUEUED,
+    EXECUTING,
+    FINAL_STATES,
+    FLUSHED,
+    RESTORED,
+    RETRYING,
+    REVOKED,
+    SCHEDULED,
+    Journal,
+    NewEvent,
+)
+from desktop_app.core.paths import sqlite_filename
+from desktop_app.core.recorder import encode_call
+from desktop_app.core.storage_errors import guarded
+
+logger = logging.getLogger("huey_desk.dispatcher")
+
+MAX_DELAY_S = 10 * 365 * 86400
+
+
+def parse_eta(text: str) -> dt.datetime:
+    """An ISO date-time; without a zone it is local time, as a user typing it means."""
+    if not isinstance(text, str) or not text.strip():
+        raise UserError("--eta needs a date and time like 2026-11-25T14:30.")
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{text!r} is not a date and time; use a form like 2026-11-25T14:30."
+                        ) from None
+
+
+def _check_delay(delay: Any) -> float:
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+        raise UserError("The delay must be a number of seconds.")
+    if not math.isfinite(delay) or delay < 0:
+        raise UserError("The delay must be zero or more seconds.")
+    if delay > MAX_DELAY_S:
+        raise UserError("The delay must be less than ten years.")
+    return float(delay)
+
+
+def _check_priority(priority: Any) -> float | int:
+    if isinstance(priority, bool) or not isinstance(priority, (int, float)):
+        raise UserError("The priority must be a number (higher runs first).")
+    if not math.isfinite(priority) or abs(priority) > 1e15:
+        raise UserError("The priority must be a finite number (higher runs first).")
+    return priority
+
+
+class Dispatcher:
+    """Puts work on a Huey queue and records what it did in the journal."""
+
+    def __init__(self, huey: Huey, journal: Journal | None = None,
+                 catalogue: Catalogue | None = None) -> None:
+        self.huey = huey
+        self.journal = journal
+        self.catalogue = catalogue or Catalogue(huey)
+        db = sqlite_filename(huey)
+        self._where = str(db) if db else f"{huey.name!r}"
+
+    def _record(self, event: NewEvent) -> None:
+        """Journal an event; a journal failure never loses the job that was queued."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.append([event])
+        except Exception as exc:
+            logger.warning("Could not journal %s of %s: %s", event.kind, event.task_id, exc)
+
+    def submit(
+        self,
+        name: str,
+        args: list | tuple = (),
+        kwargs: dict | None = None,
+        *,
+        delay: float | None = None,
+        eta: dt.datetime | str | None = None,
+        priority: float | None = None,
+        retry_of: str | None = None,
+    ) -> str:
+        """Validate and enqueue a call of task ``name``; returns the new task id."""
+        info = self.catalogue.get(name)
+        call_args, call_kwargs = bind_arguments(info, list(args), dict(kwargs or {}))
+        if delay is not None and eta is not None:
+            raise UserError("Give either a delay or an ETA, not both.")
+        when: dt.datetime | None = None
+        if delay is not None:
+            when = normalize_time(delay=_check_delay(delay), utc=self.huey.utc)
+        elif eta is not None:
+            eta_dt = parse_eta(eta) if isinstance(eta, str) else eta
+            if not isinstance(eta_dt, dt.datetime):
+                raise UserError("The ETA must be a date and time.")
+            try:
+                when = normalize_time(eta=eta_dt, utc=self.huey.utc)
+            except (ValueError, OverflowError) as exc:
+                raise UserError(f"The ETA {eta_dt.isoformat()} cannot be used: {exc}.") from None
+        if priority is not None:
+            priority = _check_priority(priority)
+        return self._enqueue(info, call_args, call_kwargs, when, priority, retry_of)
+
+    def _enqueue(self, info: TaskInfo, args: tuple, kwargs: dict, eta: dt.datetime | None,
+                 priority: float | None, retry_of: str | None) -> str:
+        assert info.task_class is not None
+        task = info.task_class(args, kwargs, eta=eta, priority=priority)
+        try:
+            data = self.huey.serialize_task(task)
+        except Exception as exc:
+            raise UserError(f"{info.short_name}: the arguments cannot be stored "
+                            f"({type(exc).__name__}: {exc}).") from None
+        ts = time.time()
+        # One INSERT: a busy retry cannot enqueue twice, a failure enqueues nothing.
+        guarded(lambda: self.huey.storage.enqueue(data, task.priority), self._where)
+        fields = encode_call(args, kwargs)
+        fields["priority"] = task.priority
+        if eta is not None:
+            fields["eta"] = eta.isoformat()
+        if retry_of:
+            fields["retry_of"] = retry_of
+        self._record(NewEvent(kind=ENQUEUED, task_id=task.id, task_name=info.name, ts=ts,
+                              data=fields))
+        return task.id
+
+    def _known(self, task_id: str) -> dict[str, Any] | None:
+        if self.journal is None:
+            return None
+        return self.journal.task(task_id)
+
+    def retry(self, task_id: str) -> str:
+        """Enqueue the task ``task_id`` again with the same arguments; returns the new id."""
+        record = self._known(task_id)
+        if record is None:
+            raise UserError(f"No task {task_id!r} in the journal; only tasks it has seen "
+                            "can be retried.")
+        if record["state"] in (ENQUEUED, SCHEDULED, EXECUTING, RETRYING):
+            raise UserError(f"Task {task_id} is still {record['state']}; retry it once it "
+                            "has finished.")
+        if not record["args_exact"] or record["args"] is None:
+            raise UserError(f"The arguments of task {task_id} were not recorded exactly "
+                            f"({record['args_preview']}); submit it again by hand.")
+        args = jsonsafe.decode(record["args"])
+        kwargs = jsonsafe.decode(record["kwargs"] or {})
+        return self.submit(record["task_name"], args, kwargs, priority=record["priority"],
+                           retry_of=task_id)
+
+    def revoke(self, task_id: str) -> None:
+        """Revoke a pending or scheduled task: the consumer will skip it."""
+        record = self._known(task_id)
+        if record is not None and record["state"] in FINAL_STATES:
+            raise UserError(f"Task {task_id} has already ended ({record['state']}).")
+        if record is not None and record["state"] == EXECUTING:
+            raise UserError(f"Task {task_id} is running; Huey cannot stop a running task.")
+        guarded(lambda: self.huey.revoke_by_id(task_id), self._where)
+        self._record(NewEvent(kind=REVOKED, task_id=task_id,
+                              task_name=record["task_name"] if record else None,
+                              data={"requested": True}))
+
+    def restore(self, task_id: str) -> None:
+        """Undo a revoke that the consumer has not acted on yet."""
+        restored = guarded(lambda: self.huey.restore_by_id(task_id), self._where)
+        if not restored:
+            raise UserError(f"Task {task_id} is not revoked.")
+        record = self._known(task_id)
+        self._record(NewEvent(kind=RESTORED, task_id=task_id,
+                              task_name=record["task_name"] if record else None))
+
+    def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
+        """Delete all pending (and/or scheduled) tasks, and results if asked."""
+        storage = self.huey.storage
+        if queue:
+            guarded(storage.flush_queue, self._where)
+        if schedule:
+            guarded(storage.flush_schedule, self._where)
+        if results:
+            guarded(storage.flush_results, self._where)
+        if queue and schedule:
+            self._record(NewEvent(kind=FLUSHED, data={"queue": queue, "schedule": schedule,
+                                                      "results": results}))

@@ -1,0 +1,285 @@
+"""Read-only views of a queue: counts, bounded pages, peeked results, status, one task.
+
+Nothing here consumes anything: results are peeked (Huey's default read deletes them),
+and messages are decoded by ``safe_decode``, never by ``pickle.loads``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from huey import Huey
+from huey.constants import EmptyData
+from huey.storage import SqliteStorage
+from huey.utils import Error
+
+from desktop_app.core import jsonsafe
+from desktop_app.core.errors import UserError
+from desktop_app.core.journal import (
+    COMPLETE,
+    ERROR,
+    EXECUTING,
+    EXPIRED,
+    FINAL_STATES,
+    INTERRUPTED,
+    REVOKED,
+    STALE_AFTER_S,
+    SqliteJournal,
+)
+from desktop_app.core.paths import sqlite_filename
+from desktop_app.core.safe_decode import Decoded, MessageView, decode, decode_message
+from desktop_app.core.storage_errors import guarded
+
+MAX_PAGE = 1000
+# Workers of consumers silent for longer than this are left out of the status.
+FORGET_AFTER_S = 600.0
+REPORTED_STATES = (COMPLETE, ERROR, INTERRUPTED, REVOKED, EXPIRED)
+
+
+@dataclass
+class QueuedTask:
+    """One pending or scheduled message, decoded safely for display."""
+
+    id: str | None
+    name: str | None
+    args_preview: str
+    priority: float | None
+    eta: dt.datetime | None
+    retries: int | None
+    ok: bool
+    error: str | None
+    enqueued_at: float | None = None
+
+    @classmethod
+    def from_view(cls, view: MessageView) -> QueuedTask:
+        preview = ""
+        if view.ok or view.id:
+            args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+            kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+            preview = jsonsafe.args_preview(args, kwargs)
+        return cls(view.id, view.name, preview, view.priority, view.eta, view.retries, view.ok,
+                   view.error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "task": self.name, "args": self.args_preview,
+                "priority": self.priority, "eta": self.eta.isoformat() if self.eta else None,
+                "retries": self.retries, "decoded": self.ok, "problem": self.error,
+                "enqueued_at": self.enqueued_at}
+
+
+def _page(offset: int, limit: int) -> tuple[int, int]:
+    if offset < 0 or limit < 0:
+        raise UserError("Page offset and size must not be negative.")
+    return offset, min(limit, MAX_PAGE)
+
+
+def worker_state(row: dict[str, Any], now: float) -> str:
+    """idle, busy, stopped or dead, from a worker row and its consumer's heartbeat."""
+    if row.get("consumer_stopped_at"):
+        return "stopped"
+    beat = max(row.get("last_beat") or 0, 0)
+    if now - beat > STALE_AFTER_S or now - (row.get("consumer_beat") or 0) > STALE_AFTER_S:
+        return "dead"
+    return row.get("state") or "idle"
+
+
+class Inspector:
+    """Looks at a Huey queue and its journal without changing either."""
+
+    def __init__(self, huey: Huey, journal: SqliteJournal, target: str = "") -> None:
+        self.huey = huey
+        self.journal = journal
+        self.target = target
+        db = sqlite_filename(huey)
+        self._where = str(db) if db else repr(huey.name)
+        self._sqlite = isinstance(huey.storage, SqliteStorage)
+
+    # -- counts and pages --------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Pending, scheduled and stored results, each one indexed query."""
+        storage = self.huey.storage
+        pending = guarded(storage.queue_size, self._where)
+        scheduled = guarded(storage.schedule_size, self._where)
+        if self._sqlite:
+            results = guarded(lambda: storage.sql(
+                "SELECT count(*) FROM kv WHERE queue = ? AND key NOT LIKE 'r:%' "
+                "AND instr(key, '.') = 0", (storage.name,), results=True)[0][0], self._where)
+        else:
+            results = guarded(storage.result_store_size, self._where)
+        return {"pending": pending, "scheduled": scheduled, "results": results}
+
+    def pending(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
+        """One page of the queue in the order the consumer will take it."""
+        offset, limit = _page(offset, limit)
+        storage = self.huey.storage
+        if self._sqlite:
+            rows = guarded(lambda: storage.sql(
+                "SELECT data FROM task WHERE queue = ? ORDER BY priority DESC, id "
+                "LIMIT ? OFFSET ?", (storage.name, limit, offset), results=True), self._where)
+            blobs = [r[0] for r in rows]
+        else:
+            blobs = guarded(lambda: storage.enqueued_items(offset + limit), self._where)[offset:]
+        return self._with_enqueue_times(
+            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs])
+
+    def scheduled(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
+        """One page of the schedule, soonest first."""
+        offset, limit = _page(offset, limit)
+        storage = self.huey.storage
+        if self._sqlite:
+            rows = guarded(lambda: storage.sql(
+                "SELECT data FROM schedule WHERE queue = ? ORDER BY timestamp, id "
+                "LIMIT ? OFFSET ?", (storage.name, limit, offset), results=True), self._where)
+            blobs = [r[0] for r in rows]
+        else:
+            blobs = guarded(lambda: storage.scheduled_items(offset + limit), self._where)[offset:]
+        return self._with_enqueue_times(
+            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs])
+
+    def _with_enqueue_times(self, tasks: list[QueuedTask]) -> list[QueuedTask]:
+        ids = [t.id for t in tasks if t.id]
+        if not ids:
+            return tasks
+        placeholders = ",".join("?" * len(ids))
+        rows = self.journal._conn().execute(
+            f"SELECT task_id, enqueued_at FROM tasks WHERE task_id IN ({placeholders})", ids
+        ).fetchall()
+        times = dict(rows)
+        for t in tasks:
+            t.enqueued_at = times.get(t.id)
+        return tasks
+
+    def peek_result(self, task_id: str) -> Decoded | None:
+        """The stored result of ``task_id``, left in place; None if there is none."""
+        raw = guarded(lambda: self.huey.storage.peek_data(task_id), self._where)
+        if raw is EmptyData or raw is None:
+            return None
+        return decode(self.huey.serializer, raw)
+
+    # -- status ------------------------------------------------------------------------
+    def workers(self) -> list[dict[str, Any]]:
+        now = time.time()
+        out = []
+        for row in self.journal.workers():
+            if now - (row.get("consumer_beat") or 0) > FORGET_AFTER_S:
+                continue
+            state = worker_state(row, now)
+            busy = state == "busy"
+            out.append({
+                "consumer": row["consumer_id"], "host": row["host"], "name": row["name"],
+                "pid": row["pid"], "state": state,
+                "task_id": row["task_id"] if busy else None,
+                "task": row["task_name"] if busy else None,
+                "since": row["since"], "last_beat": row["last_beat"],
+            })
+        return out
+
+    def _live_consumers(self) -> set[str]:
+        now = time.time()
+        return {c["consumer_id"] for c in self.journal.consumers()
+                if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S}
+
+    def status(self) -> dict[str, Any]:
+        """Queue counts, workers and task-state counts, as one JSON-safe object."""
+        counts = self.counts()
+        states = self.journal.state_counts()
+        live = self._live_consumers()
+        running = [t for t in self.journal.running_tasks() if t["consumer"] in live]
+        orphaned = states.get(EXECUTING, 0) - len(running)
+        final = {s: states.get(s, 0) for s in REPORTED_STATES}
+        for state in FINAL_STATES:
+            if states.get(state):
+                final[state] = states[state]
+        # A task that started and never ended while its consumer is gone was interrupted.
+        final[INTERRUPTED] += max(orphaned, 0)
+        return {
+            "target": self.target,
+            "queue": self.huey.name,
+            "database": self._where,
+            "journal": str(self.journal.path),
+            "pending": counts["pending"],
+            "scheduled": counts["scheduled"],
+            "results": counts["results"],
+            "running": len(running),
+            "workers": self.workers(),
+            "counts": final,
+            "host": socket.gethostname(),
+        }
+
+    # -- one task ----------------------------------------------------------------------
+    def resolve_id(self, task_id: str) -> str:
+        """A full task id from a full one or an unambiguous prefix of one in the journal."""
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise UserError("Give a task id.")
+        task_id = task_id.strip()
+        if self.journal.task(task_id) is not None:
+            return task_id
+        matches = self.journal.find_tasks(task_id, limit=5) if len(task_id) >= 4 else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UserError(f"Task id {task_id!r} is ambiguous; it starts "
+                            f"{', '.join(matches[:3])}; give more of it.")
+        return task_id
+
+    def show(self, task_id: str) -> dict[str, Any]:
+        """Everything known of one task: journal record, events, queue entry, result."""
+        task_id = self.resolve_id(task_id)
+        record = self.journal.task(task_id)
+        events = self.journal.events_for(task_id)
+        result = self.peek_result(task_id)
+        queued = None
+        if record is None or record["state"] in ("enqueued", "scheduled", "revoked"):
+            queued = self._find_queued(task_id)
+        if record is None and result is None and queued is None:
+            raise UserError(f"No task {task_id!r} in the queue, the results or the journal.")
+        out: dict[str, Any] = {
+            "id": task_id,
+            "task": (record or {}).get("task_name") or (queued.name if queued else None),
+            "state": (record or {}).get("state") or ("enqueued" if queued else "complete"),
+            "args": None, "kwargs": None, "args_preview": None,
+            "result": None, "error": None, "traceback": None,
+        }
+        if record is not None:
+            for key in ("enqueued_at", "started_at", "finished_at", "duration", "worker",
+                        "pid", "consumer", "attempts", "retries", "priority", "progress",
+                        "progress_message", "retry_of", "eta", "result_preview"):
+                out[key] = record[key]
+            out["args_preview"] = record["args_preview"]
+            if record["args_exact"]:
+                out["args"], out["kwargs"] = record["args"], record["kwargs"]
+            out["error"], out["traceback"] = record["error"], record["traceback"]
+            if record["state"] == EXECUTING and record["consumer"] not in self._live_consumers():
+                out["state"] = INTERRUPTED
+                out["error"] = "interrupted: its consumer is gone"
+        if queued is not None:
+            out["queued"] = queued.as_dict()
+            out["args_preview"] = out["args_preview"] or queued.args_preview
+        if result is not None:
+            value = result.value
+            if result.ok and isinstance(value, Error) and isinstance(value.metadata, dict):
+                meta = value.metadata
+                out["error"] = out["error"] or str(meta.get("error"))
+                out["traceback"] = out["traceback"] or str(meta.get("traceback"))
+            elif result.ok:
+                out["result"] = jsonsafe.encode(value)[0]
+            else:
+                out["result"] = {"$undecodable": result.error}
+        out["events"] = [e.as_dict() for e in events]
+        return out
+
+    def _find_queued(self, task_id: str, scan: int = 20_000) -> QueuedTask | None:
+        """Look for ``task_id`` among the first ``scan`` pending and scheduled messages."""
+        for page in (self.pending, self.scheduled):
+            for offset in range(0, scan, MAX_PAGE):
+                rows = page(offset, MAX_PAGE)
+                for row in rows:
+                    if row.id == task_id:
+                        return row
+                if len(rows) < MAX_PAGE:
+                    break
+        return None

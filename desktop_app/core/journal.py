@@ -1,0 +1,504 @@
+"""The event journal: every task's life, durable, append-only, read by cursor.
+
+Huey keeps no record of what ran, where, or how it ended: that exists only in signals,
+fired in the consumer process.  The journal is where those signals land, so the window,
+the command line and later sessions can read them.  Readers ask for "events after N"
+and pay only for the new ones.  ``Journal`` is the interface; ``SqliteJournal`` is the
+storage used today (a Redis journal for Redis-backed Huey can implement the same).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.errors import QueueBusyError, UserError
+from desktop_app.core.paths import ensure_private_file
+
+# Event kinds: Huey's signals plus our own (progress, restored, flushed).
+ENQUEUED = "enqueued"
+SCHEDULED = "scheduled"
+EXECUTING = "executing"
+PROGRESS = "progress"
+COMPLETE = "complete"
+ERROR = "error"
+RETRYING = "retrying"
+REVOKED = "revoked"
+RESTORED = "restored"
+EXPIRED = "expired"
+LOCKED = "locked"
+CANCELED = "canceled"
+INTERRUPTED = "interrupted"
+TIMEOUT = "timeout"
+RATE_LIMITED = "rate-limited"
+FLUSHED = "flushed"
+
+FINAL_STATES = (COMPLETE, ERROR, REVOKED, EXPIRED, LOCKED, CANCELED, INTERRUPTED, TIMEOUT,
+                RATE_LIMITED, FLUSHED)
+# The task state an event moves a task to; progress changes no state.
+STATE_OF = {
+    ENQUEUED: ENQUEUED, SCHEDULED: SCHEDULED, EXECUTING: EXECUTING, COMPLETE: COMPLETE,
+    ERROR: ERROR, RETRYING: RETRYING, REVOKED: REVOKED, RESTORED: ENQUEUED,
+    EXPIRED: EXPIRED, LOCKED: LOCKED, CANCELED: CANCELED, INTERRUPTED: INTERRUPTED,
+    TIMEOUT: TIMEOUT, RATE_LIMITED: RATE_LIMITED,
+}
+# A consumer whose last heartbeat is older than this is taken for dead.
+STALE_AFTER_S = 5.0
+BUSY_TIMEOUT_S = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    task_id TEXT,
+    task_name TEXT,
+    pid INTEGER,
+    worker TEXT,
+    data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    task_name TEXT,
+    state TEXT,
+    state_ts REAL NOT NULL DEFAULT 0,
+    enqueued_at REAL,
+    eta TEXT,
+    started_at REAL,
+    finished_at REAL,
+    duration REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    consumer TEXT,
+    worker TEXT,
+    pid INTEGER,
+    priority REAL,
+    retries INTEGER,
+    args TEXT,
+    kwargs TEXT,
+    args_exact INTEGER,
+    args_preview TEXT,
+    result_preview TEXT,
+    error TEXT,
+    traceback TEXT,
+    progress REAL,
+    progress_message TEXT,
+    retry_of TEXT,
+    last_event INTEGER
+);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state, state_ts);
+CREATE INDEX IF NOT EXISTS tasks_name ON tasks (task_name);
+CREATE TABLE IF NOT EXISTS consumers (
+    consumer_id TEXT PRIMARY KEY,
+    host TEXT,
+    pid INTEGER,
+    target TEXT,
+    worker_type TEXT,
+    workers INTEGER,
+    started_at REAL,
+    last_beat REAL,
+    stopped_at REAL
+);
+CREATE TABLE IF NOT EXISTS workers (
+    consumer_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    pid INTEGER,
+    state TEXT,
+    task_id TEXT,
+    task_name TEXT,
+    since REAL,
+    last_beat REAL,
+    PRIMARY KEY (consumer_id, name)
+);
+"""
+
+# Which task columns an event of each kind sets, from the event's data.
+_TASK_COLUMNS = {
+    ENQUEUED: ("args", "kwargs", "args_exact", "args_preview", "priority", "retry_of"),
+    SCHEDULED: ("args", "kwargs", "args_exact", "args_preview", "priority", "eta"),
+    EXECUTING: ("args", "kwargs", "args_exact", "args_preview", "priority", "retries"),
+    PROGRESS: ("progress", "progress_message"),
+    COMPLETE: ("duration", "result_preview"),
+    ERROR: ("duration", "error", "traceback", "retries"),
+    RETRYING: ("retries",),
+    INTERRUPTED: ("duration", "error"),
+    TIMEOUT: ("duration", "error"),
+    CANCELED: ("error",),
+    LOCKED: ("error",),
+    RATE_LIMITED: ("error",),
+}
+
+
+@dataclass
+class NewEvent:
+    """An event to append; ``data`` must be JSON-safe."""
+
+    kind: str
+    task_id: str | None = None
+    task_name: str | None = None
+    ts: float = field(default_factory=time.time)
+    pid: int | None = None
+    worker: str | None = None
+    consumer: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Event:
+    """One stored event; ``data`` is parsed on first use, so a tail read stays cheap."""
+
+    __slots__ = ("_data", "_raw", "id", "kind", "pid", "task_id", "task_name", "ts", "worker")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        (self.id, self.ts, self.kind, self.task_id, self.task_name, self.pid, self.worker,
+         self._raw) = row
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self._raw) if self._raw else {}
+        return self._data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "ts": self.ts, "kind": self.kind, "task_id": self.task_id,
+                "task_name": self.task_name, "pid": self.pid, "worker": self.worker,
+                "data": self.data}
+
+    def __repr__(self) -> str:
+        return f"Event({self.id}, {self.kind!r}, {self.task_id!r})"
+
+
+@dataclass
+class WorkerUpdate:
+    """A worker's busy/idle change, written with the events around it."""
+
+    consumer_id: str
+    name: str
+    pid: int
+    state: str
+    task_id: str | None = None
+    task_name: str | None = None
+    since: float = field(default_factory=time.time)
+
+
+class Journal(abc.ABC):
+    """Append events, read them back by cursor, and keep task and worker summaries."""
+
+    @abc.abstractmethod
+    def append(self, events: Iterable[NewEvent | WorkerUpdate]) -> None: ...
+
+    @abc.abstractmethod
+    def tail(self, after: int = 0, limit: int = 1000) -> list[Event]: ...
+
+    @abc.abstractmethod
+    def last_id(self) -> int: ...
+
+    @abc.abstractmethod
+    def events_for(self, task_id: str) -> list[Event]: ...
+
+    @abc.abstractmethod
+    def task(self, task_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def state_counts(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def register_consumer(self, consumer_id: str, **info: Any) -> None: ...
+
+    @abc.abstractmethod
+    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None: ...
+
+    @abc.abstractmethod
+    def consumer_stopped(self, consumer_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def consumers(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def workers(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def prune(self, keep_events: int | None = None, max_age_s: float | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class SqliteJournal(Journal):
+    """The journal in a SQLite file (WAL), one connection per thread and process."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        try:
+            ensure_private_file(self.path)
+        except PermissionError:
+            raise UserError(
+                f"Cannot create the journal {self.path}: the folder is not writable; "
+                "choose another place with HUEY_DESK_JOURNAL."
+            ) from None
+        self._conn().executescript(_SCHEMA)  # idempotent; executescript commits itself
+
+    # -- connections -------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or getattr(local, "pid", None) != os.getpid():
+            try:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.DatabaseError as exc:
+                raise UserError(
+                    f"The journal {self.path} cannot be opened ({exc}); move it aside and "
+                    "a new one will be made."
+                ) from None
+            local.conn, local.pid = conn, os.getpid()
+        return conn
+
+    class _Txn:
+        def __init__(self, journal: SqliteJournal) -> None:
+            self.conn = journal._conn()
+            self.path = journal.path
+
+        def __enter__(self) -> sqlite3.Connection:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise QueueBusyError(
+                        f"The journal {self.path} is locked by another process; try again."
+                    ) from None
+                raise
+            return self.conn
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+
+    def _write(self) -> SqliteJournal._Txn:
+        return SqliteJournal._Txn(self)
+
+    # -- writing -----------------------------------------------------------------------
+    def append(self, events: Iterable[NewEvent | WorkerUpdate]) -> None:
+        items = list(events)
+        if not items:
+            return
+        with self._write() as conn:
+            for item in items:
+                if isinstance(item, WorkerUpdate):
+                    self._apply_worker(conn, item)
+                else:
+                    self._apply_event(conn, item)
+
+    def _apply_event(self, conn: sqlite3.Connection, ev: NewEvent) -> None:
+        raw = json.dumps(ev.data, separators=(",", ":"), allow_nan=False) if ev.data else None
+        cur = conn.execute(
+            "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ev.ts, ev.kind, ev.task_id, ev.task_name, ev.pid, ev.worker, raw),
+        )
+        event_id = cur.lastrowid
+        if ev.kind == FLUSHED:
+            conn.execute(
+                "UPDATE tasks SET state = ?, state_ts = ?, finished_at = ?, last_event = ? "
+                "WHERE state IN (?, ?, ?, ?) AND state_ts <= ?",
+                (FLUSHED, ev.ts, ev.ts, event_id, ENQUEUED, SCHEDULED, RETRYING, REVOKED, ev.ts),
+            )
+            return
+        if ev.task_id is None:
+            return
+        conn.execute(
+            "INSERT OR IGNORE INTO tasks (task_id, task_name) VALUES (?, ?)",
+            (ev.task_id, ev.task_name),
+        )
+        sets = ["task_name = coalesce(?, task_name)", "last_event = ?"]
+        params: list[Any] = [ev.task_name, event_id]
+        state = STATE_OF.get(ev.kind)
+        if state is not None:
+            sets.append("state = CASE WHEN ? >= state_ts THEN ? ELSE state END")
+            sets.append("state_ts = max(state_ts, ?)")
+            params += [ev.ts, state, ev.ts]
+        if ev.kind == ENQUEUED:
+            sets.append("enqueued_at = coalesce(enqueued_at, ?)")
+            params.append(ev.ts)
+        elif ev.kind == EXECUTING:
+            sets += ["started_at = ?", "finished_at = NULL", "duration = NULL",
+                     "attempts = attempts + 1", "worker = ?", "pid = ?", "consumer = ?",
+                     "progress = NULL", "progress_message = NULL", "error = NULL",
+                     "traceback = NULL"]
+            params += [ev.ts, ev.worker, ev.pid, ev.consumer]
+        elif ev.kind == RESTORED:
+            sets.append("finished_at = NULL")
+        elif state in FINAL_STATES:
+            sets.append("finished_at = ?")
+            params.append(ev.ts)
+        for column in _TASK_COLUMNS.get(ev.kind, ()):
+            if column in ev.data:
+                value = ev.data[column]
+                if column in ("args", "kwargs"):
+                    value = json.dumps(value, separators=(",", ":"))
+                sets.append(f"{column} = ?")
+                params.append(value)
+        params.append(ev.task_id)
+        conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ?", params)
+
+    def _apply_worker(self, conn: sqlite3.Connection, w: WorkerUpdate) -> None:
+        conn.execute(
+            "INSERT INTO workers (consumer_id, name, pid, state, task_id, task_name, since, "
+            "last_beat) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (consumer_id, name) DO UPDATE SET pid = excluded.pid, "
+            "state = excluded.state, task_id = excluded.task_id, "
+            "task_name = excluded.task_name, since = excluded.since, "
+            "last_beat = excluded.last_beat",
+            (w.consumer_id, w.name, w.pid, w.state, w.task_id, w.task_name, w.since, w.since),
+        )
+
+    def register_consumer(self, consumer_id: str, **info: Any) -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO consumers (consumer_id, host, pid, target, worker_type, "
+                "workers, started_at, last_beat, stopped_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                "NULL)",
+                (consumer_id, info.get("host"), info.get("pid"), info.get("target"),
+                 info.get("worker_type"), info.get("workers"), now, now),
+            )
+
+    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
+        """Mark the consumer and its live workers as alive now."""
+        now = time.time()
+        with self._write() as conn:
+            conn.execute("UPDATE consumers SET last_beat = ? WHERE consumer_id = ?",
+                         (now, consumer_id))
+            for name, pid, alive in workers:
+                conn.execute(
+                    "INSERT INTO workers (consumer_id, name, pid, state, since, last_beat) "
+                    "VALUES (?, ?, ?, 'idle', ?, ?) ON CONFLICT (consumer_id, name) DO UPDATE "
+                    "SET last_beat = CASE WHEN ? THEN excluded.last_beat ELSE last_beat END, "
+                    "pid = CASE WHEN workers.state = 'busy' THEN workers.pid ELSE excluded.pid END",
+                    (consumer_id, name, pid, now, now if alive else None, int(alive)),
+                )
+
+    def consumer_stopped(self, consumer_id: str) -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute("UPDATE consumers SET stopped_at = ?, last_beat = ? "
+                         "WHERE consumer_id = ?", (now, now, consumer_id))
+            conn.execute("UPDATE workers SET state = 'stopped', task_id = NULL, "
+                         "task_name = NULL, since = ? WHERE consumer_id = ?", (now, consumer_id))
+
+    # -- reading -----------------------------------------------------------------------
+    def tail(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        rows = self._conn().execute(
+            "SELECT id, ts, kind, task_id, task_name, pid, worker, data FROM events "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [Event(r) for r in rows]
+
+    def last_id(self) -> int:
+        row = self._conn().execute("SELECT max(id) FROM events").fetchone()
+        return row[0] or 0
+
+    def events_for(self, task_id: str) -> list[Event]:
+        rows = self._conn().execute(
+            "SELECT id, ts, kind, task_id, task_name, pid, worker, data FROM events "
+            "WHERE task_id = ? ORDER BY id",
+            (task_id,),
+        ).fetchall()
+        return [Event(r) for r in rows]
+
+    def task(self, task_id: str) -> dict[str, Any] | None:
+        cur = self._conn().execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        record = dict(zip([d[0] for d in cur.description], row))
+        for column in ("args", "kwargs"):
+            if record[column] is not None:
+                record[column] = json.loads(record[column])
+        return record
+
+    def find_tasks(self, prefix: str, limit: int = 5) -> list[str]:
+        """Task ids that start with ``prefix`` (for short ids typed by hand)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._conn().execute(
+            "SELECT task_id FROM tasks WHERE task_id LIKE ? ESCAPE '\\' LIMIT ?",
+            (escaped + "%", limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def state_counts(self) -> dict[str, int]:
+        rows = self._conn().execute(
+            "SELECT state, count(*) FROM tasks WHERE state IS NOT NULL GROUP BY state"
+        ).fetchall()
+        return dict(rows)
+
+    def consumers(self) -> list[dict[str, Any]]:
+        cur = self._conn().execute("SELECT * FROM consumers ORDER BY started_at")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def workers(self) -> list[dict[str, Any]]:
+        cur = self._conn().execute(
+            "SELECT w.*, c.host, c.stopped_at AS consumer_stopped_at, "
+            "c.last_beat AS consumer_beat FROM workers w "
+            "JOIN consumers c USING (consumer_id) ORDER BY c.started_at, w.name"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def running_tasks(self) -> list[dict[str, Any]]:
+        """Tasks whose last state is executing, with the consumer that runs them."""
+        cur = self._conn().execute(
+            "SELECT t.task_id, t.task_name, t.worker, t.pid, t.consumer, t.started_at, "
+            "c.last_beat, c.stopped_at FROM tasks t LEFT JOIN consumers c "
+            "ON c.consumer_id = t.consumer WHERE t.state = ?",
+            (EXECUTING,),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    # -- upkeep ------------------------------------------------------------------------
+    def prune(self, keep_events: int | None = None, max_age_s: float | None = None) -> int:
+        """Drop the oldest events beyond ``keep_events`` or older than ``max_age_s``."""
+        removed = 0
+        with self._write() as conn:
+            if keep_events is not None:
+                last = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+                cur = conn.execute("DELETE FROM events WHERE id <= ?", (last - keep_events,))
+                removed += cur.rowcount
+            if max_age_s is not None:
+                cutoff = time.time() - max_age_s
+                cur = conn.execute("DELETE FROM events WHERE ts < ?", (cutoff,))
+                removed += cur.rowcount
+                placeholders = ",".join("?" * len(FINAL_STATES))
+                conn.execute(
+                    f"DELETE FROM tasks WHERE state IN ({placeholders}) AND state_ts < ?",
+                    (*FINAL_STATES, cutoff),
+                )
+                conn.execute("DELETE FROM consumers WHERE last_beat < ? AND "
+                             "consumer_id NOT IN (SELECT consumer FROM tasks "
+                             "WHERE consumer IS NOT NULL)", (cutoff,))
+                conn.execute("DELETE FROM workers WHERE consumer_id NOT IN "
+                              "(SELECT consumer_id FROM consumers)")
+        return removed
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            conn.close()
+        self._local = threading.local()

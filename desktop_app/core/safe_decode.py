@@ -1,0 +1,205 @@
+"""Read queue messages and results without running code from the database.
+
+Huey stores pickles, and ``pickle.loads`` on a crafted blob runs any code it names.  The
+monitor therefore unpickles through an allow-list: plain data types and Huey's own
+message tuples are rebuilt; any other class or function named by the pickle is replaced
+by an inert ``Undecodable`` stand-in that records its name and is never called.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import decimal
+import fractions
+import gzip
+import io
+import pathlib
+import pickle
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey.registry import Message
+from huey.serializer import Serializer, SignedSerializer, is_compressed
+from huey.utils import Error
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "complex"): complex,
+    ("builtins", "bytearray"): bytearray,
+    ("builtins", "slice"): slice,
+    ("builtins", "range"): range,
+    ("datetime", "datetime"): datetime.datetime,
+    ("datetime", "date"): datetime.date,
+    ("datetime", "time"): datetime.time,
+    ("datetime", "timedelta"): datetime.timedelta,
+    ("datetime", "timezone"): datetime.timezone,
+    ("decimal", "Decimal"): decimal.Decimal,
+    ("fractions", "Fraction"): fractions.Fraction,
+    ("uuid", "UUID"): uuid.UUID,
+    ("uuid", "SafeUUID"): uuid.SafeUUID,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "deque"): collections.deque,
+    ("pathlib", "PosixPath"): pathlib.PurePosixPath,
+    ("pathlib", "PurePosixPath"): pathlib.PurePosixPath,
+    ("pathlib", "WindowsPath"): pathlib.PureWindowsPath,
+    ("pathlib", "PureWindowsPath"): pathlib.PureWindowsPath,
+    ("huey.registry", "Message"): Message,
+    ("huey.utils", "Error"): Error,
+}
+
+
+class Undecodable:
+    """Stands in for an object whose type the monitor refuses to construct."""
+
+    type_name = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Undecodable:
+        self = object.__new__(cls)
+        self.__dict__["_items"] = []
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}: not decoded>"
+
+
+_stubs: dict[str, type[Undecodable]] = {}
+
+
+def _stub(module: str, name: str) -> type[Undecodable]:
+    qualname = f"{module}.{name}"
+    cls = _stubs.get(qualname)
+    if cls is None:
+        cls = type("Undecodable", (Undecodable,), {"type_name": qualname})
+        _stubs[qualname] = cls
+    return cls
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self.refused: list[str] = []
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = _ALLOWED.get((module, name))
+        if allowed is not None:
+            return allowed
+        self.refused.append(f"{module}.{name}")
+        return _stub(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        self.refused.append("persistent id")
+        return _stub("persistent", "id")()
+
+
+@dataclass
+class Decoded:
+    """The result of a safe decode: the value, or why there is none."""
+
+    value: Any = None
+    ok: bool = True
+    error: str | None = None
+    tampered: bool = False
+    refused: list[str] = field(default_factory=list)
+
+
+def _unwrap(serializer: Any, data: bytes) -> bytes:
+    """Undo signing and compression as ``serializer`` would, without unpickling."""
+    if isinstance(serializer, SignedSerializer):
+        try:
+            data = serializer._unsign(data)
+        except ValueError as exc:
+            raise _Tampered(str(exc)) from None
+    if getattr(serializer, "comp", False) and is_compressed(data):
+        data = zlib.decompress(data) if serializer.use_zlib else gzip.decompress(data)
+    return data
+
+
+class _Tampered(Exception):
+    pass
+
+
+def decode(serializer: Any, data: bytes | memoryview | None) -> Decoded:
+    """Decode a blob written by ``serializer`` (a Huey ``Serializer``) safely."""
+    if data is None:
+        return Decoded(None, ok=False, error="no data")
+    blob = bytes(data)
+    if not isinstance(serializer, Serializer):
+        return Decoded(None, ok=False, error=f"custom serializer {type(serializer).__name__}")
+    try:
+        raw = _unwrap(serializer, blob)
+    except _Tampered:
+        return Decoded(None, ok=False, error="signature does not match", tampered=True)
+    except (OSError, EOFError, zlib.error) as exc:
+        return Decoded(None, ok=False, error=f"cannot decompress: {exc}")
+    unpickler = _SafeUnpickler(raw)
+    try:
+        value = unpickler.load()
+    except RecursionError:
+        return Decoded(None, ok=False, error="nested too deeply")
+    except Exception as exc:
+        return Decoded(None, ok=False, error=f"not a valid pickle ({type(exc).__name__})")
+    return Decoded(value, ok=True, refused=unpickler.refused)
+
+
+@dataclass
+class MessageView:
+    """What the monitor shows of one queued message."""
+
+    id: str | None
+    name: str | None
+    args: Any = ()
+    kwargs: Any = field(default_factory=dict)
+    eta: datetime.datetime | None = None
+    priority: float | None = None
+    retries: int | None = None
+    expires: Any = None
+    ok: bool = True
+    error: str | None = None
+    tampered: bool = False
+
+
+def decode_message(serializer: Any, data: bytes | memoryview | None) -> MessageView:
+    """Decode one queue row into a ``MessageView``; bad rows say why instead of raising."""
+    decoded = decode(serializer, data)
+    if not decoded.ok:
+        return MessageView(None, None, ok=False, error=decoded.error, tampered=decoded.tampered)
+    msg = decoded.value
+    if not isinstance(msg, Message):
+        kind = type(msg).__name__
+        if isinstance(msg, Undecodable):
+            kind = msg.type_name
+        return MessageView(None, None, ok=False, error=f"not a Huey message ({kind})")
+    eta = msg.eta if isinstance(msg.eta, datetime.datetime) else None
+    return MessageView(
+        id=msg.id if isinstance(msg.id, str) else None,
+        name=msg.name if isinstance(msg.name, str) else None,
+        args=msg.args if msg.args is not None else (),
+        kwargs=msg.kwargs if msg.kwargs is not None else {},
+        eta=eta,
+        priority=msg.priority if isinstance(msg.priority, (int, float)) else None,
+        retries=msg.retries if isinstance(msg.retries, int) else None,
+        expires=msg.expires,
+        ok=not decoded.refused,
+        error=("contains objects not decoded: " + ", ".join(sorted(set(decoded.refused))))
+        if decoded.refused
+        else None,
+    )

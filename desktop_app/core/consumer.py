@@ -40,6 +40,13 @@ REMOTE_STALE_AFTER_S = 60.0
 LOG_FORMAT = "[%(asctime)s] %(levelname)s:%(name)s:%(threadName)s:%(message)s"
 
 
+# After a change notification, how long to wait before each look that finds nothing.
+# SQLite writes the log file before it publishes the commit (in shared memory, which
+# inotify cannot see), so a worker woken by the write can look a fraction of a
+# millisecond too early; a few quick second looks close that race.
+RECHECK_DELAYS_S = (0.0005, 0.002, 0.008, 0.032)
+
+
 class DeskWorker(Worker):
     """A Huey worker that, when the queue is empty, waits for a change instead of polling."""
 
@@ -49,17 +56,22 @@ class DeskWorker(Worker):
     def initialize(self) -> None:
         # Runs in the worker's own thread or process, so each has its own watch.
         self._watcher = QueueWatcher(self.watch_files, self.stop_fd)
+        self._rechecks: list[float] = []
         super().initialize()
 
     def loop(self, now: Any = None) -> None:
-        self._watcher.drain()
+        if self._watcher.drain():
+            self._rechecks = list(RECHECK_DELAYS_S)
         super().loop(now)
 
     def sleep(self) -> None:
         """Called by Huey when the queue was empty (or unreadable): wait for a change."""
         if self.stop_flag.is_set():
             return
-        self._watcher.wait()
+        if self._rechecks:
+            self._watcher.wait(self._rechecks.pop(0))
+        else:
+            self._watcher.wait()
 
     def shutdown(self) -> None:
         try:

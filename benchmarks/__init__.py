@@ -1,0 +1,1 @@
+"""Benchmarks that print their figures; run each with ``python -m benchmarks.NAME``."""

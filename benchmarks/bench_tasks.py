@@ -1,0 +1,20 @@
+"""A tiny Huey app for the benchmarks: its queue file is ``HUEY_DESK_BENCH_DB``."""
+
+import os
+import time
+
+from huey import SqliteHuey
+
+huey = SqliteHuey("bench", filename=os.environ.get("HUEY_DESK_BENCH_DB", "bench.db"),
+                  store_none=True)
+
+
+@huey.task()
+def stamp() -> float:
+    """Return the time at which the task started running."""
+    return time.time()
+
+
+@huey.task()
+def nop() -> None:
+    """Do nothing (the result None is stored, so completions can be counted)."""

@@ -24,7 +24,7 @@ def consumer_command(kind: str, workers: int = 1) -> list[str]:
         return [sys.executable, "-m", "desktop_app", "consumer", "--huey", TARGET,
                 "--workers", str(workers), "--no-periodic"]
     return [sys.executable, "-m", "huey.bin.huey_consumer", "benchmarks.bench_tasks.huey",
-            "--workers", str(workers), "--no-periodic", "--quiet"]
+            "--workers", str(workers), "--no-periodic"]
 
 
 def start_consumer(kind: str, env: dict[str, str], workers: int = 1,

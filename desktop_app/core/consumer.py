@@ -60,14 +60,27 @@ class DeskWorker(Worker):
         super().initialize()
 
     def loop(self, now: Any = None) -> None:
-        if self._watcher.drain():
-            self._rechecks = list(RECHECK_DELAYS_S)
+        done = self.task_count
         super().loop(now)
+        if self.task_count != done and self._watcher.armed:
+            self._watcher.disarm()  # busy: stop paying for notifications
 
     def sleep(self) -> None:
-        """Called by Huey when the queue was empty (or unreadable): wait for a change."""
+        """Called by Huey when the queue was empty (or unreadable): wait for a change.
+
+        On the first empty look the watch is armed and the queue looked at once more
+        (a task enqueued before the watch existed would send no notification).  A
+        notification that arrived since the last look means the queue may have changed
+        after it: look again, after a short pause, before blocking.
+        """
         if self.stop_flag.is_set():
             return
+        if not self._watcher.armed:
+            self._watcher.arm()
+            if self._watcher.armed:
+                return
+        if self._watcher.drain():
+            self._rechecks = list(RECHECK_DELAYS_S)
         if self._rechecks:
             self._watcher.wait(self._rechecks.pop(0))
         else:
@@ -217,7 +230,7 @@ def run_consumer(
                        found)
     journal.register_consumer(consumer_id, host=socket.gethostname(), pid=os.getpid(),
                               target=target, worker_type=worker_type, workers=workers)
-    recorder = Recorder(huey, str(path), consumer_id, worker_type)
+    recorder = Recorder(huey, str(path), consumer_id, worker_type, writer="process")
     recorder.install()
     consumer = DeskConsumer(huey, workers=workers, worker_type=worker_type, periodic=periodic,
                             check_worker_health=True, health_check_interval=1)

@@ -66,7 +66,6 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT
 );
 CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id);
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY,
     task_name TEXT,
@@ -92,8 +91,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     traceback TEXT,
     progress REAL,
     progress_message TEXT,
-    retry_of TEXT,
-    last_event INTEGER
+    retry_of TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state, state_ts);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks (task_name);
@@ -138,6 +136,67 @@ _TASK_COLUMNS = {
 }
 
 
+_WORKER_UPSERT = (
+    "INSERT INTO workers (consumer_id, name, pid, state, task_id, task_name, since, last_beat) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (consumer_id, name) DO UPDATE SET "
+    "pid = excluded.pid, state = excluded.state, task_id = excluded.task_id, "
+    "task_name = excluded.task_name, since = excluded.since, last_beat = excluded.last_beat"
+)
+# How a folded column merges into the stored row (default: the new value replaces it).
+_MERGE = {
+    "task_name": "coalesce(excluded.task_name, tasks.task_name)",
+    "state": "CASE WHEN excluded.state_ts >= tasks.state_ts THEN excluded.state "
+             "ELSE tasks.state END",
+    "state_ts": "max(tasks.state_ts, excluded.state_ts)",
+    "enqueued_at": "coalesce(tasks.enqueued_at, excluded.enqueued_at)",
+    "attempts": "tasks.attempts + excluded.attempts",
+}
+_upserts: dict[tuple[str, ...], str] = {}
+# Events after which the worker that fired them is free again.
+_WORKER_FREED = frozenset((COMPLETE, ERROR, INTERRUPTED, TIMEOUT, CANCELED, LOCKED,
+                           RATE_LIMITED))
+# One encoder, made once: json.dumps with options builds a new encoder on every call.
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _task_upsert(columns: tuple[str, ...]) -> str:
+    """The upsert statement for a delta with these columns (cached: few shapes recur)."""
+    sql = _upserts.get(columns)
+    if sql is None:
+        sets = ", ".join(f"{c} = {_MERGE.get(c, 'excluded.' + c)}" for c in columns)
+        sql = (f"INSERT INTO tasks (task_id, {', '.join(columns)}) "
+               f"VALUES (?{', ?' * len(columns)}) ON CONFLICT (task_id) DO UPDATE SET {sets}")
+        _upserts[columns] = sql
+    return sql
+
+
+def _fold(delta: dict[str, Any], ev: NewEvent) -> None:
+    """Apply one event to a task's pending change, in the order events happened."""
+    if ev.task_name is not None:
+        delta["task_name"] = ev.task_name
+    state = STATE_OF.get(ev.kind)
+    if state is not None and ev.ts >= delta.get("state_ts", float("-inf")):
+        delta["state"], delta["state_ts"] = state, ev.ts
+    if ev.kind == ENQUEUED:
+        delta.setdefault("enqueued_at", ev.ts)
+    elif ev.kind == EXECUTING:
+        delta.update(started_at=ev.ts, finished_at=None, duration=None, worker=ev.worker,
+                     pid=ev.pid, consumer=ev.consumer, progress=None, progress_message=None,
+                     error=None, traceback=None)
+        delta["attempts"] += 1
+    elif ev.kind == RESTORED:
+        delta["finished_at"] = None
+    elif state in FINAL_STATES:
+        delta["finished_at"] = ev.ts
+    data = ev.data
+    for column in _TASK_COLUMNS.get(ev.kind, ()):
+        if column in data:
+            value = data[column]
+            if column in ("args", "kwargs"):
+                value = _dumps(value)
+            delta[column] = value
+
+
 @dataclass
 class NewEvent:
     """An event to append; ``data`` must be JSON-safe."""
@@ -177,24 +236,31 @@ class Event:
         return f"Event({self.id}, {self.kind!r}, {self.task_id!r})"
 
 
-@dataclass
-class WorkerUpdate:
-    """A worker's busy/idle change, written with the events around it."""
+def _first_id_at(conn: sqlite3.Connection, ts: float) -> int:
+    """The first event id whose time is ``ts`` or later, by binary search on the id.
 
-    consumer_id: str
-    name: str
-    pid: int
-    state: str
-    task_id: str | None = None
-    task_name: str | None = None
-    since: float = field(default_factory=time.time)
+    Events are appended in time order (give or take the few milliseconds by which
+    writers in different processes race), so ids stand in for an index on time that
+    every insert would otherwise have to maintain.
+    """
+    lo, hi = conn.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) + 1 "
+                          "FROM events").fetchone()
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute("SELECT id, ts FROM events WHERE id >= ? ORDER BY id LIMIT 1",
+                           (mid,)).fetchone()
+        if row is None or row[1] >= ts:
+            hi = mid
+        else:
+            lo = row[0] + 1
+    return lo
 
 
 class Journal(abc.ABC):
     """Append events, read them back by cursor, and keep task and worker summaries."""
 
     @abc.abstractmethod
-    def append(self, events: Iterable[NewEvent | WorkerUpdate]) -> None: ...
+    def append(self, events: Iterable[NewEvent]) -> None: ...
 
     @abc.abstractmethod
     def tail(self, after: int = 0, limit: int = 1000) -> list[Event]: ...
@@ -211,7 +277,7 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     def state_counts(self) -> dict[str, int]: ...
 
-    @abc.abstractmethod
+
     def register_consumer(self, consumer_id: str, **info: Any) -> None: ...
 
     @abc.abstractmethod
@@ -292,78 +358,68 @@ class SqliteJournal(Journal):
         return SqliteJournal._Txn(self)
 
     # -- writing -----------------------------------------------------------------------
-    def append(self, events: Iterable[NewEvent | WorkerUpdate]) -> None:
+    def append(self, events: Iterable[NewEvent]) -> None:
+        """Write a batch in one transaction: the events, one upsert per task, per worker.
+
+        A worker's busy or idle state follows from the events it fired, so the hooks
+        send nothing else: the last such event of each worker in the batch decides.
+        """
         items = list(events)
         if not items:
             return
         with self._write() as conn:
-            for item in items:
-                if isinstance(item, WorkerUpdate):
-                    self._apply_worker(conn, item)
-                else:
-                    self._apply_event(conn, item)
+            run: list[NewEvent] = []
+            workers: dict[tuple[str, str], tuple[Any, ...]] = {}
+            for ev in items:
+                if ev.kind == FLUSHED:
+                    self._write_events(conn, run)
+                    run = []
+                    self._apply_flush(conn, ev)
+                    continue
+                run.append(ev)
+                if ev.consumer is not None and ev.worker is not None:
+                    if ev.kind == EXECUTING:
+                        workers[(ev.consumer, ev.worker)] = (
+                            ev.consumer, ev.worker, ev.pid, "busy", ev.task_id, ev.task_name,
+                            ev.ts, ev.ts)
+                    elif ev.kind in _WORKER_FREED:
+                        workers[(ev.consumer, ev.worker)] = (
+                            ev.consumer, ev.worker, ev.pid, "idle", None, None, ev.ts, ev.ts)
+            self._write_events(conn, run)
+            if workers:
+                conn.executemany(_WORKER_UPSERT, list(workers.values()))
 
-    def _apply_event(self, conn: sqlite3.Connection, ev: NewEvent) -> None:
-        raw = json.dumps(ev.data, separators=(",", ":"), allow_nan=False) if ev.data else None
-        cur = conn.execute(
+    def _write_events(self, conn: sqlite3.Connection, events: list[NewEvent]) -> None:
+        if not events:
+            return
+        conn.executemany(
             "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (ev.ts, ev.kind, ev.task_id, ev.task_name, ev.pid, ev.worker, raw),
+            [(ev.ts, ev.kind, ev.task_id, ev.task_name, ev.pid, ev.worker,
+              _dumps(ev.data) if ev.data else None)
+             for ev in events],
         )
-        event_id = cur.lastrowid
-        if ev.kind == FLUSHED:
-            conn.execute(
-                "UPDATE tasks SET state = ?, state_ts = ?, finished_at = ?, last_event = ? "
-                "WHERE state IN (?, ?, ?, ?) AND state_ts <= ?",
-                (FLUSHED, ev.ts, ev.ts, event_id, ENQUEUED, SCHEDULED, RETRYING, REVOKED, ev.ts),
-            )
-            return
-        if ev.task_id is None:
-            return
-        conn.execute(
-            "INSERT OR IGNORE INTO tasks (task_id, task_name) VALUES (?, ?)",
-            (ev.task_id, ev.task_name),
-        )
-        sets = ["task_name = coalesce(?, task_name)", "last_event = ?"]
-        params: list[Any] = [ev.task_name, event_id]
-        state = STATE_OF.get(ev.kind)
-        if state is not None:
-            sets.append("state = CASE WHEN ? >= state_ts THEN ? ELSE state END")
-            sets.append("state_ts = max(state_ts, ?)")
-            params += [ev.ts, state, ev.ts]
-        if ev.kind == ENQUEUED:
-            sets.append("enqueued_at = coalesce(enqueued_at, ?)")
-            params.append(ev.ts)
-        elif ev.kind == EXECUTING:
-            sets += ["started_at = ?", "finished_at = NULL", "duration = NULL",
-                     "attempts = attempts + 1", "worker = ?", "pid = ?", "consumer = ?",
-                     "progress = NULL", "progress_message = NULL", "error = NULL",
-                     "traceback = NULL"]
-            params += [ev.ts, ev.worker, ev.pid, ev.consumer]
-        elif ev.kind == RESTORED:
-            sets.append("finished_at = NULL")
-        elif state in FINAL_STATES:
-            sets.append("finished_at = ?")
-            params.append(ev.ts)
-        for column in _TASK_COLUMNS.get(ev.kind, ()):
-            if column in ev.data:
-                value = ev.data[column]
-                if column in ("args", "kwargs"):
-                    value = json.dumps(value, separators=(",", ":"))
-                sets.append(f"{column} = ?")
-                params.append(value)
-        params.append(ev.task_id)
-        conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ?", params)
+        deltas: dict[str, dict[str, Any]] = {}
+        for ev in events:
+            if ev.task_id is not None:
+                _fold(deltas.setdefault(ev.task_id, {"attempts": 0}), ev)
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for task_id, delta in deltas.items():
+            columns = tuple(sorted(delta))
+            by_columns.setdefault(columns, []).append(
+                (task_id, *(delta[c] for c in columns)))
+        for columns, rows in by_columns.items():
+            conn.executemany(_task_upsert(columns), rows)
 
-    def _apply_worker(self, conn: sqlite3.Connection, w: WorkerUpdate) -> None:
+    def _apply_flush(self, conn: sqlite3.Connection, ev: NewEvent) -> None:
         conn.execute(
-            "INSERT INTO workers (consumer_id, name, pid, state, task_id, task_name, since, "
-            "last_beat) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (consumer_id, name) DO UPDATE SET pid = excluded.pid, "
-            "state = excluded.state, task_id = excluded.task_id, "
-            "task_name = excluded.task_name, since = excluded.since, "
-            "last_beat = excluded.last_beat",
-            (w.consumer_id, w.name, w.pid, w.state, w.task_id, w.task_name, w.since, w.since),
+            "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
+            "VALUES (?, ?, NULL, NULL, ?, ?, ?)",
+            (ev.ts, ev.kind, ev.pid, ev.worker, json.dumps(ev.data) if ev.data else None))
+        conn.execute(
+            "UPDATE tasks SET state = ?, state_ts = ?, finished_at = ? "
+            "WHERE state IN (?, ?, ?, ?) AND state_ts <= ?",
+            (FLUSHED, ev.ts, ev.ts, ENQUEUED, SCHEDULED, RETRYING, REVOKED, ev.ts),
         )
 
     def register_consumer(self, consumer_id: str, **info: Any) -> None:
@@ -483,7 +539,8 @@ class SqliteJournal(Journal):
                 removed += cur.rowcount
             if max_age_s is not None:
                 cutoff = time.time() - max_age_s
-                cur = conn.execute("DELETE FROM events WHERE ts < ?", (cutoff,))
+                first_kept = _first_id_at(conn, cutoff)
+                cur = conn.execute("DELETE FROM events WHERE id < ?", (first_kept,))
                 removed += cur.rowcount
                 placeholders = ",".join("?" * len(FINAL_STATES))
                 conn.execute(

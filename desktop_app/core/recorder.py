@@ -1,8 +1,8 @@
-"""Huey signal hooks that write every task event to the journal from a writer thread.
+"""Huey signal hooks that record every task event in the journal.
 
 Hooks run in the worker that fires them and must cost the task almost nothing, so they
-only build a small record and put it on a queue; one writer thread per process commits
-whatever has gathered in one transaction (the pattern of huey's ``contrib/stats.py``).
+only build a small record and hand it to a writer that commits whatever has gathered in
+one transaction (the pattern of huey's ``contrib/stats.py``).
 """
 
 from __future__ import annotations
@@ -21,25 +21,22 @@ from huey import Huey
 from huey import signals as S
 
 from desktop_app.core import jsonsafe, progress
-from desktop_app.core.journal import (
-    PROGRESS,
-    NewEvent,
-    SqliteJournal,
-    WorkerUpdate,
-)
+from desktop_app.core.journal import PROGRESS, NewEvent, SqliteJournal
+from desktop_app.core.journal_writer import WriterProcess, write_batches
 
 logger = logging.getLogger("huey_desk.recorder")
 
 MAX_ARGS_JSON = 64 * 1024
 MAX_TRACEBACK = 64 * 1024
-_BATCH = 2000
 _ENDS = {S.SIGNAL_COMPLETE, S.SIGNAL_ERROR, S.SIGNAL_INTERRUPTED, S.SIGNAL_TIMEOUT,
          S.SIGNAL_CANCELED, S.SIGNAL_LOCKED, S.SIGNAL_RATE_LIMITED}
 
 
 def encode_call(args: Any, kwargs: Any) -> dict[str, Any]:
     """The journal's fields for a call's arguments: exact JSON when small, else a preview."""
-    args = tuple(args or ())
+    if not args and not kwargs:
+        return {"args_preview": "", "args": [], "kwargs": {}, "args_exact": 1}
+    args = tuple(args)
     kwargs = dict(kwargs or {})
     out: dict[str, Any] = {"args_preview": jsonsafe.args_preview(args, kwargs)}
     enc_args, exact_a = jsonsafe.encode(list(args))
@@ -53,8 +50,9 @@ def encode_call(args: Any, kwargs: Any) -> dict[str, Any]:
     return out
 
 
-class _Writer:
-    """A thread that drains a queue of records into the journal in batches."""
+class ThreadWriter:
+    """Writes records from a thread of this process (tests, and the fallback when the
+    writer process cannot be used)."""
 
     def __init__(self, journal_path: str) -> None:
         self.journal_path = journal_path
@@ -62,32 +60,20 @@ class _Writer:
         self.thread = threading.Thread(target=self._run, name="huey-desk-journal", daemon=True)
         self.thread.start()
 
+    def _receive(self, block: bool) -> Any:
+        try:
+            return self.queue.get(block)
+        except queue.Empty:
+            return False
+
     def _run(self) -> None:
         journal = SqliteJournal(self.journal_path)
-        stop = False
-        while not stop:
-            batch: list[Any] = [self.queue.get()]
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            waiters = [b for b in batch if isinstance(b, threading.Event)]
-            stop = any(b is None for b in batch)
-            records = [b for b in batch if isinstance(b, (NewEvent, WorkerUpdate))]
-            for attempt in range(5):
-                try:
-                    journal.append(records)
-                    break
-                except Exception:
-                    logger.exception("Could not write %d journal records (attempt %d)",
-                                     len(records), attempt + 1)
-                    time.sleep(0.2 * (attempt + 1))
-            for w in waiters:
-                w.set()
-        journal.close()
+        try:
+            write_batches(self._receive, journal)
+        finally:
+            journal.close()
 
-    def put(self, record: Any) -> None:
+    def send(self, record: NewEvent) -> None:
         self.queue.put(record)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -95,28 +81,37 @@ class _Writer:
         self.queue.put(done)
         return done.wait(timeout)
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 10.0) -> bool:
         self.queue.put(None)
         self.thread.join(timeout)
+        return not self.thread.is_alive()
 
 
 class Recorder:
-    """Connects to a Huey instance's signals and records every event in the journal."""
+    """Connects to a Huey instance's signals and records every event in the journal.
+
+    ``writer="process"`` (what the consumer uses) sends records to a separate writer
+    process; ``"thread"`` writes from a thread of this process.
+    """
 
     def __init__(self, huey: Huey, journal_path: str, consumer_id: str,
-                 worker_type: str = "thread") -> None:
+                 worker_type: str = "thread", writer: str = "thread") -> None:
         self.huey = huey
         self.journal_path = str(journal_path)
         self.consumer_id = consumer_id
         self.worker_type = worker_type
+        self.writer_kind = writer
         self._pid = -1
-        self._writer: _Writer | None = None
+        self._writer: ThreadWriter | WriterProcess | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._started: dict[str, tuple[float, str]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     def install(self) -> None:
+        if self.writer_kind == "process":
+            self._writer = WriterProcess(self.journal_path)
+            self._pid = os.getpid()
         self.huey._signal.connect(self._on_signal)
         self.huey.on_shutdown(name="huey_desk_flush")(self.flush)
         self.huey.post_execute(name="huey_desk_result")(self._post_execute)
@@ -128,28 +123,46 @@ class Recorder:
         self.huey.unregister_post_execute("huey_desk_result")
         progress.install(None)
 
-    def _writer_here(self) -> _Writer:
-        """The writer of this process; a forked worker process starts its own."""
-        pid = os.getpid()
-        if self._pid != pid or self._writer is None:
-            with self._lock:
-                if self._pid != pid or self._writer is None:
-                    self._writer = _Writer(self.journal_path)
-                    self._pid = pid
-                    self._started = {}
-        return self._writer
+    def _writer_here(self) -> ThreadWriter | WriterProcess:
+        """The writer for this process.  The writer process's socket is shared by forked
+        worker processes; a thread writer is not, so a forked child starts its own."""
+        writer = self._writer
+        if writer is not None and (isinstance(writer, WriterProcess) or self._pid == os.getpid()):
+            return writer
+        with self._lock:
+            if self._writer is None or (isinstance(self._writer, ThreadWriter)
+                                        and self._pid != os.getpid()):
+                self._writer = ThreadWriter(self.journal_path)
+                self._pid = os.getpid()
+                self._started = {}
+            return self._writer
 
-    def put(self, record: NewEvent | WorkerUpdate) -> None:
-        self._writer_here().put(record)
+    def put(self, record: NewEvent) -> None:
+        writer = self._writer_here()
+        try:
+            writer.send(record)
+        except OSError as exc:
+            # The writer process is gone: keep recording from a thread of this process.
+            logger.warning("Journal writer process unavailable (%s); writing in-process.",
+                           exc)
+            with self._lock:
+                if self._writer is writer:
+                    self._writer = ThreadWriter(self.journal_path)
+                    self._pid = os.getpid()
+            self._writer_here().send(record)
 
     def flush(self) -> None:
-        if self._writer is not None and self._pid == os.getpid():
-            self._writer.flush()
+        """Write what has been recorded so far (the thread writer; the process writer's
+        records are already out of this process once sent)."""
+        writer = self._writer
+        if isinstance(writer, ThreadWriter) and self._pid == os.getpid():
+            writer.flush()
 
     def close(self) -> None:
-        if self._writer is not None and self._pid == os.getpid():
-            self._writer.close()
-            self._writer = None
+        """Write everything and stop the writer (call once, in the consumer's process)."""
+        writer, self._writer = self._writer, None
+        if writer is not None and self._pid == os.getpid():
+            writer.close()
 
     # -- hooks -------------------------------------------------------------------------
     def _worker_name(self) -> str:
@@ -196,11 +209,6 @@ class Recorder:
             data["error"] = f"timed out after {task.timeout}s"
         self.put(NewEvent(kind=signal, task_id=task_id, task_name=_task_name(task), ts=now,
                           pid=pid, worker=worker, consumer=self.consumer_id, data=data))
-        if signal == S.SIGNAL_EXECUTING:
-            self.put(WorkerUpdate(self.consumer_id, worker, pid, "busy", task_id,
-                                  _task_name(task), now))
-        elif signal in _ENDS:
-            self.put(WorkerUpdate(self.consumer_id, worker, pid, "idle", None, None, now))
 
     def _post_execute(self, task: Any, value: Any, exception: Any) -> None:
         """Keep a preview of the task's return value for the complete event."""

@@ -40,23 +40,55 @@ def watched_files(huey: object) -> list[Path]:
 
 
 class QueueWatcher:
-    """Blocks a worker until one of the watched files changes or ``stop_fd`` is readable."""
+    """Blocks a worker until one of the watched files changes or ``stop_fd`` is readable.
+
+    Watches are armed only while the worker is idle: a busy worker's own writes would
+    otherwise queue a notification for every page written, a cost measured at about a
+    sixth of the throughput of a draining consumer (benchmarks/throughput.py).
+    """
 
     def __init__(self, files: list[Path], stop_fd: int | None = None) -> None:
         self.files = {f.name: f for f in files}
         self.stop_fd = stop_fd
         self._inotify = None
         self._wds: dict[int, str] = {}
+        self.armed = False
         if files and INotify is not None and sys.platform.startswith("linux"):
             try:
                 self._inotify = INotify(nonblocking=True)
-                directory = files[0].parent
-                self._inotify.add_watch(directory, flags.CREATE | flags.MOVED_TO)
-                for f in files:
-                    self._watch(f)
             except OSError as exc:
                 logger.warning("Cannot watch %s (%s); falling back to polling.", files[0], exc)
-                self.close()
+                self._inotify = None
+
+    def arm(self) -> None:
+        """Start watching.  Look at the queue once more after this, before ``wait``:
+        a change made before the watch existed sends no notification."""
+        if self._inotify is None or self.armed:
+            return
+        try:
+            directory = next(iter(self.files.values())).parent
+            wd = self._inotify.add_watch(directory, flags.CREATE | flags.MOVED_TO)
+            self._wds[wd] = ""
+            for f in self.files.values():
+                self._watch(f)
+        except OSError as exc:
+            logger.warning("Cannot watch %s (%s); falling back to polling.", directory, exc)
+            self.close()
+            return
+        self.armed = True
+
+    def disarm(self) -> None:
+        """Stop watching (the worker is busy); pending notifications are discarded."""
+        if self._inotify is None or not self.armed:
+            return
+        for wd in list(self._wds):
+            try:
+                self._inotify.rm_watch(wd)
+            except OSError:
+                pass
+        self._wds.clear()
+        self.armed = False
+        self.drain()
 
     @property
     def watching(self) -> bool:
@@ -87,9 +119,10 @@ class QueueWatcher:
             return False
         for event in events:
             if event.mask & flags.IGNORED:
-                self._wds.pop(event.wd, None)
+                if self._wds.get(event.wd) != "":
+                    self._wds.pop(event.wd, None)
             elif event.mask & (flags.CREATE | flags.MOVED_TO):
-                if event.name in self.files:
+                if event.name in self.files and self.armed:
                     self._watch(self.files[event.name])
                     changed = True
             elif event.wd in self._wds:

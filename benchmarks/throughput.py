@@ -1,0 +1,94 @@
+"""Drain 5,000 no-op tasks with 2 thread workers: our consumer versus a stock one.
+
+Both consumers start on an empty queue and are warmed up; then all tasks are committed
+in one transaction and the benchmark counts stored results until every task is done.
+The rate is taken from the first completion to the last, so neither consumer's wake-up
+delay counts; the time from the commit is printed as well.  Goal: ratio >= 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import bench_env, median, report, start_consumer, stop_consumer
+
+
+def _drain(kind: str, tasks: int, workdir: Path, run: int) -> tuple[float, float]:
+    db = workdir / f"{kind}-{run}.db"
+    env = bench_env(db)
+    os.environ["HUEY_DESK_BENCH_DB"] = env["HUEY_DESK_BENCH_DB"]
+    import benchmarks.bench_tasks as bench
+
+    bench = importlib.reload(bench)
+    huey = bench.huey
+    proc = start_consumer(kind, env, workers=2, log=workdir / f"{kind}.log")
+    try:
+        huey.result(bench.stamp().id, blocking=True, timeout=60)  # up, and result popped
+        blobs = [huey.serialize_task(bench.nop.s()) for _ in range(tasks)]
+        storage = huey.storage
+        with storage.db(commit=True) as cursor:
+            cursor.executemany("INSERT INTO task (queue, data, priority) VALUES (?, ?, 0)",
+                               [(storage.name, b) for b in blobs])
+        committed = time.monotonic()
+        first = None
+        while True:
+            done = huey.result_count()
+            now = time.monotonic()
+            if first is None and done:
+                first = now
+            if done >= tasks:
+                break
+            if now - committed > 600:
+                raise RuntimeError(f"{kind} consumer drained only {done} of {tasks} tasks")
+            time.sleep(0.005)
+        steady = (tasks - 1) / (now - first) if now > first else float("inf")
+        return steady, now - committed
+    finally:
+        stop_consumer(proc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, interleaved")
+    ns = parser.parse_args(argv)
+    ours, base, ours_total, base_total = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="huey-desk-throughput-") as tmp:
+        for run in range(ns.runs):
+            rate, total = _drain("desk", ns.tasks, Path(tmp), run)
+            ours.append(rate)
+            ours_total.append(total)
+            rate, total = _drain("stock", ns.tasks, Path(tmp), run)
+            base.append(rate)
+            base_total.append(total)
+    figures = {
+        "tasks_per_s": round(median(ours), 1),
+        "baseline_tasks_per_s": round(median(base), 1),
+        "ratio": round(median(ours) / median(base), 3),
+        "drain_s": round(median(ours_total), 3),
+        "baseline_drain_s": round(median(base_total), 3),
+        "tasks": ns.tasks,
+        "runs": ns.runs,
+        "all_tasks_per_s": [round(r, 1) for r in ours],
+        "all_baseline_tasks_per_s": [round(r, 1) for r in base],
+    }
+    report(figures, ns.json, [
+        f"drain {ns.tasks} no-op tasks, 2 thread workers, median of {ns.runs} runs",
+        f"  huey-desk consumer (hooks + journal): {figures['tasks_per_s']} tasks/s "
+        f"(all: {figures['all_tasks_per_s']}), {figures['drain_s']} s from commit",
+        f"  stock huey_consumer                : {figures['baseline_tasks_per_s']} tasks/s "
+        f"(all: {figures['all_baseline_tasks_per_s']}), {figures['baseline_drain_s']} s",
+        f"  ratio ours / stock: {figures['ratio']}",
+    ])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

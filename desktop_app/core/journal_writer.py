@@ -1,0 +1,177 @@
+"""A separate process that writes the consumer's journal records.
+
+Writing to SQLite and encoding JSON take the GIL; done by a thread inside the consumer
+they slowed its workers by a third (benchmarks/throughput.py).  The hooks therefore only
+send each record as one datagram over a Unix socket pair, and this process, on the other
+core, gathers them into batches and commits them.  It exits when every sender has closed
+its end, after writing what it has; it ignores SIGINT and SIGTERM, which are meant for the
+consumer, so that a stop never loses the last records.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.journal import NewEvent, SqliteJournal
+
+logger = logging.getLogger("huey_desk.journal_writer")
+
+BATCH = 5000
+# How long the writer lets records gather after the first one arrives: one commit per
+# burst instead of one per record.  The window sees an event at most this much later.
+LINGER_S = 0.005
+MAX_RECORD = 200_000
+
+
+def encode_record(ev: NewEvent) -> bytes:
+    """One event as the bytes of one datagram.
+
+    ``marshal`` rather than JSON: it is several times cheaper in the hook, which runs in
+    the worker, and it carries only plain data (the channel is a private socket pair
+    between the consumer and its own writer, never the queue's data).
+    """
+    return marshal.dumps((ev.kind, ev.task_id, ev.task_name, ev.ts, ev.pid, ev.worker,
+                          ev.consumer, ev.data))
+
+
+def decode_record(raw: bytes) -> NewEvent:
+    kind, task_id, task_name, ts, pid, worker, consumer, data = marshal.loads(raw)
+    return NewEvent(kind, task_id, task_name, ts, pid, worker, consumer, data or {})
+
+
+def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> None:
+    """Gather records from ``receive(block)`` into batches and append them.
+
+    ``receive`` returns an event, False when nothing is waiting (non-blocking), None at
+    the end of input, or a ``threading.Event`` that is set once everything received
+    before it is written (a flush).  A batch that cannot be written is retried, then
+    logged: the consumer must go on running tasks even when the journal is unwritable.
+    """
+    while True:
+        first = receive(True)
+        if first is None:
+            return
+        time.sleep(LINGER_S)
+        batch = [first]
+        done = False
+        while len(batch) < BATCH:
+            item = receive(False)
+            if item is None:
+                done = True
+                break
+            if item is False:
+                break
+            batch.append(item)
+        events = [b for b in batch if isinstance(b, NewEvent)]
+        for attempt in range(5):
+            try:
+                journal.append(events)
+                break
+            except Exception:
+                logger.exception("Could not write %d journal records (attempt %d)",
+                                 len(events), attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        for item in batch:
+            if isinstance(item, threading.Event):
+                item.set()
+        if done:
+            return
+
+
+def serve(sock: socket.socket, journal_path: str) -> None:
+    """Read datagrams from ``sock`` into the journal until every sender has closed."""
+    journal = SqliteJournal(journal_path)
+
+    def receive(block: bool) -> NewEvent | bool | None:
+        sock.setblocking(block)
+        while True:
+            try:
+                raw = sock.recv(MAX_RECORD)
+            except BlockingIOError:
+                return False
+            except InterruptedError:
+                continue
+            if not raw:
+                return None  # end of input: every sender closed its end
+            try:
+                return decode_record(raw)
+            except (ValueError, TypeError, EOFError):
+                logger.warning("Dropped a malformed journal record")
+
+    write_batches(receive, journal)
+    journal.close()
+
+
+class WriterProcess:
+    """The consumer's side: start the writer process and send it records."""
+
+    def __init__(self, journal_path: str | os.PathLike[str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for s in (ours, theirs):
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            except OSError:
+                pass
+        self.sock = ours
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "desktop_app.core.journal_writer", str(journal_path),
+             str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": _package_root()},
+        )
+        theirs.close()
+
+    def send(self, ev: NewEvent) -> None:
+        raw = encode_record(ev)
+        if len(raw) > MAX_RECORD:
+            ev.data = {k: v for k, v in ev.data.items() if k not in ("traceback", "args",
+                                                                      "kwargs")}
+            ev.data["truncated"] = True
+            raw = encode_record(ev)
+        self.sock.send(raw)
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Close our end and wait for the writer to write what it has and exit."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return False
+        return self.process.returncode == 0
+
+
+def _package_root() -> str:
+    root = str(Path(__file__).resolve().parents[2])
+    existing = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + existing if existing else "")
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(format="[%(asctime)s] %(levelname)s:%(name)s:%(message)s")
+    journal_path, fd = argv[0], int(argv[1])
+    sock = socket.socket(fileno=fd)
+    serve(sock, journal_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,149 @@
+"""Dispatching: validated enqueue now / later / with priority; retry, revoke, restore, flush."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from desktop_app.core.dispatcher import Dispatcher
+from desktop_app.core.errors import QueueBusyError, UserError
+from desktop_app.core.inspector import Inspector
+from desktop_app.core.journal import COMPLETE, ENQUEUED, ERROR, EXECUTING, NewEvent
+
+
+@pytest.fixture
+def dispatcher(huey, journal):
+    return Dispatcher(huey, journal)
+
+
+def test_submit_enqueues_and_journals(dispatcher, huey, journal):
+    task_id = dispatcher.submit("add", [1], {"b": 5})
+    assert huey.pending_count() == 1
+    (message,) = huey.pending()
+    assert message.id == task_id and message.args == (1,) and message.kwargs == {"b": 5}
+    record = journal.task(task_id)
+    assert record["state"] == ENQUEUED and record["args"] == [1] and record["kwargs"] == {"b": 5}
+
+
+def test_bad_input_enqueues_nothing(dispatcher, huey, journal):
+    for call in (lambda: dispatcher.submit("add", ["x"]),
+                 lambda: dispatcher.submit("nope"),
+                 lambda: dispatcher.submit("add", [1], delay=-1),
+                 lambda: dispatcher.submit("add", [1], delay=float("nan")),
+                 lambda: dispatcher.submit("add", [1], eta="tomorrow"),
+                 lambda: dispatcher.submit("add", [1], priority=float("inf")),
+                 lambda: dispatcher.submit("add", [1], delay=1, eta="2030-01-01T00:00")):
+        with pytest.raises(UserError):
+            call()
+    assert huey.pending_count() == 0
+    assert journal.last_id() == 0
+
+
+def test_delay_eta_and_priority(dispatcher, huey):
+    dispatcher.submit("add", [1], delay=60)
+    dispatcher.submit("add", [2], eta="2030-01-01T09:00")
+    urgent = dispatcher.submit("add", [3], priority=50)
+    pending = Inspector(huey, dispatcher.journal).pending()
+    assert pending[0].id == urgent  # highest priority first
+    etas = sorted(p.eta for p in pending if p.eta)
+    assert len(etas) == 2
+    assert etas[0] > dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def test_retry_replays_the_same_arguments(dispatcher, huey, journal):
+    first = dispatcher.submit("paint", ["green"], {"when": "2026-11-25"})
+    with pytest.raises(UserError, match="still enqueued"):
+        dispatcher.retry(first)
+    journal.append([NewEvent(EXECUTING, first), NewEvent(ERROR, first, data={"error": "x"})])
+    again = dispatcher.retry(first)
+    assert again != first
+    message = next(m for m in huey.pending() if m.id == again)
+    assert message.args[0].value == "green"
+    assert message.kwargs == {"when": dt.date(2026, 11, 25)}
+    assert journal.task(again)["retry_of"] == first
+
+
+def test_retry_refuses_inexact_or_unknown(dispatcher, journal):
+    journal.append([NewEvent(COMPLETE, "x", "test.add", data={
+        "args_preview": "<object>", "args_exact": 0})])
+    with pytest.raises(UserError, match="not recorded exactly"):
+        dispatcher.retry("x")
+    with pytest.raises(UserError, match="No task 'zzz' in the journal"):
+        dispatcher.retry("zzz")
+
+
+def test_revoke_and_restore(dispatcher, huey, journal):
+    task_id = dispatcher.submit("add", [1])
+    dispatcher.revoke(task_id)
+    assert huey.is_revoked(task_id)
+    dispatcher.restore(task_id)
+    assert not huey.is_revoked(task_id)
+    assert journal.task(task_id)["state"] == ENQUEUED
+    with pytest.raises(UserError, match="is not revoked"):
+        dispatcher.restore(task_id)
+    journal.append([NewEvent(EXECUTING, task_id), NewEvent(COMPLETE, task_id)])
+    with pytest.raises(UserError, match="already ended"):
+        dispatcher.revoke(task_id)
+
+
+def test_flush(dispatcher, huey, journal):
+    ids = [dispatcher.submit("add", [i]) for i in range(3)]
+    dispatcher.submit("add", [9], delay=600)
+    dispatcher.flush()
+    assert huey.pending_count() == 0
+    assert journal.task(ids[0])["state"] == "flushed"
+
+
+def test_locked_queue_says_busy_and_loses_nothing(tmp_path, journal):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / "locked.db", timeout=0.05)
+    dispatcher = Dispatcher(huey, journal)
+    dispatcher.submit("add", [1])
+    blocker = sqlite3.connect(tmp_path / "locked.db", check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(QueueBusyError, match="busy"):
+            dispatcher.submit("add", [2])
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert huey.pending_count() == 1
+    # a lock released while the submission is retrying: it goes through, once
+    blocker = sqlite3.connect(tmp_path / "locked.db", check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.2, blocker.rollback)
+    release.start()
+    try:
+        dispatcher.submit("add", [3])
+    finally:
+        release.join()
+        blocker.close()
+    assert huey.pending_count() == 2
+    huey.storage.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(delay=st.one_of(st.floats(), st.integers(), st.booleans(), st.text(max_size=5)),
+       priority=st.one_of(st.none(), st.floats(), st.integers()))
+def test_any_delay_or_priority_enqueues_exactly_or_is_refused(tmp_path_factory, delay, priority):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path_factory.mktemp("d") / "q.db")
+    try:
+        dispatcher = Dispatcher(huey, None)
+        try:
+            dispatcher.submit("add", [1], delay=delay, priority=priority)
+        except UserError:
+            assert huey.pending_count() == 0
+        else:
+            assert huey.pending_count() == 1
+            (message,) = huey.pending()
+            assert message.priority == priority
+    finally:
+        huey.storage.close()

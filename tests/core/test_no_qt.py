@@ -1,0 +1,58 @@
+"""The core and the tasks never import Qt: proved by import and by import-linter."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import desktop_app.core
+from tests.helpers import ROOT
+
+BLOCK_QT = """
+import sys
+class BlockQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'pytestqt'):
+            raise ImportError('Qt is blocked in this test: ' + name)
+sys.meta_path.insert(0, BlockQt())
+import importlib
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+assert not any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules)
+print('ok')
+"""
+
+
+def core_modules() -> list[str]:
+    return [f"desktop_app.core.{m.name}" for m in pkgutil.iter_modules(desktop_app.core.__path__)]
+
+
+def test_core_and_tasks_import_with_qt_blocked():
+    modules = [*core_modules(), "tasks", "desktop_app.cli"]
+    proc = subprocess.run([sys.executable, "-c", BLOCK_QT, *modules], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_command_line_runs_with_qt_blocked(tmp_path):
+    code = BLOCK_QT.replace("print('ok')", "") + (
+        "from desktop_app.cli import main\nsys.exit(main(['tasks', '--json']))\n")
+    env = {"HUEY_DESK_DB": str(tmp_path / "q.db"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert '"send_email"' in proc.stdout
+
+
+@pytest.mark.lint
+def test_import_linter_contracts_hold():
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; from importlinter.cli import lint_imports_command;"
+                           "sys.exit(lint_imports_command())"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Contracts: 2 kept, 0 broken." in proc.stdout

@@ -1,0 +1,89 @@
+"""The monitor never runs code from the queue: crafted pickles stay inert."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import uuid
+
+import pytest
+from huey import SqliteHuey
+from huey.serializer import SignedSerializer
+
+from desktop_app.core.safe_decode import Undecodable, decode, decode_message
+
+
+class _Exploit:
+    """Unpickling this with pickle.loads would create a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_crafted_pickle_creates_nothing(huey, tmp_path):
+    marker = tmp_path / "pwned"
+    blob = pickle.dumps(_Exploit(marker))
+    decoded = decode(huey.serializer, blob)
+    assert decoded.ok
+    assert isinstance(decoded.value, Undecodable)
+    assert "system" in repr(decoded.value)
+    assert not marker.exists()
+    view = decode_message(huey.serializer, blob)
+    assert not view.ok and "not a Huey message" in view.error
+
+
+def test_crafted_argument_inside_a_real_message(huey, tmp_path):
+    marker = tmp_path / "pwned2"
+    add = huey.test_tasks["add"]
+    task = add.s(1, 2)
+    task.args = (_Exploit(marker),)
+    blob = huey.serialize_task(task)
+    view = decode_message(huey.serializer, blob)
+    assert view.id == task.id
+    assert view.name.endswith(".add")
+    assert not view.ok and "posix.system" in view.error
+    assert not marker.exists()
+
+
+def test_plain_message_decodes_fully(huey):
+    paint = huey.test_tasks["paint"]
+    task = paint.s("red", when=dt.date(2026, 1, 2))
+    task.eta = dt.datetime(2030, 1, 1)
+    view = decode_message(huey.serializer, huey.serialize_task(task))
+    assert view.ok
+    assert view.args == ("red",)
+    assert view.kwargs == {"when": dt.date(2026, 1, 2)}
+    assert view.eta == dt.datetime(2030, 1, 1)
+    assert view.priority == 7
+
+
+def test_garbage_is_reported_not_raised(huey):
+    for blob in (b"", b"\x80\x05garbage", b"not a pickle at all", None):
+        view = decode_message(huey.serializer, blob)
+        assert not view.ok and view.error
+
+
+def test_compressed_and_signed_messages(tmp_path):
+    signed = SqliteHuey("s", filename=str(tmp_path / "s.db"), compression=True,
+                        serializer=SignedSerializer(secret="k", compression=True))
+
+    @signed.task()
+    def hello(name: str) -> str:
+        return name
+
+    blob = signed.serialize_task(hello.s("x"))
+    assert decode_message(signed.serializer, blob).args == ("x",)
+    tampered = blob[:-3] + b"abc"
+    view = decode_message(signed.serializer, tampered)
+    assert view.tampered and not view.ok
+    signed.storage.close()
+
+
+@pytest.mark.parametrize("value", [1, "s", [1, 2], {"a": {1, 2}}, uuid.uuid4(),
+                                   dt.timedelta(3), frozenset({1})])
+def test_allowed_values_round_trip(huey, value):
+    assert decode(huey.serializer, huey.serializer.serialize(value)).value == value

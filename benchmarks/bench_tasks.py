@@ -5,8 +5,9 @@ import time
 
 from huey import SqliteHuey
 
-huey = SqliteHuey("bench", filename=os.environ.get("HUEY_DESK_BENCH_DB", "bench.db"),
-                  store_none=True)
+huey = SqliteHuey(
+    "bench", filename=os.environ.get("HUEY_DESK_BENCH_DB", "bench.db"), store_none=True
+)
 
 
 @huey.task()

@@ -21,17 +21,35 @@ TARGET = "benchmarks.bench_tasks:huey"
 def consumer_command(kind: str, workers: int = 1) -> list[str]:
     """The command line of our consumer ("desk") or Huey's stock one ("stock")."""
     if kind == "desk":
-        return [sys.executable, "-m", "desktop_app", "consumer", "--huey", TARGET,
-                "--workers", str(workers), "--no-periodic"]
-    return [sys.executable, "-m", "huey.bin.huey_consumer", "benchmarks.bench_tasks.huey",
-            "--workers", str(workers), "--no-periodic"]
+        return [
+            sys.executable,
+            "-m",
+            "desktop_app",
+            "consumer",
+            "--huey",
+            TARGET,
+            "--workers",
+            str(workers),
+            "--no-periodic",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "huey.bin.huey_consumer",
+        "benchmarks.bench_tasks.huey",
+        "--workers",
+        str(workers),
+        "--no-periodic",
+    ]
 
 
-def start_consumer(kind: str, env: dict[str, str], workers: int = 1,
-                   log: Path | None = None) -> subprocess.Popen:
+def start_consumer(
+    kind: str, env: dict[str, str], workers: int = 1, log: Path | None = None
+) -> subprocess.Popen:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed by caller's exit
-    return subprocess.Popen(consumer_command(kind, workers), cwd=ROOT, env=env,
-                            stdout=out, stderr=out)
+    return subprocess.Popen(
+        consumer_command(kind, workers), cwd=ROOT, env=env, stdout=out, stderr=out
+    )
 
 
 def stop_consumer(proc: subprocess.Popen, timeout: float = 15) -> None:

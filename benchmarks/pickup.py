@@ -29,8 +29,9 @@ from benchmarks.common import (
 )
 
 
-def _latencies(kind: str, samples: int, spacing: tuple[float, float], idle_s: float,
-               workdir: Path) -> tuple[list[float], list[float], float]:
+def _latencies(
+    kind: str, samples: int, spacing: tuple[float, float], idle_s: float, workdir: Path
+) -> tuple[list[float], list[float], float]:
     db = workdir / f"{kind}.db"
     env = bench_env(db)
     os.environ.update({k: env[k] for k in ("HUEY_DESK_BENCH_DB",)})
@@ -66,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="huey-desk-pickup-") as tmp:
-        ours, ours_call, idle = _latencies("desk", ns.samples, (ns.min_gap, ns.max_gap),
-                                ns.idle_seconds, Path(tmp))
-        base, base_call, base_idle = _latencies("stock", ns.samples, (ns.min_gap, ns.max_gap),
-                                     ns.idle_seconds, Path(tmp))
+        ours, ours_call, idle = _latencies(
+            "desk", ns.samples, (ns.min_gap, ns.max_gap), ns.idle_seconds, Path(tmp)
+        )
+        base, base_call, base_idle = _latencies(
+            "stock", ns.samples, (ns.min_gap, ns.max_gap), ns.idle_seconds, Path(tmp)
+        )
     figures = {
         "median_ms": round(median(ours), 3),
         "p99_ms": round(percentile(ours, 99), 3),
@@ -83,17 +86,22 @@ def main(argv: list[str] | None = None) -> int:
         "samples": ns.samples,
         "gap_s": [ns.min_gap, ns.max_gap],
     }
-    report(figures, ns.json, [
-        f"pickup latency over {ns.samples} samples, gaps {ns.min_gap}-{ns.max_gap} s",
-        f"  huey-desk consumer : median {figures['median_ms']} ms, p99 {figures['p99_ms']} ms,"
-        f" idle CPU {figures['idle_cpu_percent']} %",
-        f"  stock huey_consumer: median {figures['baseline_median_ms']} ms, "
-        f"p99 {figures['baseline_p99_ms']} ms, idle CPU {figures['baseline_idle_cpu_percent']} %",
-        f"  stock / ours (median): {figures['ratio_median']}x",
-        f"  counted from the start of the enqueue call (includes the producer's commit): "
-        f"ours {figures['from_call_median_ms']} ms, stock "
-        f"{figures['baseline_from_call_median_ms']} ms",
-    ])
+    report(
+        figures,
+        ns.json,
+        [
+            f"pickup latency over {ns.samples} samples, gaps {ns.min_gap}-{ns.max_gap} s",
+            f"  huey-desk consumer : median {figures['median_ms']} ms, p99 {figures['p99_ms']} ms,"
+            f" idle CPU {figures['idle_cpu_percent']} %",
+            f"  stock huey_consumer: median {figures['baseline_median_ms']} ms, "
+            f"p99 {figures['baseline_p99_ms']} ms, "
+            f"idle CPU {figures['baseline_idle_cpu_percent']} %",
+            f"  stock / ours (median): {figures['ratio_median']}x",
+            f"  counted from the start of the enqueue call (includes the producer's commit): "
+            f"ours {figures['from_call_median_ms']} ms, stock "
+            f"{figures['baseline_from_call_median_ms']} ms",
+        ],
+    )
     return 0
 
 

@@ -33,8 +33,10 @@ def _drain(kind: str, tasks: int, workdir: Path, run: int) -> tuple[float, float
         blobs = [huey.serialize_task(bench.nop.s()) for _ in range(tasks)]
         storage = huey.storage
         with storage.db(commit=True) as cursor:
-            cursor.executemany("INSERT INTO task (queue, data, priority) VALUES (?, ?, 0)",
-                               [(storage.name, b) for b in blobs])
+            cursor.executemany(
+                "INSERT INTO task (queue, data, priority) VALUES (?, ?, 0)",
+                [(storage.name, b) for b in blobs],
+            )
         committed = time.monotonic()
         first = None
         while True:
@@ -79,14 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         "all_tasks_per_s": [round(r, 1) for r in ours],
         "all_baseline_tasks_per_s": [round(r, 1) for r in base],
     }
-    report(figures, ns.json, [
-        f"drain {ns.tasks} no-op tasks, 2 thread workers, median of {ns.runs} runs",
-        f"  huey-desk consumer (hooks + journal): {figures['tasks_per_s']} tasks/s "
-        f"(all: {figures['all_tasks_per_s']}), {figures['drain_s']} s from commit",
-        f"  stock huey_consumer                : {figures['baseline_tasks_per_s']} tasks/s "
-        f"(all: {figures['all_baseline_tasks_per_s']}), {figures['baseline_drain_s']} s",
-        f"  ratio ours / stock: {figures['ratio']}",
-    ])
+    report(
+        figures,
+        ns.json,
+        [
+            f"drain {ns.tasks} no-op tasks, 2 thread workers, median of {ns.runs} runs",
+            f"  huey-desk consumer (hooks + journal): {figures['tasks_per_s']} tasks/s "
+            f"(all: {figures['all_tasks_per_s']}), {figures['drain_s']} s from commit",
+            f"  stock huey_consumer                : {figures['baseline_tasks_per_s']} tasks/s "
+            f"(all: {figures['all_baseline_tasks_per_s']}), {figures['baseline_drain_s']} s",
+            f"  ratio ours / stock: {figures['ratio']}",
+        ],
+    )
     return 0
 
 

@@ -27,12 +27,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--huey", default=None, metavar="MOD:ATTR",
-                        help="the Huey instance to attach to (default: tasks:huey)")
-    parser.add_argument("--path", action="append", default=[], metavar="DIR",
-                        help="a folder to put on the import path (repeatable)")
-    parser.add_argument("--journal", default=None, metavar="FILE",
-                        help="the journal file (default: beside a SQLite queue)")
+    parser.add_argument(
+        "--huey",
+        default=None,
+        metavar="MOD:ATTR",
+        help="the Huey instance to attach to (default: tasks:huey)",
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder to put on the import path (repeatable)",
+    )
+    parser.add_argument(
+        "--journal",
+        default=None,
+        metavar="FILE",
+        help="the journal file (default: beside a SQLite queue)",
+    )
 
 
 def _workers(text: str) -> int:
@@ -53,8 +66,7 @@ def _number(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="huey-desk",
-                     description="Monitor and dispatch Huey task queues.")
+    parser = _Parser(prog="huey-desk", description="Monitor and dispatch Huey task queues.")
     parser.add_argument("--version", action="version", version=f"huey-desk {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -65,29 +77,49 @@ def build_parser() -> argparse.ArgumentParser:
 
     consumer = sub.add_parser("consumer", help="run a consumer that reports to the journal")
     _add_target(consumer)
-    consumer.add_argument("--workers", "-w", type=_workers, default=1,
-                          help="number of workers (default 1)")
-    consumer.add_argument("--worker-type", "-k", choices=("thread", "process"),
-                          default="thread", help="run workers as threads or processes")
-    consumer.add_argument("--no-periodic", action="store_true",
-                          help="do not enqueue periodic tasks")
-    consumer.add_argument("--retain-events", type=int, default=1_000_000, metavar="N",
-                          help="keep at most N journal events (default 1,000,000)")
-    consumer.add_argument("--retain-days", type=_number, default=30.0, metavar="D",
-                          help="drop journal history older than D days (default 30)")
+    consumer.add_argument(
+        "--workers", "-w", type=_workers, default=1, help="number of workers (default 1)"
+    )
+    consumer.add_argument(
+        "--worker-type",
+        "-k",
+        choices=("thread", "process"),
+        default="thread",
+        help="run workers as threads or processes",
+    )
+    consumer.add_argument(
+        "--no-periodic", action="store_true", help="do not enqueue periodic tasks"
+    )
+    consumer.add_argument(
+        "--retain-events",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="keep at most N journal events (default 1,000,000)",
+    )
+    consumer.add_argument(
+        "--retain-days",
+        type=_number,
+        default=30.0,
+        metavar="D",
+        help="drop journal history older than D days (default 30)",
+    )
     consumer.add_argument("--verbose", "-v", action="store_true", help="debug logging")
 
     submit = sub.add_parser("submit", help="enqueue a task")
     _add_target(submit)
     submit.add_argument("task", help="the task's short name or full Huey name")
-    submit.add_argument("--args", default="[]", metavar="JSON",
-                        help="positional arguments as a JSON list")
-    submit.add_argument("--kwargs", default="{}", metavar="JSON",
-                        help="keyword arguments as a JSON object")
+    submit.add_argument(
+        "--args", default="[]", metavar="JSON", help="positional arguments as a JSON list"
+    )
+    submit.add_argument(
+        "--kwargs", default="{}", metavar="JSON", help="keyword arguments as a JSON object"
+    )
     when = submit.add_mutually_exclusive_group()
     when.add_argument("--delay", type=_number, metavar="S", help="run after S seconds")
-    when.add_argument("--eta", metavar="ISO", help="run at this date and time (local unless "
-                      "a zone is given)")
+    when.add_argument(
+        "--eta", metavar="ISO", help="run at this date and time (local unless a zone is given)"
+    )
     submit.add_argument("--priority", type=_number, metavar="P", help="higher runs first")
     submit.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -104,9 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(tasks)
     tasks.add_argument("--json", action="store_true", help="print one JSON object")
 
-    for name, help_text in (("retry", "enqueue a finished task again with the same arguments"),
-                            ("revoke", "revoke a pending or scheduled task"),
-                            ("restore", "undo a revoke")):
+    for name, help_text in (
+        ("retry", "enqueue a finished task again with the same arguments"),
+        ("revoke", "revoke a pending or scheduled task"),
+        ("restore", "undo a revoke"),
+    ):
         action = sub.add_parser(name, help=help_text)
         _add_target(action)
         action.add_argument("id", help="the task id (or an unambiguous prefix of it)")
@@ -133,7 +167,7 @@ def _json_arg(text: str, what: str, kind: type) -> Any:
     except ValueError as exc:
         raise UserError(f"--{what} is not valid JSON: {exc}.") from None
     if not isinstance(value, kind):
-        expected = "a list, like [1, \"a\"]" if kind is list else "an object, like {\"x\": 1}"
+        expected = 'a list, like [1, "a"]' if kind is list else 'an object, like {"x": 1}'
         raise UserError(f"--{what} must be {expected}.")
     return value
 
@@ -160,7 +194,8 @@ def cmd_submit(ns: argparse.Namespace) -> int:
     args = _json_arg(ns.args, "args", list)
     kwargs = _json_arg(ns.kwargs, "kwargs", dict)
     task_id = Dispatcher(target.huey, journal).submit(
-        ns.task, args, kwargs, delay=ns.delay, eta=ns.eta, priority=ns.priority)
+        ns.task, args, kwargs, delay=ns.delay, eta=ns.eta, priority=ns.priority
+    )
     if ns.json:
         _print_json({"id": task_id})
     else:
@@ -177,8 +212,10 @@ def cmd_status(ns: argparse.Namespace) -> int:
         _print_json(status)
         return EXIT_OK
     print(f"queue {status['queue']} ({status['target']}) at {status['database']}")
-    print(f"pending {status['pending']}  scheduled {status['scheduled']}  "
-          f"running {status['running']}  results {status['results']}")
+    print(
+        f"pending {status['pending']}  scheduled {status['scheduled']}  "
+        f"running {status['running']}  results {status['results']}"
+    )
     counts = "  ".join(f"{k} {v}" for k, v in status["counts"].items())
     print(f"finished: {counts}")
     if not status["workers"]:
@@ -229,11 +266,24 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
     target, _ = _load(ns)
     catalogue = Catalogue(target.huey)
     if ns.json:
-        _print_json({"tasks": [{
-            "name": t.name, "short_name": t.short_name, "signature": str(t.signature),
-            "doc": t.doc, "retries": t.retries, "retry_delay": t.retry_delay,
-            "priority": t.priority, "periodic": t.periodic, "schedule": t.schedule,
-        } for t in catalogue]})
+        _print_json(
+            {
+                "tasks": [
+                    {
+                        "name": t.name,
+                        "short_name": t.short_name,
+                        "signature": str(t.signature),
+                        "doc": t.doc,
+                        "retries": t.retries,
+                        "retry_delay": t.retry_delay,
+                        "priority": t.priority,
+                        "periodic": t.periodic,
+                        "schedule": t.schedule,
+                    }
+                    for t in catalogue
+                ]
+            }
+        )
         return EXIT_OK
     for t in catalogue:
         extra = f"  every: {t.schedule}" if t.periodic else ""
@@ -275,9 +325,16 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
     if ns.retain_events is not None and ns.retain_events < 1:
         raise UserError("--retain-events must be at least 1.")
     configure_logging(logging.DEBUG if ns.verbose else logging.INFO)
-    run_consumer(target.huey, target.spec, workers=ns.workers, worker_type=ns.worker_type,
-                 journal_path=ns.journal, retain_events=ns.retain_events,
-                 retain_days=ns.retain_days, periodic=not ns.no_periodic)
+    run_consumer(
+        target.huey,
+        target.spec,
+        workers=ns.workers,
+        worker_type=ns.worker_type,
+        journal_path=ns.journal,
+        retain_events=ns.retain_events,
+        retain_days=ns.retain_days,
+        periodic=not ns.no_periodic,
+    )
     return EXIT_OK
 
 
@@ -286,19 +343,30 @@ def cmd_gui(ns: argparse.Namespace) -> int:
         from desktop_app.gui.app import run_gui  # type: ignore[import-not-found]
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("desktop_app.gui"):
-            print("huey-desk: the window is not part of this version yet; use "
-                  "'huey-desk consumer', 'huey-desk submit', 'huey-desk status'.",
-                  file=sys.stderr)
+            print(
+                "huey-desk: the window is not part of this version yet; use "
+                "'huey-desk consumer', 'huey-desk submit', 'huey-desk status'.",
+                file=sys.stderr,
+            )
             return EXIT_FAILURE
-        print(f"huey-desk: the window needs {exc.name}, which is not installed; "
-              "install PySide6-Essentials.", file=sys.stderr)
+        print(
+            f"huey-desk: the window needs {exc.name}, which is not installed; "
+            "install PySide6-Essentials.",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     return run_gui(ns)
 
 
 COMMANDS = {
-    "gui": cmd_gui, "consumer": cmd_consumer, "submit": cmd_submit, "status": cmd_status,
-    "show": cmd_show, "tasks": cmd_tasks, "retry": cmd_action, "revoke": cmd_action,
+    "gui": cmd_gui,
+    "consumer": cmd_consumer,
+    "submit": cmd_submit,
+    "status": cmd_status,
+    "show": cmd_show,
+    "tasks": cmd_tasks,
+    "retry": cmd_action,
+    "revoke": cmd_action,
     "restore": cmd_action,
 }
 
@@ -309,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["gui", *argv]
     ns = parser.parse_args(argv)
     try:

@@ -90,8 +90,12 @@ def crunch_report(
     for start in range(0, rows, chunk):
         total += sum(rng.random() for _ in range(min(chunk, rows - start)))
         report_progress(min(1.0, (start + chunk) / max(rows, 1)), f"{start + chunk} rows")
-    return {"kind": kind.value, "rows": rows, "since": since.isoformat() if since else None,
-            "mean": round(total / rows, 6) if rows else None}
+    return {
+        "kind": kind.value,
+        "rows": rows,
+        "since": since.isoformat() if since else None,
+        "mean": round(total / rows, 6) if rows else None,
+    }
 
 
 @huey.periodic_task(crontab(minute="*/5"))

@@ -25,11 +25,17 @@ def _no_leaks():
     children_before = {p.pid for p in me.children(recursive=True)}
     threads_before = set(threading.enumerate())
     yield
-    leaked = [p for p in me.children(recursive=True)
-              if p.pid not in children_before and p.status() != psutil.STATUS_ZOMBIE]
+    leaked = [
+        p
+        for p in me.children(recursive=True)
+        if p.pid not in children_before and p.status() != psutil.STATUS_ZOMBIE
+    ]
     for p in leaked:
         p.kill()
     assert not leaked, f"test left processes running: {[p.cmdline() for p in leaked]}"
-    threads = [t for t in threading.enumerate()
-               if t not in threads_before and t.is_alive() and not t.daemon]
+    threads = [
+        t
+        for t in threading.enumerate()
+        if t not in threads_before and t.is_alive() and not t.daemon
+    ]
     assert not threads, f"test left threads running: {threads}"

@@ -24,7 +24,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.02)  # noqa: sleep-ok - the polling step of wait_until, not a guess
+        time.sleep(0.02)  # the polling step of wait_until, not a guess  # noqa: sleep-ok
 
 
 def env_for(db: Path, **extra: str) -> dict[str, str]:
@@ -36,11 +36,18 @@ def env_for(db: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def cli(env: dict[str, str], *args: str, cwd: Path = ROOT,
-        timeout: float = 60) -> subprocess.CompletedProcess:
+def cli(
+    env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run ``huey-desk ARGS`` in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "desktop_app", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def cli_json(env: dict[str, str], *args: str, cwd: Path = ROOT) -> dict:
@@ -56,8 +63,12 @@ class Consumer:
         self.log = Path(env["HUEY_DESK_DB"]).with_suffix(".consumer.log")
         self._out = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "desktop_app", "consumer", *args], env=env, cwd=cwd,
-            stdout=self._out, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "desktop_app", "consumer", *args],
+            env=env,
+            cwd=cwd,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -50,7 +50,7 @@ RECHECK_DELAYS_S = (0.0005, 0.002, 0.008, 0.032)
 class DeskWorker(Worker):
     """A Huey worker that, when the queue is empty, waits for a change instead of polling."""
 
-    watch_files: list = []  # noqa: RUF012 - set per instance by DeskConsumer
+    watch_files: list = []
     stop_fd: int | None = None
 
     def initialize(self) -> None:
@@ -127,8 +127,14 @@ class DeskConsumer(Consumer):
 class Heartbeat(threading.Thread):
     """Tells the journal, every second, that this consumer and its workers are alive."""
 
-    def __init__(self, journal: Journal, consumer: DeskConsumer, consumer_id: str,
-                 retain_events: int | None, retain_days: float | None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        consumer: DeskConsumer,
+        consumer_id: str,
+        retain_events: int | None,
+        retain_days: float | None,
+    ) -> None:
         super().__init__(name="huey-desk-heartbeat", daemon=True)
         self.journal = journal
         self.consumer = consumer
@@ -168,22 +174,29 @@ def mark_orphans(journal: Journal, host: str | None = None) -> int:
     orphans = []
     for task in journal.running_tasks():
         info = consumers.get(task["consumer"])
-        if info is None:
-            dead = True
-        elif info["stopped_at"] is not None:
+        if info is None or info["stopped_at"] is not None:
             dead = True
         elif info["host"] == host:
-            dead = (now - (info["last_beat"] or 0) > STALE_AFTER_S
-                    and not _pid_alive(info["pid"]))
+            dead = now - (info["last_beat"] or 0) > STALE_AFTER_S and not _pid_alive(info["pid"])
         else:
             dead = now - (info["last_beat"] or 0) > REMOTE_STALE_AFTER_S
         if dead:
-            orphans.append(NewEvent(
-                kind=INTERRUPTED, task_id=task["task_id"], task_name=task["task_name"],
-                ts=now, pid=task["pid"], worker=task["worker"], consumer=task["consumer"],
-                data={"error": f"interrupted: the consumer died while {task['worker']} "
-                               f"(pid {task['pid']}) ran it", "detected": "orphan"},
-            ))
+            orphans.append(
+                NewEvent(
+                    kind=INTERRUPTED,
+                    task_id=task["task_id"],
+                    task_name=task["task_name"],
+                    ts=now,
+                    pid=task["pid"],
+                    worker=task["worker"],
+                    consumer=task["consumer"],
+                    data={
+                        "error": f"interrupted: the consumer died while {task['worker']} "
+                        f"(pid {task['pid']}) ran it",
+                        "detected": "orphan",
+                    },
+                )
+            )
     journal.append(orphans)
     return len(orphans)
 
@@ -226,14 +239,25 @@ def run_consumer(
     consumer_id = new_consumer_id()
     found = mark_orphans(journal)
     if found:
-        logger.warning("Marked %d task(s) interrupted: their consumer died while they ran.",
-                       found)
-    journal.register_consumer(consumer_id, host=socket.gethostname(), pid=os.getpid(),
-                              target=target, worker_type=worker_type, workers=workers)
+        logger.warning("Marked %d task(s) interrupted: their consumer died while they ran.", found)
+    journal.register_consumer(
+        consumer_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        target=target,
+        worker_type=worker_type,
+        workers=workers,
+    )
     recorder = Recorder(huey, str(path), consumer_id, worker_type, writer="process")
     recorder.install()
-    consumer = DeskConsumer(huey, workers=workers, worker_type=worker_type, periodic=periodic,
-                            check_worker_health=True, health_check_interval=1)
+    consumer = DeskConsumer(
+        huey,
+        workers=workers,
+        worker_type=worker_type,
+        periodic=periodic,
+        check_worker_health=True,
+        health_check_interval=1,
+    )
     heartbeat = Heartbeat(journal, consumer, consumer_id, retain_events, retain_days)
     heartbeat.start()
     logger.info("Huey Desk consumer %s journalling to %s", consumer_id, path)

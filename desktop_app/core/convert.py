@@ -56,9 +56,12 @@ def convert(value: Any, annotation: Any) -> Any:
     """Convert a JSON value to ``annotation``; raise ``ConversionError`` if it cannot."""
     if annotation in (inspect.Parameter.empty, Any, object) or isinstance(annotation, str):
         return value
-    if (isinstance(annotation, type) and not isinstance(value, bool)
-            and annotation not in (list, tuple, set, frozenset, dict)
-            and isinstance(value, annotation)):
+    if (
+        isinstance(annotation, type)
+        and not isinstance(value, bool)
+        and annotation not in (list, tuple, set, frozenset, dict, float)
+        and isinstance(value, annotation)
+    ):
         return value  # already the right type (a replayed call, or a caller in Python)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -165,7 +168,7 @@ def convert(value: Any, annotation: Any) -> Any:
                 raise ConversionError(f"must be a decimal number, not {value!r}") from None
             if result.is_finite():
                 return result
-        raise ConversionError("must be a decimal number written as text, like \"12.50\"")
+        raise ConversionError('must be a decimal number written as text, like "12.50"')
     if annotation is uuid.UUID:
         if isinstance(value, str):
             try:
@@ -215,14 +218,14 @@ def bind_arguments(task: TaskInfo, args: list | tuple, kwargs: dict) -> tuple[tu
         except ConversionError as exc:
             raise UserError(f"{task.short_name}: argument {name!r} {exc}.") from None
         except RecursionError:
-            raise UserError(f"{task.short_name}: argument {name!r} is nested too deeply.") from None
+            raise UserError(
+                f"{task.short_name}: argument {name!r} is nested too deeply."
+            ) from None
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
             converted_args.extend(new)
         elif param.kind is inspect.Parameter.VAR_KEYWORD:
             converted_kwargs.update(new)
-        elif param.kind is inspect.Parameter.KEYWORD_ONLY:
-            converted_kwargs[name] = new
-        elif name in kwargs:
+        elif param.kind is inspect.Parameter.KEYWORD_ONLY or name in kwargs:
             converted_kwargs[name] = new
         else:
             converted_args.append(new)

@@ -47,8 +47,9 @@ def parse_eta(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UserError(f"{text!r} is not a date and time; use a form like 2026-11-25T14:30."
-                        ) from None
+        raise UserError(
+            f"{text!r} is not a date and time; use a form like 2026-11-25T14:30."
+        ) from None
 
 
 def _check_delay(delay: Any) -> float:
@@ -72,8 +73,9 @@ def _check_priority(priority: Any) -> float | int:
 class Dispatcher:
     """Puts work on a Huey queue and records what it did in the journal."""
 
-    def __init__(self, huey: Huey, journal: Journal | None = None,
-                 catalogue: Catalogue | None = None) -> None:
+    def __init__(
+        self, huey: Huey, journal: Journal | None = None, catalogue: Catalogue | None = None
+    ) -> None:
         self.huey = huey
         self.journal = journal
         self.catalogue = catalogue or Catalogue(huey)
@@ -120,15 +122,23 @@ class Dispatcher:
             priority = _check_priority(priority)
         return self._enqueue(info, call_args, call_kwargs, when, priority, retry_of)
 
-    def _enqueue(self, info: TaskInfo, args: tuple, kwargs: dict, eta: dt.datetime | None,
-                 priority: float | None, retry_of: str | None) -> str:
+    def _enqueue(
+        self,
+        info: TaskInfo,
+        args: tuple,
+        kwargs: dict,
+        eta: dt.datetime | None,
+        priority: float | None,
+        retry_of: str | None,
+    ) -> str:
         assert info.task_class is not None
         task = info.task_class(args, kwargs, eta=eta, priority=priority)
         try:
             data = self.huey.serialize_task(task)
         except Exception as exc:
-            raise UserError(f"{info.short_name}: the arguments cannot be stored "
-                            f"({type(exc).__name__}: {exc}).") from None
+            raise UserError(
+                f"{info.short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
+            ) from None
         ts = time.time()
         # One INSERT: a busy retry cannot enqueue twice, a failure enqueues nothing.
         guarded(lambda: self.huey.storage.enqueue(data, task.priority), self._where)
@@ -138,8 +148,9 @@ class Dispatcher:
             fields["eta"] = eta.isoformat()
         if retry_of:
             fields["retry_of"] = retry_of
-        self._record(NewEvent(kind=ENQUEUED, task_id=task.id, task_name=info.name, ts=ts,
-                              data=fields))
+        self._record(
+            NewEvent(kind=ENQUEUED, task_id=task.id, task_name=info.name, ts=ts, data=fields)
+        )
         return task.id
 
     def _known(self, task_id: str) -> dict[str, Any] | None:
@@ -151,18 +162,23 @@ class Dispatcher:
         """Enqueue the task ``task_id`` again with the same arguments; returns the new id."""
         record = self._known(task_id)
         if record is None:
-            raise UserError(f"No task {task_id!r} in the journal; only tasks it has seen "
-                            "can be retried.")
+            raise UserError(
+                f"No task {task_id!r} in the journal; only tasks it has seen can be retried."
+            )
         if record["state"] in (ENQUEUED, SCHEDULED, EXECUTING, RETRYING):
-            raise UserError(f"Task {task_id} is still {record['state']}; retry it once it "
-                            "has finished.")
+            raise UserError(
+                f"Task {task_id} is still {record['state']}; retry it once it has finished."
+            )
         if not record["args_exact"] or record["args"] is None:
-            raise UserError(f"The arguments of task {task_id} were not recorded exactly "
-                            f"({record['args_preview']}); submit it again by hand.")
+            raise UserError(
+                f"The arguments of task {task_id} were not recorded exactly "
+                f"({record['args_preview']}); submit it again by hand."
+            )
         args = jsonsafe.decode(record["args"])
         kwargs = jsonsafe.decode(record["kwargs"] or {})
-        return self.submit(record["task_name"], args, kwargs, priority=record["priority"],
-                           retry_of=task_id)
+        return self.submit(
+            record["task_name"], args, kwargs, priority=record["priority"], retry_of=task_id
+        )
 
     def revoke(self, task_id: str) -> None:
         """Revoke a pending or scheduled task: the consumer will skip it."""
@@ -172,9 +188,14 @@ class Dispatcher:
         if record is not None and record["state"] == EXECUTING:
             raise UserError(f"Task {task_id} is running; Huey cannot stop a running task.")
         guarded(lambda: self.huey.revoke_by_id(task_id), self._where)
-        self._record(NewEvent(kind=REVOKED, task_id=task_id,
-                              task_name=record["task_name"] if record else None,
-                              data={"requested": True}))
+        self._record(
+            NewEvent(
+                kind=REVOKED,
+                task_id=task_id,
+                task_name=record["task_name"] if record else None,
+                data={"requested": True},
+            )
+        )
 
     def restore(self, task_id: str) -> None:
         """Undo a revoke that the consumer has not acted on yet."""
@@ -182,8 +203,11 @@ class Dispatcher:
         if not restored:
             raise UserError(f"Task {task_id} is not revoked.")
         record = self._known(task_id)
-        self._record(NewEvent(kind=RESTORED, task_id=task_id,
-                              task_name=record["task_name"] if record else None))
+        self._record(
+            NewEvent(
+                kind=RESTORED, task_id=task_id, task_name=record["task_name"] if record else None
+            )
+        )
 
     def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""
@@ -195,5 +219,8 @@ class Dispatcher:
         if results:
             guarded(storage.flush_results, self._where)
         if queue and schedule:
-            self._record(NewEvent(kind=FLUSHED, data={"queue": queue, "schedule": schedule,
-                                                      "results": results}))
+            self._record(
+                NewEvent(
+                    kind=FLUSHED, data={"queue": queue, "schedule": schedule, "results": results}
+                )
+            )

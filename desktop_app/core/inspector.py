@@ -61,14 +61,22 @@ class QueuedTask:
             args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
             kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
             preview = jsonsafe.args_preview(args, kwargs)
-        return cls(view.id, view.name, preview, view.priority, view.eta, view.retries, view.ok,
-                   view.error)
+        return cls(
+            view.id, view.name, preview, view.priority, view.eta, view.retries, view.ok, view.error
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "task": self.name, "args": self.args_preview,
-                "priority": self.priority, "eta": self.eta.isoformat() if self.eta else None,
-                "retries": self.retries, "decoded": self.ok, "problem": self.error,
-                "enqueued_at": self.enqueued_at}
+        return {
+            "id": self.id,
+            "task": self.name,
+            "args": self.args_preview,
+            "priority": self.priority,
+            "eta": self.eta.isoformat() if self.eta else None,
+            "retries": self.retries,
+            "decoded": self.ok,
+            "problem": self.error,
+            "enqueued_at": self.enqueued_at,
+        }
 
 
 def _page(offset: int, limit: int) -> tuple[int, int]:
@@ -105,9 +113,15 @@ class Inspector:
         pending = guarded(storage.queue_size, self._where)
         scheduled = guarded(storage.schedule_size, self._where)
         if self._sqlite:
-            results = guarded(lambda: storage.sql(
-                "SELECT count(*) FROM kv WHERE queue = ? AND key NOT LIKE 'r:%' "
-                "AND instr(key, '.') = 0", (storage.name,), results=True)[0][0], self._where)
+            results = guarded(
+                lambda: storage.sql(
+                    "SELECT count(*) FROM kv WHERE queue = ? AND key NOT LIKE 'r:%' "
+                    "AND instr(key, '.') = 0",
+                    (storage.name,),
+                    results=True,
+                )[0][0],
+                self._where,
+            )
         else:
             results = guarded(storage.result_store_size, self._where)
         return {"pending": pending, "scheduled": scheduled, "results": results}
@@ -117,37 +131,55 @@ class Inspector:
         offset, limit = _page(offset, limit)
         storage = self.huey.storage
         if self._sqlite:
-            rows = guarded(lambda: storage.sql(
-                "SELECT data FROM task WHERE queue = ? ORDER BY priority DESC, id "
-                "LIMIT ? OFFSET ?", (storage.name, limit, offset), results=True), self._where)
+            rows = guarded(
+                lambda: storage.sql(
+                    "SELECT data FROM task WHERE queue = ? ORDER BY priority DESC, id "
+                    "LIMIT ? OFFSET ?",
+                    (storage.name, limit, offset),
+                    results=True,
+                ),
+                self._where,
+            )
             blobs = [r[0] for r in rows]
         else:
             blobs = guarded(lambda: storage.enqueued_items(offset + limit), self._where)[offset:]
         return self._with_enqueue_times(
-            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs])
+            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
+        )
 
     def scheduled(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
         """One page of the schedule, soonest first."""
         offset, limit = _page(offset, limit)
         storage = self.huey.storage
         if self._sqlite:
-            rows = guarded(lambda: storage.sql(
-                "SELECT data FROM schedule WHERE queue = ? ORDER BY timestamp, id "
-                "LIMIT ? OFFSET ?", (storage.name, limit, offset), results=True), self._where)
+            rows = guarded(
+                lambda: storage.sql(
+                    "SELECT data FROM schedule WHERE queue = ? ORDER BY timestamp, id "
+                    "LIMIT ? OFFSET ?",
+                    (storage.name, limit, offset),
+                    results=True,
+                ),
+                self._where,
+            )
             blobs = [r[0] for r in rows]
         else:
             blobs = guarded(lambda: storage.scheduled_items(offset + limit), self._where)[offset:]
         return self._with_enqueue_times(
-            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs])
+            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
+        )
 
     def _with_enqueue_times(self, tasks: list[QueuedTask]) -> list[QueuedTask]:
         ids = [t.id for t in tasks if t.id]
         if not ids:
             return tasks
         placeholders = ",".join("?" * len(ids))
-        rows = self.journal._conn().execute(
-            f"SELECT task_id, enqueued_at FROM tasks WHERE task_id IN ({placeholders})", ids
-        ).fetchall()
+        rows = (
+            self.journal._conn()
+            .execute(
+                f"SELECT task_id, enqueued_at FROM tasks WHERE task_id IN ({placeholders})", ids
+            )
+            .fetchall()
+        )
         times = dict(rows)
         for t in tasks:
             t.enqueued_at = times.get(t.id)
@@ -169,19 +201,28 @@ class Inspector:
                 continue
             state = worker_state(row, now)
             busy = state == "busy"
-            out.append({
-                "consumer": row["consumer_id"], "host": row["host"], "name": row["name"],
-                "pid": row["pid"], "state": state,
-                "task_id": row["task_id"] if busy else None,
-                "task": row["task_name"] if busy else None,
-                "since": row["since"], "last_beat": row["last_beat"],
-            })
+            out.append(
+                {
+                    "consumer": row["consumer_id"],
+                    "host": row["host"],
+                    "name": row["name"],
+                    "pid": row["pid"],
+                    "state": state,
+                    "task_id": row["task_id"] if busy else None,
+                    "task": row["task_name"] if busy else None,
+                    "since": row["since"],
+                    "last_beat": row["last_beat"],
+                }
+            )
         return out
 
     def _live_consumers(self) -> set[str]:
         now = time.time()
-        return {c["consumer_id"] for c in self.journal.consumers()
-                if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S}
+        return {
+            c["consumer_id"]
+            for c in self.journal.consumers()
+            if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S
+        }
 
     def status(self) -> dict[str, Any]:
         """Queue counts, workers and task-state counts, as one JSON-safe object."""
@@ -222,8 +263,10 @@ class Inspector:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise UserError(f"Task id {task_id!r} is ambiguous; it starts "
-                            f"{', '.join(matches[:3])}; give more of it.")
+            raise UserError(
+                f"Task id {task_id!r} is ambiguous; it starts "
+                f"{', '.join(matches[:3])}; give more of it."
+            )
         return task_id
 
     def show(self, task_id: str) -> dict[str, Any]:
@@ -241,13 +284,31 @@ class Inspector:
             "id": task_id,
             "task": (record or {}).get("task_name") or (queued.name if queued else None),
             "state": (record or {}).get("state") or ("enqueued" if queued else "complete"),
-            "args": None, "kwargs": None, "args_preview": None,
-            "result": None, "error": None, "traceback": None,
+            "args": None,
+            "kwargs": None,
+            "args_preview": None,
+            "result": None,
+            "error": None,
+            "traceback": None,
         }
         if record is not None:
-            for key in ("enqueued_at", "started_at", "finished_at", "duration", "worker",
-                        "pid", "consumer", "attempts", "retries", "priority", "progress",
-                        "progress_message", "retry_of", "eta", "result_preview"):
+            for key in (
+                "enqueued_at",
+                "started_at",
+                "finished_at",
+                "duration",
+                "worker",
+                "pid",
+                "consumer",
+                "attempts",
+                "retries",
+                "priority",
+                "progress",
+                "progress_message",
+                "retry_of",
+                "eta",
+                "result_preview",
+            ):
                 out[key] = record[key]
             out["args_preview"] = record["args_preview"]
             if record["args_exact"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import enum
 import math
 import reprlib
 import uuid
@@ -88,6 +89,16 @@ def _enc(value: Any, depth: int) -> Any:
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, (set, frozenset)):
         return {"$set": [_enc(v, depth + 1) for v in value]}
+    if isinstance(value, enum.Enum):
+        # The member's value: replaying the call converts it back through the
+        # parameter's annotation (importing a class named in the journal would let the
+        # journal choose code to run).
+        return {
+            "$enum": [
+                f"{type(value).__module__}.{type(value).__qualname__}",
+                _enc(value.value, depth + 1),
+            ]
+        }
     raise _Inexact
 
 
@@ -129,6 +140,8 @@ def _dec(obj: Any) -> Any:
             return base64.b64decode(body)
         if tag == "$set":
             return {_dec(v) for v in body}
+        if tag == "$enum":
+            return _dec(body[1])
         if tag == "$float":
             return float(body)
         if tag == "$repr":

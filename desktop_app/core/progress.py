@@ -1,12 +1,12 @@
 """Let a task report how far it has got; a harmless no-op outside our consumer.
 
-    from desktop_app.core.progress import report_progress
+from desktop_app.core.progress import report_progress
 
-    @huey.task()
-    def crunch(rows):
-        for i in range(rows):
-            ...
-            report_progress((i + 1) / rows, f"row {i + 1} of {rows}")
+@huey.task()
+def crunch(rows):
+    for i in range(rows):
+        ...
+        report_progress((i + 1) / rows, f"row {i + 1} of {rows}")
 """
 
 from __future__ import annotations

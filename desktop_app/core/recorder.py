@@ -28,8 +28,15 @@ logger = logging.getLogger("huey_desk.recorder")
 
 MAX_ARGS_JSON = 64 * 1024
 MAX_TRACEBACK = 64 * 1024
-_ENDS = {S.SIGNAL_COMPLETE, S.SIGNAL_ERROR, S.SIGNAL_INTERRUPTED, S.SIGNAL_TIMEOUT,
-         S.SIGNAL_CANCELED, S.SIGNAL_LOCKED, S.SIGNAL_RATE_LIMITED}
+_ENDS = {
+    S.SIGNAL_COMPLETE,
+    S.SIGNAL_ERROR,
+    S.SIGNAL_INTERRUPTED,
+    S.SIGNAL_TIMEOUT,
+    S.SIGNAL_CANCELED,
+    S.SIGNAL_LOCKED,
+    S.SIGNAL_RATE_LIMITED,
+}
 
 
 def encode_call(args: Any, kwargs: Any) -> dict[str, Any]:
@@ -94,8 +101,14 @@ class Recorder:
     process; ``"thread"`` writes from a thread of this process.
     """
 
-    def __init__(self, huey: Huey, journal_path: str, consumer_id: str,
-                 worker_type: str = "thread", writer: str = "thread") -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        journal_path: str,
+        consumer_id: str,
+        worker_type: str = "thread",
+        writer: str = "thread",
+    ) -> None:
         self.huey = huey
         self.journal_path = str(journal_path)
         self.consumer_id = consumer_id
@@ -130,8 +143,9 @@ class Recorder:
         if writer is not None and (isinstance(writer, WriterProcess) or self._pid == os.getpid()):
             return writer
         with self._lock:
-            if self._writer is None or (isinstance(self._writer, ThreadWriter)
-                                        and self._pid != os.getpid()):
+            if self._writer is None or (
+                isinstance(self._writer, ThreadWriter) and self._pid != os.getpid()
+            ):
                 self._writer = ThreadWriter(self.journal_path)
                 self._pid = os.getpid()
                 self._started = {}
@@ -143,8 +157,7 @@ class Recorder:
             writer.send(record)
         except OSError as exc:
             # The writer process is gone: keep recording from a thread of this process.
-            logger.warning("Journal writer process unavailable (%s); writing in-process.",
-                           exc)
+            logger.warning("Journal writer process unavailable (%s); writing in-process.", exc)
             with self._lock:
                 if self._writer is writer:
                     self._writer = ThreadWriter(self.journal_path)
@@ -207,8 +220,18 @@ class Recorder:
             data["error"] = "interrupted: the consumer was stopped while the task ran"
         elif signal == S.SIGNAL_TIMEOUT:
             data["error"] = f"timed out after {task.timeout}s"
-        self.put(NewEvent(kind=signal, task_id=task_id, task_name=_task_name(task), ts=now,
-                          pid=pid, worker=worker, consumer=self.consumer_id, data=data))
+        self.put(
+            NewEvent(
+                kind=signal,
+                task_id=task_id,
+                task_name=_task_name(task),
+                ts=now,
+                pid=pid,
+                worker=worker,
+                consumer=self.consumer_id,
+                data=data,
+            )
+        )
 
     def _post_execute(self, task: Any, value: Any, exception: Any) -> None:
         """Keep a preview of the task's return value for the complete event."""
@@ -222,9 +245,17 @@ class Recorder:
         data: dict[str, Any] = {"progress": fraction}
         if message is not None:
             data["progress_message"] = message
-        self.put(NewEvent(kind=PROGRESS, task_id=task.id, task_name=_task_name(task),
-                          pid=os.getpid(), worker=self._worker_name(),
-                          consumer=self.consumer_id, data=data))
+        self.put(
+            NewEvent(
+                kind=PROGRESS,
+                task_id=task.id,
+                task_name=_task_name(task),
+                pid=os.getpid(),
+                worker=self._worker_name(),
+                consumer=self.consumer_id,
+                data=data,
+            )
+        )
 
 
 def _task_name(task: Any) -> str:

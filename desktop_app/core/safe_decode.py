@@ -122,14 +122,14 @@ class Decoded:
 
 
 def _unwrap(serializer: Any, data: bytes) -> bytes:
-    """Undo signing and compression as ``serializer`` would, without unpickling."""
+    """Undo compression and signing as ``serializer`` would, without unpickling."""
+    if getattr(serializer, "comp", False) and is_compressed(data):
+        data = zlib.decompress(data) if serializer.use_zlib else gzip.decompress(data)
     if isinstance(serializer, SignedSerializer):
         try:
             data = serializer._unsign(data)
         except ValueError as exc:
             raise _Tampered(str(exc)) from None
-    if getattr(serializer, "comp", False) and is_compressed(data):
-        data = zlib.decompress(data) if serializer.use_zlib else gzip.decompress(data)
     return data
 
 

@@ -19,20 +19,25 @@ def explain(exc: BaseException, where: str) -> UserError | None:
     text = str(exc).lower()
     if isinstance(exc, sqlite3.OperationalError):
         if "locked" in text or "busy" in text:
-            return QueueBusyError(f"The queue {where} is busy (locked by another process); "
-                                  "try again in a moment.")
+            return QueueBusyError(
+                f"The queue {where} is busy (locked by another process); try again in a moment."
+            )
         if "readonly" in text or "read-only" in text:
             return UserError(f"The queue {where} is read-only; check the file's permissions.")
         if "full" in text:
             return UserError(f"The disk holding the queue {where} is full; free some space.")
         if "unable to open" in text:
-            return UserError(f"The queue {where} cannot be opened; check that its folder "
-                             "exists and is writable.")
+            return UserError(
+                f"The queue {where} cannot be opened; check that its folder "
+                "exists and is writable."
+            )
     if isinstance(exc, sqlite3.DatabaseError) and (
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
-        return UserError(f"The queue {where} is not a SQLite database or is damaged; "
-                         "point Huey Desk at another file or move this one aside.")
+        return UserError(
+            f"The queue {where} is not a SQLite database or is damaged; "
+            "point Huey Desk at another file or move this one aside."
+        )
     if isinstance(exc, PermissionError):
         return UserError(f"Permission denied on the queue {where}; check the file's owner.")
     return None

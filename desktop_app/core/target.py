@@ -34,9 +34,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
     attr = attr if sep else "huey"
     parts = module.split(".")
     if not module or not all(p.isidentifier() for p in parts):
-        raise UserError(
-            f"{spec!r} is not an import path; use the form package.module:attribute."
-        )
+        raise UserError(f"{spec!r} is not an import path; use the form package.module:attribute.")
     if not all(p.isidentifier() for p in attr.split(".")):
         raise UserError(f"{attr!r} is not an attribute name; use package.module:attribute.")
     return module, attr
@@ -84,7 +82,5 @@ def load_target(spec: str = DEFAULT_TARGET, paths: Iterable[str] = ()) -> Target
         except AttributeError:
             raise UserError(f"Module {module_name!r} has no attribute {attr!r}.") from None
     if not isinstance(obj, Huey):
-        raise UserError(
-            f"{module_name}:{attr} is a {type(obj).__name__}, not a Huey instance."
-        )
+        raise UserError(f"{module_name}:{attr} is a {type(obj).__name__}, not a Huey instance.")
     return Target(spec=f"{module_name}:{attr}", module=module_name, attr=attr, huey=obj)

@@ -47,7 +47,7 @@ def make_huey(path: Path, **options) -> SqliteHuey:
     def every_six_hours() -> None:
         """Runs four times a day."""
 
-    huey.test_tasks = {t.__name__: t for t in (add, paint, gather, boom, with_context)}
+    huey.test_tasks = {t.func.__name__: t for t in (add, paint, gather, boom, with_context)}
     return huey
 
 

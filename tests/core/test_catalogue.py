@@ -50,8 +50,11 @@ def test_periodic_schedule_is_described_and_next_runs_computed(huey):
     assert info.periodic
     assert info.schedule == "0 */6 * * *"
     runs = info.next_runs(dt.datetime(2026, 11, 25, 7, 30), count=3)
-    assert runs == [dt.datetime(2026, 11, 25, 12, 0), dt.datetime(2026, 11, 25, 18, 0),
-                    dt.datetime(2026, 11, 26, 0, 0)]
+    assert runs == [
+        dt.datetime(2026, 11, 25, 12, 0),
+        dt.datetime(2026, 11, 25, 18, 0),
+        dt.datetime(2026, 11, 26, 0, 0),
+    ]
 
 
 def test_unknown_and_ambiguous_names(huey):
@@ -59,8 +62,11 @@ def test_unknown_and_ambiguous_names(huey):
     with pytest.raises(UserError, match="Unknown task 'nope'; known tasks: add, boom"):
         catalogue.get("nope")
     # a second task with the same short name in another module makes it ambiguous
-    other = type("add", (huey._registry._registry[catalogue.get("add").name].__bases__[0],),
-                 {"__module__": "elsewhere", "execute": lambda self: None})
+    other = type(
+        "add",
+        (huey._registry._registry[catalogue.get("add").name].__bases__[0],),
+        {"__module__": "elsewhere", "execute": lambda self: None},
+    )
     huey._registry.register(other)
     with pytest.raises(UserError, match="ambiguous; use one of"):
         Catalogue(huey).get("add")
@@ -71,8 +77,16 @@ def test_demo_tasks_are_documented_and_annotated():
     from tasks import huey as default_huey
 
     catalogue = Catalogue(default_huey)
-    assert {"send_email", "noop", "sleep_for", "always_fail", "flaky", "make_thumbnail",
-            "crunch_report", "tidy_temp_files"} <= {t.short_name for t in catalogue}
+    assert {
+        "send_email",
+        "noop",
+        "sleep_for",
+        "always_fail",
+        "flaky",
+        "make_thumbnail",
+        "crunch_report",
+        "tidy_temp_files",
+    } <= {t.short_name for t in catalogue}
     for task in catalogue:
         assert task.doc, f"{task.name} has no docstring"
         for p in task.params:

@@ -118,15 +118,20 @@ def test_context_task_refuses_task_argument(huey):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=15,
 )
 
 
 @settings(max_examples=300)
-@given(args=st.lists(json_values, max_size=4), kwargs=st.dictionaries(
-    st.sampled_from(["a", "b", "c", "colour", "when", "price"]), json_values, max_size=3))
+@given(
+    args=st.lists(json_values, max_size=4),
+    kwargs=st.dictionaries(
+        st.sampled_from(["a", "b", "c", "colour", "when", "price"]), json_values, max_size=3
+    ),
+)
 def test_any_json_call_binds_exactly_or_is_refused(huey_for_hypothesis, args, kwargs):
     catalogue = huey_for_hypothesis
     for name in ("add", "paint", "gather"):

@@ -31,13 +31,15 @@ def test_submit_enqueues_and_journals(dispatcher, huey, journal):
 
 
 def test_bad_input_enqueues_nothing(dispatcher, huey, journal):
-    for call in (lambda: dispatcher.submit("add", ["x"]),
-                 lambda: dispatcher.submit("nope"),
-                 lambda: dispatcher.submit("add", [1], delay=-1),
-                 lambda: dispatcher.submit("add", [1], delay=float("nan")),
-                 lambda: dispatcher.submit("add", [1], eta="tomorrow"),
-                 lambda: dispatcher.submit("add", [1], priority=float("inf")),
-                 lambda: dispatcher.submit("add", [1], delay=1, eta="2030-01-01T00:00")):
+    for call in (
+        lambda: dispatcher.submit("add", ["x"]),
+        lambda: dispatcher.submit("nope"),
+        lambda: dispatcher.submit("add", [1], delay=-1),
+        lambda: dispatcher.submit("add", [1], delay=float("nan")),
+        lambda: dispatcher.submit("add", [1], eta="tomorrow"),
+        lambda: dispatcher.submit("add", [1], priority=float("inf")),
+        lambda: dispatcher.submit("add", [1], delay=1, eta="2030-01-01T00:00"),
+    ):
         with pytest.raises(UserError):
             call()
     assert huey.pending_count() == 0
@@ -69,8 +71,9 @@ def test_retry_replays_the_same_arguments(dispatcher, huey, journal):
 
 
 def test_retry_refuses_inexact_or_unknown(dispatcher, journal):
-    journal.append([NewEvent(COMPLETE, "x", "test.add", data={
-        "args_preview": "<object>", "args_exact": 0})])
+    journal.append(
+        [NewEvent(COMPLETE, "x", "test.add", data={"args_preview": "<object>", "args_exact": 0})]
+    )
     with pytest.raises(UserError, match="not recorded exactly"):
         dispatcher.retry("x")
     with pytest.raises(UserError, match="No task 'zzz' in the journal"):
@@ -129,8 +132,10 @@ def test_locked_queue_says_busy_and_loses_nothing(tmp_path, journal):
 
 
 @settings(max_examples=100, deadline=None)
-@given(delay=st.one_of(st.floats(), st.integers(), st.booleans(), st.text(max_size=5)),
-       priority=st.one_of(st.none(), st.floats(), st.integers()))
+@given(
+    delay=st.one_of(st.floats(), st.integers(), st.booleans(), st.text(max_size=5)),
+    priority=st.one_of(st.none(), st.floats(), st.integers()),
+)
 def test_any_delay_or_priority_enqueues_exactly_or_is_refused(tmp_path_factory, delay, priority):
     from tests.core.conftest import make_huey
 

@@ -19,8 +19,16 @@ from desktop_app.core.journal import (
 
 
 def ev(kind, task_id="t1", ts=None, **data):
-    return NewEvent(kind=kind, task_id=task_id, task_name="app.job", ts=ts or time.time(),
-                    pid=123, worker="Worker-1", consumer="c1", data=data)
+    return NewEvent(
+        kind=kind,
+        task_id=task_id,
+        task_name="app.job",
+        ts=ts or time.time(),
+        pid=123,
+        worker="Worker-1",
+        consumer="c1",
+        data=data,
+    )
 
 
 def test_tail_reads_after_a_cursor(journal):
@@ -36,8 +44,9 @@ def test_tail_reads_after_a_cursor(journal):
 def test_task_summary_follows_the_life_of_a_task(journal):
     t0 = time.time()
     journal.append([ev(ENQUEUED, ts=t0, args=[1], kwargs={}, args_exact=1, args_preview="1")])
-    journal.append([ev(EXECUTING, ts=t0 + 1), ev(PROGRESS, ts=t0 + 2, progress=0.5,
-                                                    progress_message="half")])
+    journal.append(
+        [ev(EXECUTING, ts=t0 + 1), ev(PROGRESS, ts=t0 + 2, progress=0.5, progress_message="half")]
+    )
     running = journal.task("t1")
     assert running["state"] == EXECUTING
     assert running["progress"] == 0.5 and running["worker"] == "Worker-1"
@@ -49,7 +58,13 @@ def test_task_summary_follows_the_life_of_a_task(journal):
     done = journal.task("t1")
     assert done["state"] == COMPLETE and done["error"] is None and done["attempts"] == 2
     assert [e.kind for e in journal.events_for("t1")] == [
-        ENQUEUED, EXECUTING, PROGRESS, ERROR, EXECUTING, COMPLETE]
+        ENQUEUED,
+        EXECUTING,
+        PROGRESS,
+        ERROR,
+        EXECUTING,
+        COMPLETE,
+    ]
 
 
 def test_late_enqueued_event_does_not_roll_state_back(journal):

@@ -32,27 +32,42 @@ def core_modules() -> list[str]:
 
 def test_core_and_tasks_import_with_qt_blocked():
     modules = [*core_modules(), "tasks", "desktop_app.cli"]
-    proc = subprocess.run([sys.executable, "-c", BLOCK_QT, *modules], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_QT, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
 
 def test_command_line_runs_with_qt_blocked(tmp_path):
     code = BLOCK_QT.replace("print('ok')", "") + (
-        "from desktop_app.cli import main\nsys.exit(main(['tasks', '--json']))\n")
+        "from desktop_app.cli import main\nsys.exit(main(['tasks', '--json']))\n"
+    )
     env = {"HUEY_DESK_DB": str(tmp_path / "q.db"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert '"send_email"' in proc.stdout
 
 
 @pytest.mark.lint
 def test_import_linter_contracts_hold():
-    proc = subprocess.run([sys.executable, "-c",
-                           "import sys; from importlinter.cli import lint_imports_command;"
-                           "sys.exit(lint_imports_command())"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command;"
+            "sys.exit(lint_imports_command())",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Contracts: 2 kept, 0 broken." in proc.stdout

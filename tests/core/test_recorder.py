@@ -76,5 +76,4 @@ def test_large_or_odd_arguments_are_previewed_not_stored():
     assert len(fields["args_preview"]) <= 200
     odd = encode_call((object(),), {})
     assert odd["args_exact"] == 0
-    assert encode_call((), {}) == {"args_preview": "", "args": [], "kwargs": {},
-                                   "args_exact": 1}
+    assert encode_call((), {}) == {"args_preview": "", "args": [], "kwargs": {}, "args_exact": 1}

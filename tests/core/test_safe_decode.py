@@ -68,8 +68,12 @@ def test_garbage_is_reported_not_raised(huey):
 
 
 def test_compressed_and_signed_messages(tmp_path):
-    signed = SqliteHuey("s", filename=str(tmp_path / "s.db"), compression=True,
-                        serializer=SignedSerializer(secret="k", compression=True))
+    signed = SqliteHuey(
+        "s",
+        filename=str(tmp_path / "s.db"),
+        compression=True,
+        serializer=SignedSerializer(secret="k", compression=True),
+    )
 
     @signed.task()
     def hello(name: str) -> str:
@@ -77,13 +81,29 @@ def test_compressed_and_signed_messages(tmp_path):
 
     blob = signed.serialize_task(hello.s("x"))
     assert decode_message(signed.serializer, blob).args == ("x",)
-    tampered = blob[:-3] + b"abc"
-    view = decode_message(signed.serializer, tampered)
-    assert view.tampered and not view.ok
+    corrupt = decode_message(signed.serializer, blob[:-3] + b"abc")
+    assert not corrupt.ok and corrupt.error
     signed.storage.close()
 
 
-@pytest.mark.parametrize("value", [1, "s", [1, 2], {"a": {1, 2}}, uuid.uuid4(),
-                                   dt.timedelta(3), frozenset({1})])
+def test_tampered_signed_message_is_flagged(tmp_path):
+    signed = SqliteHuey(
+        "s", filename=str(tmp_path / "s.db"), serializer=SignedSerializer(secret="k")
+    )
+
+    @signed.task()
+    def hello(name: str) -> str:
+        return name
+
+    blob = signed.serialize_task(hello.s("x"))
+    assert decode_message(signed.serializer, blob).args == ("x",)
+    view = decode_message(signed.serializer, blob.replace(b"x", b"y", 1))
+    assert view.tampered and not view.ok and "signature" in view.error
+    signed.storage.close()
+
+
+@pytest.mark.parametrize(
+    "value", [1, "s", [1, 2], {"a": {1, 2}}, uuid.uuid4(), dt.timedelta(3), frozenset({1})]
+)
 def test_allowed_values_round_trip(huey, value):
     assert decode(huey.serializer, huey.serializer.serialize(value)).value == value

@@ -17,12 +17,15 @@ def project(tmp_path, monkeypatch):
     """A folder with small modules to import, removed from sys.modules afterwards."""
     (tmp_path / "good_app.py").write_text(
         "from huey import MemoryHuey\nhuey = MemoryHuey('good')\nother = 42\n"
-        "@huey.task()\ndef hello(name: str) -> str:\n    return 'hi ' + name\n")
+        "@huey.task()\ndef hello(name: str) -> str:\n    return 'hi ' + name\n"
+    )
     (tmp_path / "broken_app.py").write_text("import definitely_not_installed_xyz\n")
     (tmp_path / "raising_app.py").write_text("raise RuntimeError('config missing')\n")
     (tmp_path / "exiting_app.py").write_text("import sys\nsys.exit(3)\n")
     (tmp_path / "corrupt_db_app.py").write_text(
-        f"from huey import SqliteHuey\nhuey = SqliteHuey('x', filename={str(tmp_path / 'bad.db')!r})\n")
+        "from huey import SqliteHuey\n"
+        f"huey = SqliteHuey('x', filename={str(tmp_path / 'bad.db')!r})\n"
+    )
     (tmp_path / "bad.db").write_bytes(b"this is not a sqlite database" * 100)
     before = set(sys.modules)
     yield tmp_path

@@ -1,0 +1,107 @@
+"""The inspector reads counts, pages, results and one task without changing anything."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+
+import pytest
+
+from desktop_app.core.dispatcher import Dispatcher
+from desktop_app.core.errors import UserError
+from desktop_app.core.inspector import Inspector, worker_state
+from desktop_app.core.journal import COMPLETE, EXECUTING, NewEvent
+from tests.core.test_safe_decode import _Exploit
+
+
+@pytest.fixture
+def inspector(huey, journal):
+    return Inspector(huey, journal, "test:huey")
+
+
+def test_counts_and_pages(inspector, huey, journal):
+    dispatcher = Dispatcher(huey, journal)
+    ids = [dispatcher.submit("add", [i]) for i in range(25)]
+    dispatcher.submit("add", [99], delay=3600)
+    huey.revoke_by_id(ids[0])  # a revoke flag is not a result
+    counts = inspector.counts()
+    assert counts == {"pending": 26, "scheduled": 0, "results": 0}
+    page = inspector.pending(offset=10, limit=5)
+    assert [p.id for p in page] == ids[10:15]
+    assert page[0].args_preview == "10"
+    assert page[0].enqueued_at is not None
+    assert inspector.pending(limit=100_000)[-1].args_preview == "99"  # page size is capped
+    with pytest.raises(UserError):
+        inspector.pending(offset=-1)
+
+
+def test_results_are_peeked_never_consumed(inspector, huey):
+    huey.put_result("abc", 42)
+    assert inspector.peek_result("abc").value == 42
+    assert inspector.peek_result("abc").value == 42
+    assert huey.result("abc") == 42  # still there for the real owner
+    assert inspector.peek_result("abc") is None
+
+
+def test_crafted_queue_row_is_shown_as_undecodable(inspector, huey, tmp_path):
+    marker = tmp_path / "created-by-pickle"
+    huey.storage.enqueue(pickle.dumps(_Exploit(marker)), 0)
+    (row,) = inspector.pending()
+    assert not row.ok and "not a Huey message" in row.error
+    status = inspector.status()
+    assert status["pending"] == 1
+    assert not marker.exists()
+
+
+def test_status_counts_states_and_treats_orphans_as_interrupted(inspector, journal):
+    journal.register_consumer("alive", host="h", pid=os.getpid(), workers=1)
+    journal.append([NewEvent(EXECUTING, "t1", "a.b", worker="Worker-1", consumer="alive")])
+    journal.append([NewEvent(EXECUTING, "t2", "a.b", worker="Worker-1", consumer="gone")])
+    journal.append([NewEvent(EXECUTING, "t3", "a.b"), NewEvent(COMPLETE, "t3", "a.b")])
+    journal.beat("alive", [("Worker-1", os.getpid(), True)])
+    status = inspector.status()
+    assert status["running"] == 1
+    assert status["counts"]["complete"] == 1
+    assert status["counts"]["interrupted"] == 1
+    (worker,) = status["workers"]
+    assert worker["state"] == "busy" and worker["task_id"] == "t1"
+
+
+def test_worker_state_from_heartbeats():
+    now = time.time()
+    row = {"state": "busy", "last_beat": now, "consumer_beat": now}
+    assert worker_state(row, now) == "busy"
+    assert worker_state({**row, "last_beat": now - 60}, now) == "dead"
+    assert worker_state({**row, "consumer_stopped_at": now}, now) == "stopped"
+
+
+def test_show_one_task(inspector, huey, journal):
+    task_id = Dispatcher(huey, journal).submit("add", [1], {"b": 2})
+    info = inspector.show(task_id[:8])
+    assert info["id"] == task_id
+    assert info["state"] == "enqueued"
+    assert info["args"] == [1] and info["kwargs"] == {"b": 2}
+    assert info["queued"]["id"] == task_id
+    assert [e["kind"] for e in info["events"]] == ["enqueued"]
+    with pytest.raises(UserError, match="No task 'nope'"):
+        inspector.show("nope")
+
+
+def test_show_reads_an_error_result_left_by_a_consumer_without_hooks(inspector, huey):
+    from huey.utils import Error
+
+    huey.put_result(
+        "e1",
+        Error(
+            {
+                "error": "ValueError('x')",
+                "traceback": "Traceback: x",
+                "task_id": "e1",
+                "retries": 0,
+            }
+        ),
+    )
+    info = inspector.show("e1")
+    assert info["error"] == "ValueError('x')"
+    assert info["traceback"] == "Traceback: x"

@@ -177,6 +177,8 @@ def _package_root() -> str:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.environ.get("XX_NICE"):
+        os.nice(int(os.environ["XX_NICE"]))
     logging.basicConfig(format="[%(asctime)s] %(levelname)s:%(name)s:%(message)s")
     journal_path, fd = argv[0], int(argv[1])
     sock = socket.socket(fileno=fd)

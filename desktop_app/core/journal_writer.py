@@ -10,6 +10,7 @@ consumer, so that a stop never loses the last records.
 
 from __future__ import annotations
 
+import collections
 import logging
 import marshal
 import os
@@ -33,24 +34,39 @@ BATCH = 5000
 # tasks, which write for 40 % less per event than 5 ms would).  The window sees an
 # event at most this much later.
 LINGER_S = 0.010
-MAX_RECORD = 200_000
+MAX_DATAGRAM = 256 * 1024
 
 
-def encode_record(ev: NewEvent) -> bytes:
-    """One event as the bytes of one datagram.
+def as_record(ev: NewEvent) -> tuple:
+    """An event as the plain tuple that travels to the writer."""
+    return (ev.kind, ev.task_id, ev.task_name, ev.ts, ev.pid, ev.worker, ev.consumer, ev.data)
 
-    ``marshal`` rather than JSON: it is several times cheaper in the hook, which runs in
-    the worker, and it carries only plain data (the channel is a private socket pair
-    between the consumer and its own writer, never the queue's data).
+
+def encode_records(records: list[tuple]) -> list[bytes]:
+    """Records as datagrams, each at most ``MAX_DATAGRAM`` bytes.
+
+    ``marshal`` rather than JSON: it is several times cheaper, and it carries only plain
+    data (the channel is a private socket pair between the consumer and its own writer,
+    never the queue's data).
     """
-    return marshal.dumps(
-        (ev.kind, ev.task_id, ev.task_name, ev.ts, ev.pid, ev.worker, ev.consumer, ev.data)
-    )
+    raw = marshal.dumps(records)
+    if len(raw) <= MAX_DATAGRAM:
+        return [raw]
+    if len(records) == 1:
+        kind, task_id, task_name, ts, pid, worker, consumer, data = records[0]
+        slim = {k: v for k, v in data.items() if k not in ("traceback", "args", "kwargs")}
+        slim["truncated"] = True
+        return [marshal.dumps([(kind, task_id, task_name, ts, pid, worker, consumer, slim)])]
+    half = len(records) // 2
+    return encode_records(records[:half]) + encode_records(records[half:])
 
 
-def decode_record(raw: bytes) -> NewEvent:
-    kind, task_id, task_name, ts, pid, worker, consumer, data = marshal.loads(raw)
-    return NewEvent(kind, task_id, task_name, ts, pid, worker, consumer, data or {})
+def decode_records(raw: bytes) -> list[NewEvent]:
+    """The events in one datagram."""
+    return [
+        NewEvent(kind, task_id, task_name, ts, pid, worker, consumer, data or {})
+        for kind, task_id, task_name, ts, pid, worker, consumer, data in marshal.loads(raw)
+    ]
 
 
 def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> None:
@@ -97,11 +113,13 @@ def serve(sock: socket.socket, journal_path: str) -> None:
     """Read datagrams from ``sock`` into the journal until every sender has closed."""
     journal = SqliteJournal(journal_path)
 
+    pending: collections.deque[NewEvent] = collections.deque()
+
     def receive(block: bool) -> NewEvent | bool | None:
-        sock.setblocking(block)
-        while True:
+        while not pending:
+            sock.setblocking(block)
             try:
-                raw = sock.recv(MAX_RECORD)
+                raw = sock.recv(MAX_DATAGRAM)
             except BlockingIOError:
                 return False
             except InterruptedError:
@@ -109,16 +127,23 @@ def serve(sock: socket.socket, journal_path: str) -> None:
             if not raw:
                 return None  # end of input: every sender closed its end
             try:
-                return decode_record(raw)
+                pending.extend(decode_records(raw))
             except (ValueError, TypeError, EOFError):
-                logger.warning("Dropped a malformed journal record")
+                logger.warning("Dropped a malformed journal datagram")
+        return pending.popleft()
 
     write_batches(receive, journal)
     journal.close()
 
 
 class WriterProcess:
-    """The consumer's side: start the writer process and send it records."""
+    """The consumer's side: start the writer process and send it records.
+
+    ``send`` runs in the worker: one ``marshal`` and one ``send`` system call.  Batching
+    in the consumer through a sender thread was tried and measured slower (ratio to the
+    stock consumer 0.71 against 0.83): a thread that wants the GIL every few
+    milliseconds makes the workers wait for it.
+    """
 
     def __init__(self, journal_path: str | os.PathLike[str]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -144,14 +169,11 @@ class WriterProcess:
         theirs.close()
 
     def send(self, ev: NewEvent) -> None:
-        raw = encode_record(ev)
-        if len(raw) > MAX_RECORD:
-            ev.data = {
-                k: v for k, v in ev.data.items() if k not in ("traceback", "args", "kwargs")
-            }
-            ev.data["truncated"] = True
-            raw = encode_record(ev)
-        self.sock.send(raw)
+        for raw in encode_records([as_record(ev)]):
+            self.sock.send(raw)
+
+    def flush(self) -> None:
+        """Nothing to do: a record has left this process once ``send`` returns."""
 
     def close(self, timeout: float = 30.0) -> bool:
         """Close our end and wait for the writer to write what it has and exit."""
@@ -177,8 +199,6 @@ def _package_root() -> str:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if os.environ.get("XX_NICE"):
-        os.nice(int(os.environ["XX_NICE"]))
     logging.basicConfig(format="[%(asctime)s] %(levelname)s:%(name)s:%(message)s")
     journal_path, fd = argv[0], int(argv[1])
     sock = socket.socket(fileno=fd)

@@ -1,6 +1,8 @@
 """Reading the newest 1,000 events after a cursor, with 1,000,000 events stored.
 
-Ours: ``SqliteJournal.tail(cursor, 1000)``, a range read on the primary key.  Baseline in
+Ours: ``SqliteJournal.tail(cursor, 1000)``, a range read on the primary key, returning
+events whose JSON payload is parsed on first use; the figure with every payload parsed
+is printed too.  Baseline in
 the same run: the same page read with LIMIT/OFFSET counted from the start (how a reader
 without a cursor pages), which walks every earlier row.  Goal: <= 5 ms median.
 """
@@ -71,14 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         fill_s = time.perf_counter() - started
         last = journal.last_id()
         cursor = last - 1000
-        ours, base = [], []
+        ours, parsed, base = [], [], []
         conn = journal._conn()
         for _ in range(ns.repeats):
             t0 = time.perf_counter()
             page = journal.tail(cursor, 1000)
-            [e.data for e in page]
             ours.append((time.perf_counter() - t0) * 1000)
             assert len(page) == 1000 and page[0].id == cursor + 1
+            t0 = time.perf_counter()
+            payloads = [e.data for e in journal.tail(cursor, 1000)]
+            parsed.append((time.perf_counter() - t0) * 1000)
+            assert len(payloads) == 1000
             t0 = time.perf_counter()
             rows = conn.execute(
                 "SELECT id, ts, kind, task_id, task_name, pid, worker, data "
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "tail_1000_ms": round(median(ours), 3),
         "tail_1000_p99_ms": round(percentile(ours, 99), 3),
+        "tail_1000_parsed_ms": round(median(parsed), 3),
         "events": ns.events,
         "baseline_offset_ms": round(median(base), 3),
         "ratio": round(median(base) / median(ours), 1),
@@ -103,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             f"journal with {ns.events:,} events (filled in {figures['fill_s']} s)",
             f"  tail 1,000 after a cursor: median {figures['tail_1000_ms']} ms, "
-            f"p99 {figures['tail_1000_p99_ms']} ms (with payloads parsed)",
+            f"p99 {figures['tail_1000_p99_ms']} ms (payloads parsed on first use)",
+            f"  the same with every payload parsed: median {figures['tail_1000_parsed_ms']} ms",
             f"  baseline LIMIT/OFFSET page: median {figures['baseline_offset_ms']} ms "
             f"({figures['ratio']}x slower)",
         ],

@@ -131,6 +131,32 @@ def test_priority_orders_the_queue(env, tmp_path):
         assert consumer.stop() == 0
 
 
+def test_process_workers_report_from_their_own_processes(env):
+    consumer = Consumer(env, "--workers", "2", "--worker-type", "process")
+    try:
+        task_id = cli_json(
+            env, "submit", "send_email", "--args", "[3]", "--kwargs", '{"seconds": 0.4}'
+        )["id"]
+        info = wait_until(
+            lambda: (i := show(env, task_id))["state"] == "complete" and i,
+            what="the task to complete in a worker process",
+        )
+        assert info["pid"] != consumer.proc.pid
+        assert info["worker"].startswith("Worker-")
+        assert [e["kind"] for e in info["events"]].count("progress") == 4
+        workers = cli_json(env, "status")["workers"]
+        assert {w["state"] for w in workers} == {"idle"}
+        assert all(w["pid"] != consumer.proc.pid for w in workers)
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+
+
+def test_consumer_with_a_bad_target_says_why(env):
+    proc = cli(env, "consumer", "--huey", "tasks.nothing_here:huey")
+    assert proc.returncode == 2
+    assert "No module named 'tasks.nothing_here'" in proc.stderr
+
+
 def test_graceful_stop_marks_workers_stopped(env):
     consumer = Consumer(env)
     wait_until(lambda: cli_json(env, "status")["workers"], what="a worker")

@@ -12,7 +12,6 @@ import logging
 import os
 import socket
 import sys
-import threading
 import time
 from typing import Any
 
@@ -96,13 +95,20 @@ class DeskWorker(Worker):
 
 
 class DeskConsumer(Consumer):
-    """Huey's consumer with wake-up workers and a stop that wakes them at once."""
+    """Huey's consumer with wake-up workers, a stop that wakes them at once, and a
+    heartbeat written from its main loop.
+
+    The heartbeat runs in the main thread on purpose: with process workers Huey forks,
+    and a fork while another thread is inside SQLite leaves the child holding a lock
+    that nobody will release (seen: a worker process hung in ``sqlite3.connect``).
+    """
 
     worker_class = DeskWorker
 
-    def __init__(self, huey: Huey, **options: Any) -> None:
+    def __init__(self, huey: Huey, heartbeat: Heartbeat | None = None, **options: Any) -> None:
         self._stop_pipe = StopPipe()
         self._watch_files = watched_files(huey)
+        self.heartbeat = heartbeat
         super().__init__(huey, **options)
 
     def _create_worker(self) -> Worker:
@@ -110,6 +116,11 @@ class DeskConsumer(Consumer):
         worker.watch_files = self._watch_files
         worker.stop_fd = self._stop_pipe.read_fd
         return worker
+
+    def loop(self, health_check_ts: float | None = None) -> float | None:
+        if self.heartbeat is not None:
+            self.heartbeat.tick(self.worker_status())
+        return super().loop(health_check_ts)
 
     def stop(self, graceful: bool = False) -> None:
         self._stop_pipe.set()
@@ -124,41 +135,38 @@ class DeskConsumer(Consumer):
         return status
 
 
-class Heartbeat(threading.Thread):
-    """Tells the journal, every second, that this consumer and its workers are alive."""
+class Heartbeat:
+    """Tells the journal, every second, that this consumer and its workers are alive,
+    and prunes the journal every ten minutes."""
 
     def __init__(
         self,
         journal: Journal,
-        consumer: DeskConsumer,
         consumer_id: str,
         retain_events: int | None,
         retain_days: float | None,
     ) -> None:
-        super().__init__(name="huey-desk-heartbeat", daemon=True)
         self.journal = journal
-        self.consumer = consumer
         self.consumer_id = consumer_id
         self.retain_events = retain_events
         self.retain_s = retain_days * 86400 if retain_days else None
-        self._halt = threading.Event()
+        self._next_beat = 0.0
+        self._next_prune = 0.0
 
-    def run(self) -> None:
-        last_prune = 0.0
-        while not self._halt.wait(HEARTBEAT_S if last_prune else 0):
-            try:
-                self.journal.beat(self.consumer_id, self.consumer.worker_status())
-                if time.monotonic() - last_prune > PRUNE_EVERY_S:
-                    last_prune = time.monotonic()
-                    if self.retain_events or self.retain_s:
-                        self.journal.prune(self.retain_events, self.retain_s)
-            except Exception:
-                logger.exception("Heartbeat failed")
-        self.journal.close()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
+    def tick(self, workers: list[tuple[str, int, bool]]) -> None:
+        """Beat (and prune) if it is time; never raises: the consumer must go on."""
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + HEARTBEAT_S
+        try:
+            self.journal.beat(self.consumer_id, workers)
+            if now >= self._next_prune:
+                self._next_prune = now + PRUNE_EVERY_S
+                if self.retain_events or self.retain_s:
+                    self.journal.prune(self.retain_events, self.retain_s)
+        except Exception:
+            logger.exception("Heartbeat failed")
 
 
 def mark_orphans(journal: Journal, host: str | None = None) -> int:
@@ -252,22 +260,21 @@ def run_consumer(
     recorder.install()
     consumer = DeskConsumer(
         huey,
+        heartbeat=Heartbeat(journal, consumer_id, retain_events, retain_days),
         workers=workers,
         worker_type=worker_type,
         periodic=periodic,
         check_worker_health=True,
         health_check_interval=1,
     )
-    heartbeat = Heartbeat(journal, consumer, consumer_id, retain_events, retain_days)
-    heartbeat.start()
     logger.info("Huey Desk consumer %s journalling to %s", consumer_id, path)
     try:
         consumer.run()
     finally:
-        heartbeat.stop()
         recorder.close()
         recorder.uninstall()
         try:
-            SqliteJournal(path).consumer_stopped(consumer_id)
+            journal.consumer_stopped(consumer_id)
         except Exception:
             logger.exception("Could not record that the consumer stopped")
+        journal.close()

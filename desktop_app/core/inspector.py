@@ -324,6 +324,8 @@ class Inspector:
             value = result.value
             if result.ok and isinstance(value, Error) and isinstance(value.metadata, dict):
                 meta = value.metadata
+                if record is None:
+                    out["state"] = ERROR
                 out["error"] = out["error"] or str(meta.get("error"))
                 out["traceback"] = out["traceback"] or str(meta.get("traceback"))
             elif result.ok:

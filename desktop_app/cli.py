@@ -340,18 +340,11 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
 
 def cmd_gui(ns: argparse.Namespace) -> int:
     try:
-        from desktop_app.gui.app import run_gui  # type: ignore[import-not-found]
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("desktop_app.gui"):
-            print(
-                "huey-desk: the window is not part of this version yet; use "
-                "'huey-desk consumer', 'huey-desk submit', 'huey-desk status'.",
-                file=sys.stderr,
-            )
-            return EXIT_FAILURE
+        from desktop_app.gui.app import run_gui
+    except ImportError as exc:
         print(
-            f"huey-desk: the window needs {exc.name}, which is not installed; "
-            "install PySide6-Essentials.",
+            f"huey-desk: the window cannot start: {exc}; install PySide6-Essentials "
+            "(and, on Linux, the xcb libraries listed in the README).",
             file=sys.stderr,
         )
         return EXIT_FAILURE

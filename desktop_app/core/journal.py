@@ -606,6 +606,26 @@ class SqliteJournal(Journal):
                 record[column] = json.loads(record[column])
         return record
 
+    def tasks_by_ids(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Summary rows of the given tasks (those the journal knows), in no set order."""
+        out: list[dict[str, Any]] = []
+        conn = self._conn()
+        ids = list(task_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cur = conn.execute(
+                f"SELECT * FROM tasks WHERE task_id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            names = [d[0] for d in cur.description]
+            out.extend(dict(zip(names, row)) for row in cur.fetchall())
+        return out
+
+    def recent_tasks(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The most recently created task summaries, newest first."""
+        cur = self._conn().execute("SELECT * FROM tasks ORDER BY rowid DESC LIMIT ?", (limit,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
     def find_tasks(self, prefix: str, limit: int = 5) -> list[str]:
         """Task ids that start with ``prefix`` (for short ids typed by hand)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

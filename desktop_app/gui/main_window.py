@@ -1,0 +1,340 @@
+"""The main window: submit panel beside a dashboard of queue, workers and results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import __version__
+from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
+from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel
+from desktop_app.gui.monitor import Monitor
+from desktop_app.gui.submit_panel import SubmitPanel
+
+RESULT_STATES = (
+    "all",
+    "complete",
+    "error",
+    "executing",
+    "retrying",
+    "interrupted",
+    "revoked",
+    "expired",
+    "enqueued",
+    "scheduled",
+)
+
+
+def table(model: Any, name: str, widths: tuple[int, ...] = ()) -> QTableView:
+    proxy = QSortFilterProxyModel(model)
+    proxy.setSourceModel(model)
+    proxy.setSortRole(Role.SORT)
+    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    proxy.setFilterKeyColumn(-1)
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(22)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the model's order until asked
+    for column, width in enumerate(widths):
+        view.setColumnWidth(column, width)
+    return view
+
+
+class StateFilter(QSortFilterProxyModel):
+    """Filters task rows by state and by free text over every column."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.state = "all"
+
+    def set_state(self, state: str) -> None:
+        self.beginFilterChange()
+        self.state = state
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, row: int, parent: Any) -> bool:
+        if self.state != "all":
+            record = self.sourceModel().row(row)
+            if record.get("state") != self.state:
+                return False
+        return super().filterAcceptsRow(row, parent)
+
+
+class Panel(QWidget):
+    """A titled box around a view, with a count in the title."""
+
+    def __init__(self, title: str, body: QWidget, tools: QWidget | None = None) -> None:
+        super().__init__()
+        self.title = title
+        self.label = QLabel(f"<b>{title}</b>")
+        top = QHBoxLayout()
+        top.addWidget(self.label)
+        top.addStretch(1)
+        if tools is not None:
+            top.addWidget(tools)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(body)
+
+    def set_count(self, text: str) -> None:
+        self.label.setText(f"<b>{self.title}</b> {text}")
+
+
+class MainWindow(QMainWindow):
+    """Huey Desk's window."""
+
+    refresh_requested = Signal()
+
+    def __init__(
+        self,
+        target: Any,
+        journal_path: str,
+        catalogue: Any,
+        dispatcher: Any,
+        consumer: ConsumerProcess | None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle(f"Huey Desk — {target.spec}")
+        self.target = target
+        self.consumer = consumer
+        self.settings = QSettings("huey-desk", "huey-desk")
+
+        self.tasks_model = TasksModel(self)
+        self.queue_model = QueueModel(self)
+        self.workers_model = WorkersModel(self)
+
+        # submit
+        self.submit_panel = SubmitPanel(catalogue, dispatcher)
+        self.submit_panel.submitted.connect(lambda _id: self.refresh_requested.emit())
+
+        # queue
+        self.queue_view = table(self.queue_model, "queue-view", (80, 120, 160, 60, 80, 140))
+        self.queue_panel = Panel("Queue", self.queue_view)
+
+        # workers + consumer control + log
+        self.workers_view = table(self.workers_model, "workers-view", (60, 80, 70, 120, 70, 160))
+        controls = QWidget()
+        row = QHBoxLayout(controls)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.consumer_state = QLabel("consumer: not started here")
+        self.consumer_state.setObjectName("consumer-state")
+        self.worker_count = QSpinBox(
+            minimum=1, maximum=64, value=consumer.workers if consumer else 2
+        )
+        self.worker_count.setToolTip("Workers for the consumer this window runs")
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.restart_button = QPushButton("Restart")
+        for w in (
+            self.consumer_state,
+            QLabel("workers"),
+            self.worker_count,
+            self.start_button,
+            self.stop_button,
+            self.restart_button,
+        ):
+            row.addWidget(w)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setObjectName("consumer-log")
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setPlaceholderText("The consumer's output appears here.")
+        workers_box = QSplitter(Qt.Orientation.Vertical)
+        workers_box.addWidget(self.workers_view)
+        workers_box.addWidget(self.log)
+        self.workers_panel = Panel("Workers", workers_box, controls)
+
+        # results
+        self.results_filter = StateFilter(self)
+        self.results_filter.setSourceModel(self.tasks_model)
+        self.results_filter.setSortRole(Role.SORT)
+        self.results_filter.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.results_filter.setFilterKeyColumn(-1)
+        self.results_view = table(
+            self.tasks_model, "results-view", (90, 130, 220, 80, 80, 80, 320)
+        )
+        self.results_view.setModel(self.results_filter)
+        self.results_view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        tools = QWidget()
+        t = QHBoxLayout(tools)
+        t.setContentsMargins(0, 0, 0, 0)
+        self.state_combo = QComboBox()
+        self.state_combo.setObjectName("state-filter")
+        self.state_combo.addItems(RESULT_STATES)
+        self.state_combo.currentTextChanged.connect(self.results_filter.set_state)
+        self.text_filter = QLineEdit(placeholderText="Filter: id, task, arguments, error")
+        self.text_filter.setObjectName("results-filter")
+        self.text_filter.textChanged.connect(self.results_filter.setFilterFixedString)
+        t.addWidget(self.state_combo)
+        t.addWidget(self.text_filter)
+        self.results_panel = Panel("Tasks", self.results_view, tools)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.queue_panel)
+        top.addWidget(self.workers_panel)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(self.results_panel)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("main-splitter")
+        self.splitter.addWidget(self.submit_panel)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 3)
+        self.setCentralWidget(self.splitter)
+        self.splitters = {
+            "main": self.splitter,
+            "right": right,
+            "top": top,
+            "workers": workers_box,
+        }
+
+        self.counts = QLabel()
+        self.counts.setObjectName("counts")
+        self.statusBar().addPermanentWidget(self.counts)
+        self._menus()
+        self._wire_consumer()
+        self._restore()
+
+    # -- menus and consumer control ----------------------------------------------------
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view = self.menuBar().addMenu("&View")
+        find = QAction("&Find in tasks", self, shortcut=QKeySequence.StandardKey.Find)
+        find.triggered.connect(lambda: self.text_filter.setFocus())
+        view.addAction(find)
+        refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
+        refresh.triggered.connect(self.refresh_requested.emit)
+        view.addAction(refresh)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Huey Desk", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Huey Desk",
+            f"<b>Huey Desk</b> {__version__}<br>"
+            "A desktop monitor and dispatcher for Huey task queues.",
+        )
+
+    def _wire_consumer(self) -> None:
+        consumer = self.consumer
+        has = consumer is not None
+        for button in (
+            self.start_button,
+            self.stop_button,
+            self.restart_button,
+            self.worker_count,
+        ):
+            button.setEnabled(has)
+        if consumer is None:
+            self.log.setPlaceholderText("Watching only (--no-consumer): no consumer runs here.")
+            return
+        self.start_button.clicked.connect(consumer.start)
+        self.stop_button.clicked.connect(consumer.stop)
+        self.restart_button.clicked.connect(lambda: consumer.restart(self.worker_count.value()))
+        consumer.state_changed.connect(self._consumer_state)
+        consumer.output.connect(self.log.appendPlainText)
+        self._consumer_state(consumer.state)
+
+    def _consumer_state(self, state: str) -> None:
+        pid = self.consumer.pid if self.consumer else None
+        self.consumer_state.setText(f"consumer: {state}" + (f" (pid {pid})" if pid else ""))
+        running = state in ("starting", "running")
+        self.start_button.setEnabled(not running and state != "stopping")
+        self.stop_button.setEnabled(running)
+
+    # -- monitor signals ---------------------------------------------------------------
+    def connect_monitor(self, monitor: Monitor) -> None:
+        monitor.tasks_changed.connect(self.tasks_model.upsert)
+        monitor.queue_changed.connect(self.queue_model.replace)
+        monitor.status_changed.connect(self._status)
+        monitor.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
+        self.refresh_requested.connect(monitor.refresh)
+
+    def _status(self, status: dict) -> None:
+        self.workers_model.replace(status["workers"])
+        self.queue_panel.set_count(
+            f"— {status['pending']} pending, {status['scheduled']} scheduled"
+        )
+        busy = sum(1 for w in status["workers"] if w["state"] == "busy")
+        live = sum(1 for w in status["workers"] if w["state"] in ("busy", "idle"))
+        self.workers_panel.set_count(f"— {busy} busy of {live}")
+        counts = status["counts"]
+        self.results_panel.set_count(
+            f"— {counts.get('complete', 0)} complete, {counts.get('error', 0)} failed"
+        )
+        self.counts.setText(
+            f"pending {status['pending']} · running {status['running']} · "
+            f"done {counts.get('complete', 0)} · failed {counts.get('error', 0)}"
+        )
+
+    # -- settings ----------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        for name, splitter in self.splitters.items():
+            state = self.settings.value(f"window/splitter-{name}")
+            if state is not None:
+                splitter.restoreState(state)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        for name, splitter in self.splitters.items():
+            self.settings.setValue(f"window/splitter-{name}", splitter.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: Any) -> None:
+        self.save_settings()
+        super().closeEvent(event)
+
+
+class MonitorThread(QThread):
+    """The thread the monitor lives in (named, for leak checks and debugging)."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        super().__init__()
+        self.setObjectName("huey-desk-monitor")
+        monitor.moveToThread(self)
+        self.started.connect(monitor.start)
+        self.monitor = monitor
+
+    def shutdown(self) -> None:
+        from PySide6.QtCore import QMetaObject
+
+        QMetaObject.invokeMethod(self.monitor, "stop", Qt.ConnectionType.BlockingQueuedConnection)
+        self.quit()
+        self.wait(10_000)

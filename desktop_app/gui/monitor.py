@@ -1,0 +1,127 @@
+"""The monitor: tails the journal and polls counts off the GUI thread, emits Qt signals.
+
+It lives in its own ``QThread``; every storage read happens there.  The GUI thread only
+receives plain dicts and lists through queued signals and applies them to the models.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from huey import Huey
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from desktop_app.core.errors import UserError
+from desktop_app.core.inspector import Inspector
+from desktop_app.core.journal import SqliteJournal
+
+logger = logging.getLogger("huey_desk.monitor")
+
+TICK_MS = 50  # how often new journal events are looked for
+STATUS_EVERY_S = 1.0  # counts, workers and the queue page, at most this often
+QUEUE_PAGE = 200
+TAIL_BATCH = 5000
+
+
+class Monitor(QObject):
+    """Reads the queue and the journal and reports what changed, as Qt signals."""
+
+    # Signal(object): the Python rows go across threads as they are, not converted to
+    # QVariant lists and maps and back.
+    events_arrived = Signal(object)  # new journal events: list of dicts
+    tasks_changed = Signal(object)  # summary rows of the tasks those events touched
+    status_changed = Signal(object)  # Inspector.status(), plus the busy workers' progress
+    queue_changed = Signal(object)  # the first page of pending and scheduled tasks
+    failed = Signal(str)  # a plain sentence: what cannot be read, and what to do
+
+    def __init__(self, huey: Huey, journal_path: str, target: str = "") -> None:
+        super().__init__()
+        self.huey = huey
+        self.journal_path = journal_path
+        self.target = target
+        self._journal: SqliteJournal | None = None
+        self._inspector: Inspector | None = None
+        self._cursor = 0
+        self._next_status = 0.0
+        self._timer: QTimer | None = None
+        self._last_error: str | None = None
+
+    @Slot()
+    def start(self) -> None:
+        """Open the journal in this (the monitor's) thread and start ticking."""
+        try:
+            self._journal = SqliteJournal(self.journal_path)
+        except UserError as exc:
+            self.failed.emit(str(exc))
+            return
+        self._inspector = Inspector(self.huey, self._journal, self.target)
+        recent = self._journal.recent_tasks(500)
+        self._cursor = self._journal.last_id()
+        if recent:
+            self.tasks_changed.emit(list(reversed(recent)))
+        self._timer = QTimer(self)
+        self._timer.setObjectName("monitor-tick")
+        self._timer.timeout.connect(self._tick)
+        self._timer.start(TICK_MS)
+        self._tick()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self._journal is not None:
+            self._journal.close()
+        self.huey.storage.close()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read counts, workers and the queue now (after an action by the user)."""
+        self._next_status = 0.0
+
+    def _tick(self) -> None:
+        assert self._journal is not None and self._inspector is not None
+        try:
+            events = self._journal.tail(self._cursor, TAIL_BATCH)
+            if events:
+                self._cursor = events[-1].id
+                self.events_arrived.emit([e.as_dict() for e in events])
+                touched = {e.task_id for e in events if e.task_id}
+                if touched:
+                    self.tasks_changed.emit(self._journal.tasks_by_ids(sorted(touched)))
+            now = time.monotonic()
+            if events or now >= self._next_status:
+                self._next_status = now + STATUS_EVERY_S
+                self._emit_status()
+            self._last_error = None
+        except UserError as exc:
+            self._report(str(exc))
+        except Exception as exc:  # the window must stay up whatever storage does
+            logger.exception("monitor tick failed")
+            self._report(f"Reading the queue failed ({type(exc).__name__}: {exc}).")
+
+    def _emit_status(self) -> None:
+        assert self._journal is not None and self._inspector is not None
+        status = self._inspector.status()
+        busy = [w["task_id"] for w in status["workers"] if w["task_id"]]
+        progress = {t["task_id"]: t for t in self._journal.tasks_by_ids(busy)} if busy else {}
+        for w in status["workers"]:
+            task = progress.get(w["task_id"])
+            w["progress"] = task["progress"] if task else None
+            w["progress_message"] = task["progress_message"] if task else None
+            w["started_at"] = task["started_at"] if task else None
+        self.status_changed.emit(status)
+        queued = [
+            t.as_dict() | {"state": "pending"} for t in self._inspector.pending(0, QUEUE_PAGE)
+        ]
+        if len(queued) < QUEUE_PAGE:
+            queued += [
+                t.as_dict() | {"state": "scheduled"}
+                for t in self._inspector.scheduled(0, QUEUE_PAGE - len(queued))
+            ]
+        self.queue_changed.emit(queued)
+
+    def _report(self, message: str) -> None:
+        if message != self._last_error:  # say it once, not every tick
+            self._last_error = message
+            self.failed.emit(message)

@@ -1,0 +1,403 @@
+"""The submit panel: pick a task, fill a form built from its signature, enqueue it.
+
+Input is validated on every change with the same binder the command line uses, so an
+invalid call shows its error next to the form and the Submit button stays disabled.
+The enqueue itself (storage I/O) runs on the thread pool, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import inspect
+import json
+from typing import Any
+
+from PySide6.QtCore import QDate, QDateTime, QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDateTimeEdit,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.catalogue import Catalogue, ParamInfo, TaskInfo
+from desktop_app.core.convert import bind_arguments
+from desktop_app.core.dispatcher import Dispatcher
+from desktop_app.core.errors import UserError
+
+INT_LIMIT = 2_000_000_000
+
+
+class ParamEditor:
+    """One parameter's widget and how to read a JSON-ready value out of it."""
+
+    def __init__(self, param: ParamInfo) -> None:
+        self.param = param
+        annotation = param.annotation
+        default = param.default
+        has_default = default is not inspect.Parameter.empty
+        self.kind = "json"
+        if param.kind == "VAR_POSITIONAL":
+            self.widget: QWidget = QLineEdit("[]")
+        elif param.kind == "VAR_KEYWORD":
+            self.widget = QLineEdit("{}")
+        elif annotation is bool:
+            self.kind = "bool"
+            self.widget = QCheckBox()
+            self.widget.setChecked(bool(default) if has_default else False)
+        elif annotation is int:
+            self.kind = "int"
+            self.widget = QSpinBox()
+            self.widget.setRange(-INT_LIMIT, INT_LIMIT)
+            self.widget.setValue(default if has_default and isinstance(default, int) else 0)
+        elif annotation is float:
+            self.kind = "float"
+            self.widget = QDoubleSpinBox()
+            self.widget.setRange(-1e12, 1e12)
+            self.widget.setDecimals(3)
+            self.widget.setValue(float(default) if has_default and default is not None else 0.0)
+        elif annotation is str:
+            self.kind = "str"
+            self.widget = QLineEdit(default if has_default and isinstance(default, str) else "")
+        elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            self.kind = "enum"
+            self.widget = QComboBox()
+            for member in annotation:
+                self.widget.addItem(f"{member.name} ({member.value!r})", member.value)
+            if has_default and isinstance(default, annotation):
+                self.widget.setCurrentIndex(list(annotation).index(default))
+        elif annotation is dt.datetime:
+            self.kind = "datetime"
+            self.widget = QDateTimeEdit(QDateTime.currentDateTime())
+            self.widget.setCalendarPopup(True)
+        elif annotation is dt.date:
+            self.kind = "date"
+            self.widget = QDateEdit(QDate.currentDate())
+            self.widget.setCalendarPopup(True)
+        else:
+            text = "" if not has_default else json.dumps(_jsonable(default))
+            self.widget = QLineEdit(text)
+            self.widget.setPlaceholderText('JSON, e.g. null, 3, "text", [1, 2]')
+        self.widget.setObjectName(f"param-{param.name}")
+        self.widget.setToolTip(param.annotation_text or "any JSON value")
+
+    def value(self) -> Any:
+        """The value as JSON would carry it; raises ``ValueError`` on bad JSON."""
+        w = self.widget
+        if self.kind == "bool":
+            return w.isChecked()
+        if self.kind == "int":
+            return w.value()
+        if self.kind == "float":
+            return w.value()
+        if self.kind == "str":
+            return w.text()
+        if self.kind == "enum":
+            return w.currentData()
+        if self.kind == "datetime":
+            return w.dateTime().toPython().isoformat()
+        if self.kind == "date":
+            return w.date().toPython().isoformat()
+        text = w.text().strip()
+        if not text:
+            raise ValueError("needs a value (JSON)")
+        try:
+            return json.loads(text, parse_constant=_refuse)
+        except ValueError as exc:
+            raise ValueError(f"is not valid JSON ({exc})") from None
+
+    def changed_signal(self) -> Any:
+        w = self.widget
+        for name in (
+            "textChanged",
+            "valueChanged",
+            "toggled",
+            "currentIndexChanged",
+            "dateTimeChanged",
+            "dateChanged",
+        ):
+            signal = getattr(w, name, None)
+            if signal is not None:
+                return signal
+        raise AssertionError(f"no change signal on {w}")
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    try:
+        json.dumps(value)
+    except TypeError:
+        return None
+    return value
+
+
+class _SubmitSignals(QObject):
+    done = Signal(str)
+    failed = Signal(str)
+
+
+class _SubmitJob(QRunnable):
+    """Runs one ``Dispatcher.submit`` on the thread pool."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, name: str, args: list, kwargs: dict, when: dict
+    ) -> None:
+        super().__init__()
+        self.signals = _SubmitSignals()
+        self.call = (dispatcher, name, args, kwargs, when)
+
+    def run(self) -> None:
+        dispatcher, name, args, kwargs, when = self.call
+        try:
+            task_id = dispatcher.submit(name, args, kwargs, **when)
+        except UserError as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception as exc:
+            self.signals.failed.emit(f"Submitting failed ({type(exc).__name__}: {exc}).")
+        else:
+            self.signals.done.emit(task_id)
+
+
+class SubmitPanel(QWidget):
+    """Task list, argument form, when to run, priority, Submit."""
+
+    submitted = Signal(str)  # the new task id
+
+    def __init__(
+        self, catalogue: Catalogue, dispatcher: Dispatcher, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.catalogue = catalogue
+        self.dispatcher = dispatcher
+        self.editors: list[ParamEditor] = []
+        self.task: TaskInfo | None = None
+        self._jobs: list[_SubmitJob] = []
+
+        self.search = QLineEdit(placeholderText="Filter tasks")
+        self.search.setObjectName("task-filter")
+        self.search.textChanged.connect(self._filter)
+        self.tasks = QListWidget()
+        self.tasks.setObjectName("task-list")
+        for info in catalogue:
+            item = QListWidgetItem(info.short_name + ("  ⟳" if info.periodic else ""))
+            item.setData(Qt.ItemDataRole.UserRole, info.name)
+            item.setToolTip(f"{info.name}{info.signature}\n\n{info.doc}")
+            self.tasks.addItem(item)
+        self.tasks.currentItemChanged.connect(self._select)
+
+        self.about = QLabel(wordWrap=True)
+        self.about.setObjectName("task-about")
+        self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form_box = QGroupBox("Arguments")
+        self.form = QFormLayout(self.form_box)
+
+        when_box = QGroupBox("When")
+        self.when_now = QRadioButton("Now", checked=True)
+        self.when_delay = QRadioButton("After")
+        self.when_eta = QRadioButton("At")
+        self.when_group = QButtonGroup(self)
+        for button in (self.when_now, self.when_delay, self.when_eta):
+            self.when_group.addButton(button)
+            button.toggled.connect(self._validate)
+        self.delay = QDoubleSpinBox(suffix=" s", maximum=10 * 365 * 86400.0, value=60.0)
+        self.eta = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600), calendarPopup=True)
+        self.priority = QLineEdit(placeholderText="task default")
+        self.priority.setObjectName("priority")
+        self.priority.textChanged.connect(self._validate)
+        when = QFormLayout(when_box)
+        row = QHBoxLayout()
+        row.addWidget(self.when_now)
+        row.addWidget(self.when_delay)
+        row.addWidget(self.delay)
+        when.addRow(row)
+        eta_row = QHBoxLayout()
+        eta_row.addWidget(self.when_eta)
+        eta_row.addWidget(self.eta)
+        when.addRow(eta_row)
+        when.addRow("Priority", self.priority)
+
+        self.error = QLabel(wordWrap=True)
+        self.error.setObjectName("form-error")
+        self.error.setStyleSheet("color: #c53030;")
+        self.result = QLabel(wordWrap=True)
+        self.result.setObjectName("submit-result")
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.submit_button = QPushButton("Submit")
+        self.submit_button.setObjectName("submit")
+        self.submit_button.setToolTip("Enqueue this call (Ctrl+Enter)")
+        self.submit_button.clicked.connect(self.submit)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.submit)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tasks, 2)
+        layout.addWidget(self.about)
+        layout.addWidget(self.form_box)
+        layout.addWidget(when_box)
+        layout.addWidget(self.error)
+        layout.addWidget(self.submit_button)
+        layout.addWidget(self.result)
+        layout.addStretch(1)
+        if self.tasks.count():
+            self.tasks.setCurrentRow(0)
+
+    # -- choosing a task ---------------------------------------------------------------
+    def _filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for i in range(self.tasks.count()):
+            item = self.tasks.item(i)
+            name = item.data(Qt.ItemDataRole.UserRole).lower()
+            item.setHidden(bool(needle) and needle not in name)
+
+    def select_task(self, name: str) -> None:
+        info = self.catalogue.get(name)
+        for i in range(self.tasks.count()):
+            if self.tasks.item(i).data(Qt.ItemDataRole.UserRole) == info.name:
+                self.tasks.setCurrentRow(i)
+                return
+
+    def _select(self, item: QListWidgetItem | None) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors = []
+        if item is None:
+            self.task = None
+            self._validate()
+            return
+        info = self.catalogue.get(item.data(Qt.ItemDataRole.UserRole))
+        self.task = info
+        details = [f"<b>{info.short_name}</b>{_escape(str(info.signature))}"]
+        if info.summary:
+            details.append(_escape(info.summary))
+        extras = []
+        if info.retries:
+            extras.append(f"retries {info.retries} (every {info.retry_delay:g} s)")
+        if info.priority is not None:
+            extras.append(f"priority {info.priority}")
+        if info.periodic:
+            extras.append(f"runs on schedule {info.schedule}")
+        if extras:
+            details.append("; ".join(extras))
+        self.about.setText("<br>".join(details))
+        for param in info.params:
+            editor = ParamEditor(param)
+            self.editors.append(editor)
+            label = param.name
+            if param.kind == "VAR_POSITIONAL":
+                label = f"*{param.name}"
+            elif param.kind == "VAR_KEYWORD":
+                label = f"**{param.name}"
+            self.form.addRow(label, editor.widget)
+            editor.changed_signal().connect(self._validate)
+        if not info.params:
+            self.form.addRow(QLabel("This task takes no arguments."))
+        self._validate()
+
+    # -- validation and submission -----------------------------------------------------
+    def collect(self) -> tuple[list, dict, dict]:
+        """The call as the user has it now; raises ``UserError`` if it is not valid."""
+        if self.task is None:
+            raise UserError("Choose a task.")
+        args: list = []
+        kwargs: dict = {}
+        for editor in self.editors:
+            p = editor.param
+            try:
+                value = editor.value()
+            except ValueError as exc:
+                raise UserError(f"{p.name} {exc}.") from None
+            if p.kind == "VAR_POSITIONAL":
+                if not isinstance(value, list):
+                    raise UserError(f"*{p.name} must be a JSON list.")
+                args.extend(value)
+            elif p.kind == "VAR_KEYWORD":
+                if not isinstance(value, dict):
+                    raise UserError(f"**{p.name} must be a JSON object.")
+                kwargs.update(value)
+            elif p.kind in ("POSITIONAL_ONLY",):
+                args.append(value)
+            else:
+                kwargs[p.name] = value
+        when: dict[str, Any] = {}
+        if self.when_delay.isChecked():
+            when["delay"] = self.delay.value()
+        elif self.when_eta.isChecked():
+            when["eta"] = self.eta.dateTime().toPython()
+        text = self.priority.text().strip()
+        if text:
+            try:
+                when["priority"] = float(text) if "." in text else int(text)
+            except ValueError:
+                raise UserError("Priority must be a number (higher runs first).") from None
+        bind_arguments(self.task, args, kwargs)  # raises UserError with the parameter named
+        return args, kwargs, when
+
+    def _validate(self, *_: Any) -> None:
+        """Slot for every change in the form (returns nothing: PySide6 slots must not)."""
+        self.is_valid()
+
+    def is_valid(self) -> bool:
+        """Check the form, show the first problem inline, enable Submit if there is none."""
+        try:
+            self.collect()
+        except UserError as exc:
+            self.error.setText(str(exc))
+            self.submit_button.setEnabled(False)
+            return False
+        self.error.setText("")
+        self.submit_button.setEnabled(True)
+        return True
+
+    def submit(self) -> None:
+        if self.task is None or not self.is_valid():
+            return
+        args, kwargs, when = self.collect()
+        job = _SubmitJob(self.dispatcher, self.task.name, args, kwargs, when)
+        job.signals.done.connect(self._done)
+        job.signals.failed.connect(self._failed)
+        job.setAutoDelete(False)
+        self._jobs.append(job)
+        self.submit_button.setEnabled(False)
+        self.result.setText("Submitting…")
+        QThreadPool.globalInstance().start(job)
+
+    def _done(self, task_id: str) -> None:
+        self._jobs = [j for j in self._jobs if j.signals is not self.sender()]
+        self.result.setText(f"Queued as {task_id}")
+        self._validate()
+        self.submitted.emit(task_id)
+
+    def _failed(self, message: str) -> None:
+        self._jobs = [j for j in self._jobs if j.signals is not self.sender()]
+        self.result.setText("")
+        self.error.setText(message)
+        self._validate()
+        self.error.setText(message)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,69 @@
+"""Render screenshots of the window with demo data into docs/ (offscreen or under Xvfb).
+
+QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+workdir = Path(tempfile.mkdtemp(prefix="huey-desk-shots-"))
+os.environ["HUEY_DESK_DB"] = str(workdir / "queue.db")
+os.environ["HUEY_DESK_DATA"] = str(workdir / "data")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def main() -> int:
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.core.target import load_target
+    from desktop_app.gui.app import Desk
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(workdir))
+    app = QApplication(sys.argv[:1])
+    target = load_target("tasks:huey")
+    desk = Desk(target, str(workdir / "queue.db.desk-journal"), workers=2)
+    dispatcher = desk.window.submit_panel.dispatcher
+    for i in range(6):
+        dispatcher.submit("send_email", [100 + i], {"seconds": 0.5})
+    dispatcher.submit("always_fail", ["the SMTP server refused the login"])
+    dispatcher.submit("flaky", [], {"fail_times": 1})
+    dispatcher.submit("crunch_report", [200_000], {"kind": "detailed"})
+    dispatcher.submit("sleep_for", [60])
+    dispatcher.submit("send_email", [7], {"seconds": 120})
+    dispatcher.submit("make_thumbnail", ["holiday.jpg"], delay=3600)
+    for i in range(4):
+        dispatcher.submit("noop", [], delay=600 + i)
+    desk.window.submit_panel.select_task("send_email")
+    desk.start()
+    desk.window.resize(1500, 900)
+
+    def shoot() -> None:
+        model = desk.window.tasks_model
+        states = {model.row(i).get("state") for i in range(model.rowCount())}
+        if not ({"complete", "error", "executing"} <= states) and shoot.tries < 150:
+            shoot.tries += 1
+            QTimer.singleShot(200, shoot)
+            return
+        QTimer.singleShot(1200, finish)
+
+    def finish() -> None:
+        path = HERE / "window.png"
+        desk.window.grab().save(str(path))
+        print(f"wrote {path}")
+        desk.shutdown()
+        app.quit()
+
+    shoot.tries = 0
+    QTimer.singleShot(500, shoot)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

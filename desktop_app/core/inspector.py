@@ -128,42 +128,34 @@ class Inspector:
 
     def pending(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
         """One page of the queue in the order the consumer will take it."""
-        offset, limit = _page(offset, limit)
-        storage = self.huey.storage
-        if self._sqlite:
-            rows = guarded(
-                lambda: storage.sql(
-                    "SELECT data FROM task WHERE queue = ? ORDER BY priority DESC, id "
-                    "LIMIT ? OFFSET ?",
-                    (storage.name, limit, offset),
-                    results=True,
-                ),
-                self._where,
-            )
-            blobs = [r[0] for r in rows]
-        else:
-            blobs = guarded(lambda: storage.enqueued_items(offset + limit), self._where)[offset:]
-        return self._with_enqueue_times(
-            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
+        return self._page(
+            "SELECT data FROM task WHERE queue = ? ORDER BY priority DESC, id LIMIT ? OFFSET ?",
+            self.huey.storage.enqueued_items,
+            offset,
+            limit,
         )
 
     def scheduled(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
         """One page of the schedule, soonest first."""
+        return self._page(
+            "SELECT data FROM schedule WHERE queue = ? ORDER BY timestamp, id LIMIT ? OFFSET ?",
+            self.huey.storage.scheduled_items,
+            offset,
+            limit,
+        )
+
+    def _page(self, sql: str, items: Any, offset: int, limit: int) -> list[QueuedTask]:
+        """A page read with ``sql`` from SQLite, or sliced from ``items(n)`` elsewhere."""
         offset, limit = _page(offset, limit)
         storage = self.huey.storage
         if self._sqlite:
             rows = guarded(
-                lambda: storage.sql(
-                    "SELECT data FROM schedule WHERE queue = ? ORDER BY timestamp, id "
-                    "LIMIT ? OFFSET ?",
-                    (storage.name, limit, offset),
-                    results=True,
-                ),
+                lambda: storage.sql(sql, (storage.name, limit, offset), results=True),
                 self._where,
             )
             blobs = [r[0] for r in rows]
         else:
-            blobs = guarded(lambda: storage.scheduled_items(offset + limit), self._where)[offset:]
+            blobs = guarded(lambda: items(offset + limit), self._where)[offset:]
         return self._with_enqueue_times(
             [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
         )

@@ -352,22 +352,19 @@ class SqliteJournal(Journal):
     """The journal in a SQLite file (WAL), one connection per thread and process."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Nothing is opened here: the file is created and its tables made on first use,
+        in the thread that uses it (the window makes one on its GUI thread)."""
         self.path = Path(path)
         self._local = threading.local()
-        try:
-            ensure_private_file(self.path)
-        except PermissionError:
-            raise UserError(
-                f"Cannot create the journal {self.path}: the folder is not writable; "
-                "choose another place with HUEY_DESK_JOURNAL."
-            ) from None
-        self._conn().executescript(_SCHEMA)  # idempotent; executescript commits itself
+        self._ready_pid: int | None = None
 
     # -- connections -------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None or getattr(local, "pid", None) != os.getpid():
+            if self._ready_pid != os.getpid():
+                self._create()
             try:
                 conn = sqlite3.connect(
                     self.path,
@@ -388,7 +385,19 @@ class SqliteJournal(Journal):
                     "a new one will be made."
                 ) from None
             local.conn, local.pid = conn, os.getpid()
+            if self._ready_pid != os.getpid():
+                conn.executescript(_SCHEMA)  # idempotent; executescript commits itself
+                self._ready_pid = os.getpid()
         return conn
+
+    def _create(self) -> None:
+        try:
+            ensure_private_file(self.path)
+        except PermissionError:
+            raise UserError(
+                f"Cannot create the journal {self.path}: the folder is not writable; "
+                "choose another place with HUEY_DESK_JOURNAL."
+            ) from None
 
     class _Txn:
         def __init__(self, journal: SqliteJournal) -> None:

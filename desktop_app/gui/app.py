@@ -9,6 +9,7 @@ import sys
 from desktop_app.core.catalogue import Catalogue
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
+from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import SqliteJournal
 from desktop_app.core.paths import journal_path_for
 from desktop_app.core.target import DEFAULT_TARGET, Target, load_target
@@ -38,7 +39,10 @@ class Desk:
         self.consumer = (
             ConsumerProcess(target.spec, workers, paths, journal_path) if start_consumer else None
         )
-        self.window = MainWindow(target, journal_path, catalogue, dispatcher, self.consumer)
+        inspector = Inspector(target.huey, self.journal, target.spec)
+        self.window = MainWindow(
+            target, journal_path, catalogue, dispatcher, self.consumer, inspector
+        )
         self.monitor = Monitor(target.huey, journal_path, target.spec)
         self.window.connect_monitor(self.monitor)
         self.thread = MonitorThread(self.monitor)

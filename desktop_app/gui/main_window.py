@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app import __version__
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
+from desktop_app.gui.details import TaskDetails
+from desktop_app.gui.jobs import run_job
 from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel
 from desktop_app.gui.monitor import Monitor
 from desktop_app.gui.submit_panel import SubmitPanel
@@ -119,11 +121,13 @@ class MainWindow(QMainWindow):
         catalogue: Any,
         dispatcher: Any,
         consumer: ConsumerProcess | None,
+        inspector: Any = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle(f"Huey Desk — {target.spec}")
         self.target = target
         self.consumer = consumer
+        self.dispatcher = dispatcher
         self.settings = QSettings("huey-desk", "huey-desk")
 
         self.tasks_model = TasksModel(self)
@@ -136,7 +140,21 @@ class MainWindow(QMainWindow):
 
         # queue
         self.queue_view = table(self.queue_model, "queue-view", (80, 120, 160, 60, 80, 140))
-        self.queue_panel = Panel("Queue", self.queue_view)
+        self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        queue_tools = QWidget()
+        q = QHBoxLayout(queue_tools)
+        q.setContentsMargins(0, 0, 0, 0)
+        self.revoke_button = QPushButton("Revoke")
+        self.revoke_button.setToolTip("Revoke the selected tasks (Delete)")
+        self.restore_button = QPushButton("Restore")
+        self.flush_button = QPushButton("Flush…")
+        self.flush_button.setToolTip("Delete every pending and scheduled task")
+        for b in (self.revoke_button, self.restore_button, self.flush_button):
+            q.addWidget(b)
+        self.revoke_button.clicked.connect(lambda: self._queue_action("revoke"))
+        self.restore_button.clicked.connect(lambda: self._queue_action("restore"))
+        self.flush_button.clicked.connect(self._flush)
+        self.queue_panel = Panel("Queue", self.queue_view, queue_tools)
 
         # workers + consumer control + log
         self.workers_view = table(self.workers_model, "workers-view", (60, 80, 70, 120, 70, 160))
@@ -193,7 +211,17 @@ class MainWindow(QMainWindow):
         self.text_filter.textChanged.connect(self.results_filter.setFilterFixedString)
         t.addWidget(self.state_combo)
         t.addWidget(self.text_filter)
-        self.results_panel = Panel("Tasks", self.results_view, tools)
+        self.details = TaskDetails(inspector)
+        self.details.retry_requested.connect(self.retry)
+        self.details.revoke_requested.connect(lambda task_id: self._act("revoke", [task_id]))
+        self.details.edit_requested.connect(self.submit_panel.prefill)
+        self.results_view.selectionModel().currentRowChanged.connect(self._show_selected)
+        results_box = QSplitter(Qt.Orientation.Horizontal)
+        results_box.addWidget(self.results_view)
+        results_box.addWidget(self.details)
+        results_box.setStretchFactor(0, 3)
+        results_box.setStretchFactor(1, 2)
+        self.results_panel = Panel("Tasks", results_box, tools)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.queue_panel)
@@ -231,6 +259,17 @@ class MainWindow(QMainWindow):
         find = QAction("&Find in tasks", self, shortcut=QKeySequence.StandardKey.Find)
         find.triggered.connect(lambda: self.text_filter.setFocus())
         view.addAction(find)
+        retry = QAction("&Retry selected task", self, shortcut=QKeySequence("Ctrl+R"))
+        retry.triggered.connect(lambda: self.details.task_id and self.retry(self.details.task_id))
+        view.addAction(retry)
+        revoke = QAction(
+            "Re&voke selected queued tasks",
+            self,
+            shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
+        )
+        revoke.triggered.connect(lambda: self._queue_action("revoke"))
+        self.queue_view.addAction(revoke)
+        self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(self.refresh_requested.emit)
         view.addAction(refresh)
@@ -274,13 +313,71 @@ class MainWindow(QMainWindow):
         self.start_button.setEnabled(not running and state != "stopping")
         self.stop_button.setEnabled(running)
 
+    # -- actions on tasks --------------------------------------------------------------
+    def _show_selected(self, current: Any, _previous: Any = None) -> None:
+        row = current.data(Role.ROW) if current.isValid() else None
+        self.details.show_task(row.get("task_id") if row else None)
+
+    def selected_queue_ids(self) -> list[str]:
+        rows = self.queue_view.selectionModel().selectedRows()
+        return [i.data(Role.ROW)["id"] for i in rows if i.data(Role.ROW).get("id")]
+
+    def _queue_action(self, action: str) -> None:
+        ids = self.selected_queue_ids()
+        if not ids:
+            self.statusBar().showMessage("Select tasks in the queue first.", 5000)
+            return
+        self._act(action, ids)
+
+    def _act(self, action: str, ids: list[str]) -> None:
+        """Revoke or restore tasks off the GUI thread; report in the status bar."""
+        call = getattr(self.dispatcher, action)
+
+        def run() -> int:
+            for task_id in ids:
+                call(task_id)
+            return len(ids)
+
+        done = f"{action.capitalize()}d" if action.endswith("e") else f"{action}ed"
+        run_job(
+            run, lambda n: self._acted(f"{done} {n} task{'s' if n != 1 else ''}."), self._acted
+        )
+
+    def retry(self, task_id: str) -> None:
+        run_job(
+            lambda: self.dispatcher.retry(task_id),
+            lambda new_id: self._acted(f"Retried {task_id[:8]} as {new_id}."),
+            self._acted,
+        )
+
+    def confirm(self, question: str) -> bool:
+        """Ask yes or no (tests replace this; a modal dialog cannot be answered there)."""
+        answer = QMessageBox.question(self, "Huey Desk", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _flush(self) -> None:
+        if not self.confirm("Delete every pending and scheduled task? This cannot be undone."):
+            return
+        run_job(self.dispatcher.flush, lambda _r: self._acted("Flushed the queue."), self._acted)
+
+    def _acted(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+        self.refresh_requested.emit()
+        self.details.refresh()
+
     # -- monitor signals ---------------------------------------------------------------
     def connect_monitor(self, monitor: Monitor) -> None:
         monitor.tasks_changed.connect(self.tasks_model.upsert)
+        monitor.tasks_changed.connect(self._maybe_refresh_details)
         monitor.queue_changed.connect(self.queue_model.replace)
         monitor.status_changed.connect(self._status)
         monitor.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
         self.refresh_requested.connect(monitor.refresh)
+
+    def _maybe_refresh_details(self, rows: list[dict]) -> None:
+        shown = self.details.task_id
+        if shown and any(r.get("task_id") == shown for r in rows):
+            self.details.refresh()
 
     def _status(self, status: dict) -> None:
         self.workers_model.replace(status["workers"])

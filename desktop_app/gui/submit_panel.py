@@ -13,7 +13,7 @@ import inspect
 import json
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -40,6 +40,7 @@ from desktop_app.core.catalogue import Catalogue, ParamInfo, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
+from desktop_app.gui.jobs import run_job
 
 INT_LIMIT = 2_000_000_000
 
@@ -122,6 +123,31 @@ class ParamEditor:
         except ValueError as exc:
             raise ValueError(f"is not valid JSON ({exc})") from None
 
+    def set_value(self, value: Any) -> None:
+        """Fill the widget from a JSON-ready value (as the journal recorded it)."""
+        w = self.widget
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith("$"):
+            ((tag, body),) = value.items()
+            value = body[1] if tag == "$enum" else body
+        if self.kind == "bool":
+            w.setChecked(bool(value))
+        elif self.kind == "int" and isinstance(value, (int, float)):
+            w.setValue(int(value))
+        elif self.kind == "float" and isinstance(value, (int, float)):
+            w.setValue(float(value))
+        elif self.kind == "str":
+            w.setText(str(value))
+        elif self.kind == "enum":
+            index = w.findData(value)
+            if index >= 0:
+                w.setCurrentIndex(index)
+        elif self.kind == "datetime" and isinstance(value, str):
+            w.setDateTime(QDateTime.fromString(value, Qt.DateFormat.ISODate))
+        elif self.kind == "date" and isinstance(value, str):
+            w.setDate(QDate.fromString(value, Qt.DateFormat.ISODate))
+        elif self.kind == "json":
+            w.setText(json.dumps(value))
+
     def changed_signal(self) -> Any:
         w = self.widget
         for name in (
@@ -154,33 +180,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class _SubmitSignals(QObject):
-    done = Signal(str)
-    failed = Signal(str)
-
-
-class _SubmitJob(QRunnable):
-    """Runs one ``Dispatcher.submit`` on the thread pool."""
-
-    def __init__(
-        self, dispatcher: Dispatcher, name: str, args: list, kwargs: dict, when: dict
-    ) -> None:
-        super().__init__()
-        self.signals = _SubmitSignals()
-        self.call = (dispatcher, name, args, kwargs, when)
-
-    def run(self) -> None:
-        dispatcher, name, args, kwargs, when = self.call
-        try:
-            task_id = dispatcher.submit(name, args, kwargs, **when)
-        except UserError as exc:
-            self.signals.failed.emit(str(exc))
-        except Exception as exc:
-            self.signals.failed.emit(f"Submitting failed ({type(exc).__name__}: {exc}).")
-        else:
-            self.signals.done.emit(task_id)
-
-
 class SubmitPanel(QWidget):
     """Task list, argument form, when to run, priority, Submit."""
 
@@ -194,7 +193,6 @@ class SubmitPanel(QWidget):
         self.dispatcher = dispatcher
         self.editors: list[ParamEditor] = []
         self.task: TaskInfo | None = None
-        self._jobs: list[_SubmitJob] = []
 
         self.search = QLineEdit(placeholderText="Filter tasks")
         self.search.setObjectName("task-filter")
@@ -376,27 +374,39 @@ class SubmitPanel(QWidget):
         if self.task is None or not self.is_valid():
             return
         args, kwargs, when = self.collect()
-        job = _SubmitJob(self.dispatcher, self.task.name, args, kwargs, when)
-        job.signals.done.connect(self._done)
-        job.signals.failed.connect(self._failed)
-        job.setAutoDelete(False)
-        self._jobs.append(job)
+        name, dispatcher = self.task.name, self.dispatcher
         self.submit_button.setEnabled(False)
         self.result.setText("Submitting…")
-        QThreadPool.globalInstance().start(job)
+        run_job(lambda: dispatcher.submit(name, args, kwargs, **when), self._done, self._failed)
 
     def _done(self, task_id: str) -> None:
-        self._jobs = [j for j in self._jobs if j.signals is not self.sender()]
         self.result.setText(f"Queued as {task_id}")
         self._validate()
         self.submitted.emit(task_id)
 
     def _failed(self, message: str) -> None:
-        self._jobs = [j for j in self._jobs if j.signals is not self.sender()]
         self.result.setText("")
-        self.error.setText(message)
         self._validate()
         self.error.setText(message)
+
+    def prefill(self, name: str, args: list, kwargs: dict) -> None:
+        """Show task ``name`` with the form filled from a call (edit and resubmit)."""
+        self.select_task(name)
+        values = dict(kwargs)
+        positional = list(args)
+        for editor in self.editors:
+            p = editor.param
+            if p.kind == "VAR_POSITIONAL":
+                editor.set_value(positional)
+                positional = []
+            elif p.kind == "VAR_KEYWORD":
+                known = {e.param.name for e in self.editors}
+                editor.set_value({k: v for k, v in values.items() if k not in known})
+            elif positional and p.kind != "KEYWORD_ONLY":
+                editor.set_value(positional.pop(0))
+            elif p.name in values:
+                editor.set_value(values[p.name])
+        self._validate()
 
 
 def _escape(text: str) -> str:

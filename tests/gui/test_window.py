@@ -90,3 +90,79 @@ def test_bad_input_is_refused_inline(qtbot, desk):
     panel.priority.setText("high")
     assert "Priority must be a number" in panel.error.text()
     assert not panel.submit_button.isEnabled()
+
+
+def select_task_row(qtbot, window, task_id):
+    view = window.results_view
+    model = view.model()
+
+    def row_of():
+        for r in range(model.rowCount()):
+            if model.index(r, 7).data() == task_id:
+                return r
+        return None
+
+    qtbot.waitUntil(lambda: row_of() is not None, timeout=20_000)
+    view.setCurrentIndex(model.index(row_of(), 0))
+
+
+def test_details_retry_and_edit_of_a_failure(qtbot, desk):
+    window = desk.window
+    task_id = window.dispatcher.submit("always_fail", ["disk full"])
+    qtbot.waitUntil(lambda: states(window.tasks_model).get(task_id) == "error", timeout=20_000)
+    select_task_row(qtbot, window, task_id)
+    details = window.details
+    qtbot.waitUntil(
+        lambda: details.info is not None and details.info["id"] == task_id, timeout=10_000
+    )
+    assert "RuntimeError: disk full" in details.text.toPlainText()
+    kinds = [
+        details.timeline.topLevelItem(i).text(1)
+        for i in range(details.timeline.topLevelItemCount())
+    ]
+    assert kinds[0] == "enqueued" and kinds[-1] == "error"
+    assert details.retry_button.isEnabled() and not details.revoke_button.isEnabled()
+    qtbot.mouseClick(details.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Retried" in window.statusBar().currentMessage(), timeout=10_000)
+    retried = [window.tasks_model.row(i) for i in range(window.tasks_model.rowCount())]
+    qtbot.waitUntil(
+        lambda: any(
+            r.get("retry_of") == task_id
+            for r in (window.tasks_model.row(i) for i in range(window.tasks_model.rowCount()))
+        ),
+        timeout=20_000,
+    )
+    del retried
+    qtbot.mouseClick(details.edit_button, Qt.MouseButton.LeftButton)
+    panel = window.submit_panel
+    assert panel.task.short_name == "always_fail"
+    assert panel.findChild(object, "param-message").text() == "disk full"
+
+
+def test_revoke_restore_and_flush_from_the_queue(qtbot, desk, monkeypatch):
+    window = desk.window
+    ids = [window.dispatcher.submit("noop", [], delay=3600 + i) for i in range(3)]
+    queue = window.queue_model
+
+    def queued_ids():
+        return {queue.row(i).get("id") for i in range(queue.rowCount())}
+
+    qtbot.waitUntil(lambda: set(ids) <= queued_ids(), timeout=20_000)
+    view = window.queue_view
+    row = next(
+        r for r in range(view.model().rowCount()) if view.model().index(r, 6).data() == ids[0]
+    )
+    view.selectRow(row)
+    qtbot.mouseClick(window.revoke_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: "Revoked 1 task" in window.statusBar().currentMessage(), timeout=10_000
+    )
+    assert window.dispatcher.huey.is_revoked(ids[0])
+    qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: "Restored 1 task" in window.statusBar().currentMessage(), timeout=10_000
+    )
+    assert not window.dispatcher.huey.is_revoked(ids[0])
+    monkeypatch.setattr(window, "confirm", lambda question: "cannot be undone" in question)
+    qtbot.mouseClick(window.flush_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not (set(ids) & queued_ids()), timeout=20_000)

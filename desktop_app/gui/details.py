@@ -1,0 +1,186 @@
+"""One task in full: arguments, result or traceback, timeline, and what can be done to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.gui.jobs import run_job
+from desktop_app.gui.models import seconds
+
+FINISHED = {
+    "complete",
+    "error",
+    "interrupted",
+    "revoked",
+    "expired",
+    "canceled",
+    "locked",
+    "timeout",
+    "rate-limited",
+    "flushed",
+}
+WAITING = {"enqueued", "scheduled"}
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if ts else "—"
+
+
+class TaskDetails(QWidget):
+    """Shows ``Inspector.show(task_id)``, read on the thread pool."""
+
+    retry_requested = Signal(str)
+    revoke_requested = Signal(str)
+    edit_requested = Signal(str, list, dict)
+    message = Signal(str)
+
+    def __init__(self, inspector: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.inspector = inspector
+        self.info: dict | None = None
+        self.task_id: str | None = None
+        self.title = QLabel("Select a task to see its details.")
+        self.title.setObjectName("details-title")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setWordWrap(True)
+        self.facts = QLabel()
+        self.facts.setObjectName("details-facts")
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text = QPlainTextEdit(readOnly=True)
+        self.text.setObjectName("details-text")
+        self.text.setPlaceholderText("Result or traceback")
+        self.timeline = QTreeWidget()
+        self.timeline.setObjectName("details-timeline")
+        self.timeline.setHeaderLabels(["Time", "Event", "Worker", "Detail"])
+        self.timeline.setRootIsDecorated(False)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setToolTip("Run again with the same arguments (Ctrl+R)")
+        self.edit_button = QPushButton("Edit and resubmit")
+        self.revoke_button = QPushButton("Revoke")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the result or traceback")
+        self.retry_button.clicked.connect(lambda: self._ask(self.retry_requested))
+        self.revoke_button.clicked.connect(lambda: self._ask(self.revoke_requested))
+        self.edit_button.clicked.connect(self._edit)
+        self.copy_button.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.text.toPlainText())
+        )
+        buttons = QHBoxLayout()
+        for b in (self.retry_button, self.edit_button, self.revoke_button, self.copy_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.facts)
+        layout.addLayout(buttons)
+        layout.addWidget(self.text, 2)
+        layout.addWidget(self.timeline, 2)
+        self._buttons()
+
+    def show_task(self, task_id: str | None) -> None:
+        """Load ``task_id`` (off the GUI thread) and show it."""
+        self.task_id = task_id
+        if not task_id:
+            return
+        self.title.setText(f"Loading {task_id}…")
+        run_job(lambda: self.inspector.show(task_id), self._loaded, self._failed)
+
+    def refresh(self) -> None:
+        if self.task_id:
+            self.show_task(self.task_id)
+
+    def _failed(self, message: str) -> None:
+        self.title.setText(message)
+        self.info = None
+        self._buttons()
+
+    def _loaded(self, info: dict) -> None:
+        if info.get("id") != self.task_id:
+            return  # an older request answered after a newer one
+        self.info = info
+        self.title.setText(
+            f"<b>{info.get('task') or '?'}</b> — {info['state']}<br><small>{info['id']}</small>"
+        )
+        args = info.get("args_preview") or ""
+        facts = [f"arguments: {args or '(none)'}"]
+        for key, label in (
+            ("enqueued_at", "enqueued"),
+            ("started_at", "started"),
+            ("finished_at", "finished"),
+        ):
+            if info.get(key):
+                facts.append(f"{label}: {_when(info[key])}")
+        if info.get("duration") is not None:
+            facts.append(f"duration: {seconds(info['duration'])}")
+        if info.get("worker"):
+            facts.append(f"worker: {info['worker']} (pid {info.get('pid')})")
+        if info.get("attempts"):
+            facts.append(f"attempts: {info['attempts']}")
+        if info.get("retry_of"):
+            facts.append(f"retry of: {info['retry_of']}")
+        self.facts.setText("<br>".join(_escape(f) for f in facts))
+        if info.get("traceback"):
+            self.text.setPlainText(info["traceback"])
+        elif info.get("error"):
+            self.text.setPlainText(info["error"])
+        elif info.get("result") is not None:
+            self.text.setPlainText(json.dumps(info["result"], indent=2, ensure_ascii=False))
+        else:
+            self.text.setPlainText(info.get("result_preview") or "")
+        self.timeline.clear()
+        for e in info.get("events", []):
+            data = e.get("data") or {}
+            detail = ""
+            if e["kind"] == "progress":
+                detail = f"{data.get('progress', 0):.0%} {data.get('progress_message') or ''}"
+            elif data.get("error"):
+                detail = str(data["error"])
+            elif data.get("result_preview"):
+                detail = str(data["result_preview"])
+            elif data.get("duration") is not None:
+                detail = seconds(data["duration"])
+            self.timeline.addTopLevelItem(
+                QTreeWidgetItem([_when(e["ts"]), e["kind"], e.get("worker") or "", detail.strip()])
+            )
+        for column in range(3):
+            self.timeline.resizeColumnToContents(column)
+        self._buttons()
+
+    def _buttons(self) -> None:
+        state = (self.info or {}).get("state")
+        exact = bool(self.info and self.info.get("args") is not None)
+        self.retry_button.setEnabled(state in FINISHED and exact)
+        self.edit_button.setEnabled(exact)
+        self.revoke_button.setEnabled(state in WAITING)
+        self.copy_button.setEnabled(self.info is not None)
+
+    def _ask(self, signal: Any) -> None:
+        if self.info:
+            signal.emit(self.info["id"])
+
+    def _edit(self) -> None:
+        if self.info and self.info.get("args") is not None:
+            self.edit_requested.emit(
+                self.info["task"], list(self.info["args"]), dict(self.info.get("kwargs") or {})
+            )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

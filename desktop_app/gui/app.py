@@ -55,6 +55,7 @@ class Desk:
 
     def shutdown(self) -> None:
         """Stop the consumer gracefully, stop the monitor, close the window."""
+        self.window.quitting = True
         if self.consumer is not None:
             self.consumer.wait_stopped()
         self.thread.shutdown()
@@ -67,6 +68,8 @@ class Desk:
 def run_gui(ns: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.gui.icons import icon
+
     if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         raise UserError(
             "No display to open the window on; run huey-desk in a desktop session "
@@ -78,7 +81,7 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.setApplicationName("Huey Desk")
     app.setOrganizationName("huey-desk")
     app.setDesktopFileName("huey-desk")
-    app.setWindowIcon(_icon())
+    app.setWindowIcon(icon())
     desk = Desk(
         target,
         journal_path,
@@ -89,15 +92,3 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.aboutToQuit.connect(desk.shutdown)
     desk.start()
     return app.exec()
-
-
-def _icon():
-    """The application icon: the theme's if it has one, else ours (package data)."""
-    from importlib.resources import files
-
-    from PySide6.QtGui import QIcon, QPixmap
-
-    data = files("desktop_app.resources").joinpath("icons/huey-desk.svg").read_bytes()
-    pixmap = QPixmap()
-    pixmap.loadFromData(data, "SVG")
-    return QIcon.fromTheme("huey-desk", QIcon(pixmap))

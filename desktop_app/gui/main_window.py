@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QThread, Signal
+from PySide6.QtCore import QEvent, QSettings, QSortFilterProxyModel, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -31,6 +32,7 @@ from desktop_app.gui.jobs import run_job
 from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel
 from desktop_app.gui.monitor import Monitor
 from desktop_app.gui.submit_panel import SubmitPanel
+from desktop_app.gui.tray import Notifier
 
 RESULT_STATES = (
     "all",
@@ -245,6 +247,10 @@ class MainWindow(QMainWindow):
         self.counts = QLabel()
         self.counts.setObjectName("counts")
         self.statusBar().addPermanentWidget(self.counts)
+        self.quitting = False
+        self._told_about_tray = False
+        self.notifier = Notifier(self, self.settings)
+        self.notifier.open_task.connect(self.open_task)
         self._menus()
         self._wire_consumer()
         self._restore()
@@ -253,7 +259,7 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        quit_action.triggered.connect(self.quit)
         file_menu.addAction(quit_action)
         view = self.menuBar().addMenu("&View")
         find = QAction("&Find in tasks", self, shortcut=QKeySequence.StandardKey.Find)
@@ -273,6 +279,8 @@ class MainWindow(QMainWindow):
         refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(self.refresh_requested.emit)
         view.addAction(refresh)
+        view.addSeparator()
+        view.addMenu(self.notifier.mode_menu())
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Huey Desk", self)
         about.triggered.connect(self._about)
@@ -369,6 +377,8 @@ class MainWindow(QMainWindow):
     def connect_monitor(self, monitor: Monitor) -> None:
         monitor.tasks_changed.connect(self.tasks_model.upsert)
         monitor.tasks_changed.connect(self._maybe_refresh_details)
+        monitor.events_arrived.connect(self.notifier.on_events)
+        monitor.status_changed.connect(self.notifier.on_status)
         monitor.queue_changed.connect(self.queue_model.replace)
         monitor.status_changed.connect(self._status)
         monitor.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
@@ -414,8 +424,38 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"window/splitter-{name}", splitter.saveState())
         self.settings.sync()
 
+    def open_task(self, task_id: str) -> None:
+        """Bring the window up on one task (a clicked notification)."""
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        if task_id:
+            self.details.show_task(task_id)
+
+    def quit(self) -> None:
+        """Quit for real (the tray's Quit, Ctrl+Q), not just hide to the tray."""
+        self.quitting = True
+        self.close()
+        QApplication.quit()
+
+    def changeEvent(self, event: Any) -> None:
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.notifier.seen()
+        super().changeEvent(event)
+
     def closeEvent(self, event: Any) -> None:
         self.save_settings()
+        if self.notifier.tray is not None and not self.quitting:
+            event.ignore()
+            self.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.notifier.notify(
+                    "Huey Desk is still running",
+                    "It keeps watching from the tray; Quit is in its menu.",
+                    "",
+                )
+            return
         super().closeEvent(event)
 
 

@@ -1,0 +1,147 @@
+"""Tray icon and notifications: failures always, long tasks or everything if asked.
+
+Without a system tray, notifications appear in the window's status bar instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from desktop_app.gui.icons import icon
+from desktop_app.gui.models import seconds, short
+
+MODES = {
+    "failures": "Failures only",
+    "long": "Failures and tasks longer than 10 s",
+    "all": "Every finished task",
+    "none": "None",
+}
+DEFAULT_MODE = "long"
+LONG_TASK_S = 10.0
+FAILURES = ("error", "interrupted", "timeout")
+
+
+class Notifier(QObject):
+    """Watches journal events and tells the user about the ones that matter."""
+
+    notified = Signal(str, str, str)  # title, text, task id
+    open_task = Signal(str)  # a notification was clicked
+
+    def __init__(self, window: Any, settings: QSettings) -> None:
+        super().__init__(window)
+        self.window = window
+        self.settings = settings
+        self.mode = str(settings.value("notify/mode", DEFAULT_MODE))
+        if self.mode not in MODES:
+            self.mode = DEFAULT_MODE
+        self.failures_unseen = 0
+        self.busy = False
+        self._last_task = ""
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(icon(), self)
+            self.tray.setToolTip("Huey Desk")
+            self.tray.setContextMenu(self._menu())
+            self.tray.activated.connect(self._activated)
+            self.tray.messageClicked.connect(lambda: self.open_task.emit(self._last_task))
+            self.tray.show()
+
+    # -- menu --------------------------------------------------------------------------
+    def _menu(self) -> QMenu:
+        menu = QMenu()
+        show = menu.addAction("Show / hide window")
+        show.triggered.connect(self.toggle_window)
+        consumer = self.window.consumer
+        if consumer is not None:
+            pause = menu.addAction("Pause consumer")
+            resume = menu.addAction("Resume consumer")
+            pause.triggered.connect(consumer.stop)
+            resume.triggered.connect(consumer.start)
+        menu.addSeparator()
+        menu.addMenu(self.mode_menu())
+        menu.addSeparator()
+        menu.addAction("Quit").triggered.connect(self.window.quit)
+        return menu
+
+    def mode_menu(self) -> QMenu:
+        """Notifications: which finished tasks to tell about (kept in the settings)."""
+        menu = QMenu("Notifications", self.window)
+        group = QActionGroup(menu)
+        for key, label in MODES.items():
+            action = QAction(label, menu, checkable=True, checked=key == self.mode)
+            action.triggered.connect(lambda _checked, k=key: self.set_mode(k))
+            group.addAction(action)
+            menu.addAction(action)
+        return menu
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.settings.setValue("notify/mode", mode)
+
+    def toggle_window(self) -> None:
+        if self.window.isVisible():
+            self.window.hide()
+        else:
+            self.window.show()
+            self.window.raise_()
+            self.window.activateWindow()
+            self.seen()
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_window()
+
+    # -- events ------------------------------------------------------------------------
+    def on_events(self, events: list[dict]) -> None:
+        for e in events:
+            kind = e["kind"]
+            name = short(e.get("task_name")) or "a task"
+            data = e.get("data") or {}
+            if kind in FAILURES:
+                self.failures_unseen += 1
+                if self.mode != "none":
+                    self.notify(f"{name} failed", str(data.get("error") or kind), e["task_id"])
+            elif kind == "complete":
+                duration = data.get("duration") or 0.0
+                if self.mode == "all" or (self.mode == "long" and duration >= LONG_TASK_S):
+                    self.notify(f"{name} finished", f"after {seconds(duration)}", e["task_id"])
+        self._update_icon()
+
+    def on_status(self, status: dict) -> None:
+        self.busy = any(w["state"] == "busy" for w in status["workers"])
+        self._update_icon()
+
+    def seen(self) -> None:
+        """The user has looked: failures are no longer news."""
+        self.failures_unseen = 0
+        self._update_icon()
+
+    def notify(self, title: str, text: str, task_id: str) -> None:
+        self._last_task = task_id or ""
+        self.notified.emit(title, text, self._last_task)
+        if self.tray is not None and self.tray.supportsMessages():
+            level = (
+                QSystemTrayIcon.MessageIcon.Warning
+                if "failed" in title
+                else QSystemTrayIcon.MessageIcon.Information
+            )
+            self.tray.showMessage(title, text[:300], level, 8000)
+        else:
+            self.window.statusBar().showMessage(f"{title}: {text[:200]}", 15_000)
+
+    def _update_icon(self) -> None:
+        if self.tray is None:
+            return
+        if self.failures_unseen:
+            self.tray.setIcon(icon("huey-desk-failed"))
+            self.tray.setToolTip(f"Huey Desk — {self.failures_unseen} failed since you looked")
+        elif self.busy:
+            self.tray.setIcon(icon("huey-desk-busy"))
+            self.tray.setToolTip("Huey Desk — working")
+        else:
+            self.tray.setIcon(icon())
+            self.tray.setToolTip("Huey Desk — idle")

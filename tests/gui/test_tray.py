@@ -1,0 +1,66 @@
+"""Notifications: failures always, long tasks or everything if asked; in-window fallback."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMainWindow
+
+from desktop_app.gui.tray import Notifier
+
+
+class Window(QMainWindow):
+    consumer = None
+
+    def quit(self) -> None:
+        self.close()
+
+
+def event(kind, duration=None, **data):
+    payload = dict(data)
+    if duration is not None:
+        payload["duration"] = duration
+    return {"kind": kind, "task_id": "t-1", "task_name": "tasks.demo.send_email", "data": payload}
+
+
+def make(qtbot, mode=None):
+    window = Window()
+    qtbot.addWidget(window)
+    settings = QSettings("huey-desk-tests", "notify")
+    settings.clear()
+    if mode:
+        settings.setValue("notify/mode", mode)
+    return window, Notifier(window, settings)
+
+
+def test_failures_are_always_told(qtbot):
+    window, notifier = make(qtbot)
+    with qtbot.waitSignal(notifier.notified) as told:
+        notifier.on_events([event("error", error="RuntimeError('boom')")])
+    assert told.args == ["send_email failed", "RuntimeError('boom')", "t-1"]
+    assert notifier.failures_unseen == 1
+    if notifier.tray is None:  # no tray here: the window says it
+        assert "send_email failed" in window.statusBar().currentMessage()
+    notifier.seen()
+    assert notifier.failures_unseen == 0
+
+
+def test_long_tasks_by_default_all_or_none_when_chosen(qtbot):
+    _, notifier = make(qtbot)
+    with qtbot.assertNotEmitted(notifier.notified):
+        notifier.on_events([event("complete", duration=0.5)])
+    with qtbot.waitSignal(notifier.notified) as told:
+        notifier.on_events([event("complete", duration=42.0)])
+    assert told.args[0] == "send_email finished"
+    notifier.set_mode("all")
+    with qtbot.waitSignal(notifier.notified):
+        notifier.on_events([event("complete", duration=0.1)])
+    notifier.set_mode("none")
+    with qtbot.assertNotEmitted(notifier.notified):
+        notifier.on_events([event("error", error="x"), event("complete", duration=99)])
+
+
+def test_mode_persists(qtbot):
+    _, notifier = make(qtbot, mode="all")
+    assert notifier.mode == "all"
+    notifier.set_mode("failures")
+    assert QSettings("huey-desk-tests", "notify").value("notify/mode") == "failures"

@@ -54,6 +54,14 @@ def main() -> int:
         QTimer.singleShot(1200, finish)
 
     def finish() -> None:
+        view = desk.window.results_view
+        for row in range(view.model().rowCount()):
+            if view.model().index(row, 0).data() == "error":
+                view.setCurrentIndex(view.model().index(row, 0))
+                break
+        QTimer.singleShot(800, grab)
+
+    def grab() -> None:
         path = HERE / "window.png"
         desk.window.grab().save(str(path))
         print(f"wrote {path}")

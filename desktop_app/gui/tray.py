@@ -101,7 +101,7 @@ class Notifier(QObject):
             kind = e["kind"]
             name = short(e.get("task_name")) or "a task"
             data = e.get("data") or {}
-            if kind in FAILURES:
+            if kind in FAILURES and not data.get("retries"):  # a retried error is not final
                 self.failures_unseen += 1
                 if self.mode != "none":
                     self.notify(f"{name} failed", str(data.get("error") or kind), e["task_id"])

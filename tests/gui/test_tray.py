@@ -44,6 +44,13 @@ def test_failures_are_always_told(qtbot):
     assert notifier.failures_unseen == 0
 
 
+def test_an_error_that_will_be_retried_is_not_a_failure_yet(qtbot):
+    _, notifier = make(qtbot)
+    with qtbot.assertNotEmitted(notifier.notified):
+        notifier.on_events([event("error", error="flaky", retries=2)])
+    assert notifier.failures_unseen == 0
+
+
 def test_long_tasks_by_default_all_or_none_when_chosen(qtbot):
     _, notifier = make(qtbot)
     with qtbot.assertNotEmitted(notifier.notified):

@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app import __version__
+from desktop_app.gui.charts import ChartsPanel
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.jobs import run_job
@@ -185,9 +187,14 @@ class MainWindow(QMainWindow):
         self.log.setObjectName("consumer-log")
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setPlaceholderText("The consumer's output appears here.")
+        self.charts = ChartsPanel()
+        below = QTabWidget()
+        below.setObjectName("workers-tabs")
+        below.addTab(self.log, "Consumer output")
+        below.addTab(self.charts, "Charts")
         workers_box = QSplitter(Qt.Orientation.Vertical)
         workers_box.addWidget(self.workers_view)
-        workers_box.addWidget(self.log)
+        workers_box.addWidget(below)
         self.workers_panel = Panel("Workers", workers_box, controls)
 
         # results
@@ -378,6 +385,8 @@ class MainWindow(QMainWindow):
         monitor.tasks_changed.connect(self.tasks_model.upsert)
         monitor.tasks_changed.connect(self._maybe_refresh_details)
         monitor.events_arrived.connect(self.notifier.on_events)
+        monitor.events_arrived.connect(self.charts.on_events)
+        monitor.status_changed.connect(self.charts.on_status)
         monitor.status_changed.connect(self.notifier.on_status)
         monitor.queue_changed.connect(self.queue_model.replace)
         monitor.status_changed.connect(self._status)

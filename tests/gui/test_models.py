@@ -97,3 +97,26 @@ def test_queue_and_workers_models_replace(qtmodeltester):
 def test_progress_text_only_for_busy_workers():
     assert progress_text({"state": "idle", "progress": 0.5}) == ""
     assert progress_text({"state": "busy", "progress": 1.0}) == "100%"
+
+
+def test_charts_bucket_finished_and_failed_tasks(qtbot):
+    from desktop_app.gui.charts import BUCKET_S, ChartsPanel
+
+    charts = ChartsPanel()
+    qtbot.addWidget(charts)
+    now = time.time()
+    charts.on_events(
+        [
+            {"kind": "complete", "ts": now, "data": {}},
+            {"kind": "complete", "ts": now, "data": {}},
+            {"kind": "error", "ts": now, "data": {"retries": 0}},
+            {"kind": "error", "ts": now, "data": {"retries": 2}},  # will be retried
+            {"kind": "complete", "ts": now - 3600, "data": {}},  # outside the window
+        ]
+    )
+    charts.on_status({"pending": 4, "scheduled": 1})
+    xs, done, failed = charts.series()
+    assert sum(done) == 2 and sum(failed) == 1
+    assert len(xs) == len(done) + 1 and xs[1] - xs[0] == BUCKET_S
+    charts.redraw()
+    assert list(charts.depth_curve.getData()[1]) == [5]

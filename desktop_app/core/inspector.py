@@ -243,6 +243,19 @@ class Inspector:
             "host": socket.gethostname(),
         }
 
+    def estimate_start(self, task_name: str) -> float | None:
+        """Seconds until a task enqueued now is likely to start: the work ahead of it
+        (pending tasks times their typical duration) shared by the live workers.  None
+        when there is no history to go by."""
+        pending = self.counts()["pending"]
+        if pending == 0:
+            return 0.0
+        typical = self.journal.typical_duration() or self.journal.typical_duration(task_name)
+        if typical is None:
+            return None
+        workers = sum(1 for w in self.workers() if w["state"] in ("idle", "busy"))
+        return pending * typical / max(workers, 1)
+
     # -- one task ----------------------------------------------------------------------
     def resolve_id(self, task_id: str) -> str:
         """A full task id from a full one or an unambiguous prefix of one in the journal."""

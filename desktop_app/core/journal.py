@@ -635,6 +635,31 @@ class SqliteJournal(Journal):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
+    def typical_duration(self, task_name: str | None = None, sample: int = 50) -> float | None:
+        """The median duration of the latest completed runs (of one task, or of all)."""
+        if task_name is None:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT duration FROM tasks WHERE state = 'complete' AND duration IS NOT NULL "
+                    "ORDER BY state_ts DESC LIMIT ?",
+                    (sample,),
+                )
+                .fetchall()
+            )
+        else:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT duration FROM tasks WHERE task_name = ? AND state = 'complete' "
+                    "AND duration IS NOT NULL ORDER BY rowid DESC LIMIT ?",
+                    (task_name, sample),
+                )
+                .fetchall()
+            )
+        values = sorted(r[0] for r in rows)
+        return values[len(values) // 2] if values else None
+
     def find_tasks(self, prefix: str, limit: int = 5) -> list[str]:
         """Task ids that start with ``prefix`` (for short ids typed by hand)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

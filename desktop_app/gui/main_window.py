@@ -31,7 +31,7 @@ from desktop_app.gui.charts import ChartsPanel
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.jobs import run_job
-from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel
+from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel, seconds
 from desktop_app.gui.monitor import Monitor
 from desktop_app.gui.submit_panel import SubmitPanel
 from desktop_app.gui.tray import Notifier
@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
     """Huey Desk's window."""
 
     refresh_requested = Signal()
+    watch_pid = Signal(int)  # the consumer this window runs, for its CPU and memory
 
     def __init__(
         self,
@@ -139,7 +140,7 @@ class MainWindow(QMainWindow):
         self.workers_model = WorkersModel(self)
 
         # submit
-        self.submit_panel = SubmitPanel(catalogue, dispatcher)
+        self.submit_panel = SubmitPanel(catalogue, dispatcher, inspector=inspector)
         self.submit_panel.submitted.connect(lambda _id: self.refresh_requested.emit())
 
         # queue
@@ -327,6 +328,7 @@ class MainWindow(QMainWindow):
         running = state in ("starting", "running")
         self.start_button.setEnabled(not running and state != "stopping")
         self.stop_button.setEnabled(running)
+        self.watch_pid.emit(pid if state == "running" and pid else 0)
 
     # -- actions on tasks --------------------------------------------------------------
     def _show_selected(self, current: Any, _previous: Any = None) -> None:
@@ -392,6 +394,7 @@ class MainWindow(QMainWindow):
         monitor.status_changed.connect(self._status)
         monitor.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
         self.refresh_requested.connect(monitor.refresh)
+        self.watch_pid.connect(monitor.watch_process)
 
     def _maybe_refresh_details(self, rows: list[dict]) -> None:
         shown = self.details.task_id
@@ -399,6 +402,12 @@ class MainWindow(QMainWindow):
             self.details.refresh()
 
     def _status(self, status: dict) -> None:
+        stats = status.get("process")
+        if stats and self.consumer is not None and self.consumer.state == "running":
+            self.consumer_state.setText(
+                f"consumer: running (pid {stats['pid']}) · up {seconds(stats['uptime_s'])}"
+                f" · CPU {stats['cpu_percent']:.0f} % · {stats['rss_mb']:.0f} MB"
+            )
         self.workers_model.replace(status["workers"])
         self.queue_panel.set_count(
             f"— {status['pending']} pending, {status['scheduled']} scheduled"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
+import psutil
 from huey import Huey
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -46,6 +48,7 @@ class Monitor(QObject):
         self._next_status = 0.0
         self._timer: QTimer | None = None
         self._last_error: str | None = None
+        self._process: psutil.Process | None = None
 
     @Slot()
     def start(self) -> None:
@@ -73,6 +76,34 @@ class Monitor(QObject):
         if self._journal is not None:
             self._journal.close()
         self.huey.storage.close()
+
+    @Slot(int)
+    def watch_process(self, pid: int) -> None:
+        """Report CPU, memory and uptime of this consumer process (0: none)."""
+        self._process = None
+        if pid:
+            try:
+                self._process = psutil.Process(pid)
+                self._process.cpu_percent()  # the first call only starts the measurement
+            except psutil.Error:
+                self._process = None
+
+    def _process_stats(self) -> dict[str, Any] | None:
+        proc = self._process
+        if proc is None:
+            return None
+        try:
+            with proc.oneshot():
+                family = [proc, *proc.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in family)
+                return {
+                    "pid": proc.pid,
+                    "cpu_percent": proc.cpu_percent(),
+                    "rss_mb": rss / 1e6,
+                    "uptime_s": time.time() - proc.create_time(),
+                }
+        except psutil.Error:
+            return None
 
     @Slot()
     def refresh(self) -> None:
@@ -110,6 +141,7 @@ class Monitor(QObject):
             w["progress"] = task["progress"] if task else None
             w["progress_message"] = task["progress_message"] if task else None
             w["started_at"] = task["started_at"] if task else None
+        status["process"] = self._process_stats()
         self.status_changed.emit(status)
         queued = [
             t.as_dict() | {"state": "pending"} for t in self._inspector.pending(0, QUEUE_PAGE)

@@ -13,7 +13,7 @@ import inspect
 import json
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QSettings, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -41,8 +41,10 @@ from desktop_app.core.convert import bind_arguments
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.gui.jobs import run_job
+from desktop_app.gui.models import seconds
 
 INT_LIMIT = 2_000_000_000
+RECENT = 10
 
 
 class ParamEditor:
@@ -186,11 +188,17 @@ class SubmitPanel(QWidget):
     submitted = Signal(str)  # the new task id
 
     def __init__(
-        self, catalogue: Catalogue, dispatcher: Dispatcher, parent: QWidget | None = None
+        self,
+        catalogue: Catalogue,
+        dispatcher: Dispatcher,
+        parent: QWidget | None = None,
+        inspector: Any = None,
     ) -> None:
         super().__init__(parent)
         self.catalogue = catalogue
         self.dispatcher = dispatcher
+        self.inspector = inspector  # for the estimated start; None: no estimate
+        self.settings = QSettings("huey-desk", "huey-desk")
         self.editors: list[ParamEditor] = []
         self.task: TaskInfo | None = None
 
@@ -247,6 +255,11 @@ class SubmitPanel(QWidget):
         self.submit_button.setObjectName("submit")
         self.submit_button.setToolTip("Enqueue this call (Ctrl+Enter)")
         self.submit_button.clicked.connect(self.submit)
+        self.recent = QComboBox()
+        self.recent.setObjectName("recent-submissions")
+        self.recent.setToolTip("Fill the form with a recent submission")
+        self.recent.activated.connect(self._use_recent)
+        self._show_recent()
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.submit)
 
@@ -259,6 +272,7 @@ class SubmitPanel(QWidget):
         layout.addWidget(self.error)
         layout.addWidget(self.submit_button)
         layout.addWidget(self.result)
+        layout.addWidget(self.recent)
         layout.addStretch(1)
         if self.tasks.count():
             self.tasks.setCurrentRow(0)
@@ -374,15 +388,70 @@ class SubmitPanel(QWidget):
         if self.task is None or not self.is_valid():
             return
         args, kwargs, when = self.collect()
-        name, dispatcher = self.task.name, self.dispatcher
+        name, dispatcher, inspector = self.task.name, self.dispatcher, self.inspector
+
+        def submit() -> tuple[str, float | None]:
+            estimate = inspector.estimate_start(name) if inspector and not when else None
+            return dispatcher.submit(name, args, kwargs, **when), estimate
+
         self.submit_button.setEnabled(False)
         self.result.setText("Submitting…")
-        run_job(lambda: dispatcher.submit(name, args, kwargs, **when), self._done, self._failed)
+        self._remember(name, args, kwargs)
+        run_job(submit, self._done, self._failed)
 
-    def _done(self, task_id: str) -> None:
-        self.result.setText(f"Queued as {task_id}")
+    def _done(self, outcome: tuple[str, float | None]) -> None:
+        task_id, estimate = outcome
+        text = f"Queued as {task_id}"
+        if estimate is not None:
+            text += (
+                " — should start right away"
+                if estimate < 1
+                else f" — should start in about {seconds(estimate)}"
+            )
+        self.result.setText(text)
         self._validate()
         self.submitted.emit(task_id)
+
+    # -- recent submissions ------------------------------------------------------------
+    def _remember(self, name: str, args: list, kwargs: dict) -> None:
+        entry = json.dumps([name, args, kwargs])
+        recent = [e for e in self._recent() if e != entry]
+        recent.insert(0, entry)
+        self.settings.setValue("submit/recent", recent[:RECENT])
+        self._show_recent()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("submit/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in value or [] if isinstance(v, str)]
+
+    def _show_recent(self) -> None:
+        self.recent.blockSignals(True)
+        self.recent.clear()
+        self.recent.addItem("Recent submissions…", None)
+        for entry in self._recent():
+            try:
+                name, args, kwargs = json.loads(entry)
+            except (ValueError, TypeError):
+                continue
+            call = ", ".join(
+                [json.dumps(a) for a in args] + [f"{k}={json.dumps(v)}" for k, v in kwargs.items()]
+            )
+            self.recent.addItem(f"{name.rsplit('.', 1)[-1]}({call})"[:120], entry)
+        self.recent.setCurrentIndex(0)
+        self.recent.blockSignals(False)
+
+    def _use_recent(self, index: int) -> None:
+        entry = self.recent.itemData(index)
+        if not entry:
+            return
+        name, args, kwargs = json.loads(entry)
+        try:
+            self.prefill(name, args, kwargs)
+        except UserError as exc:  # the task is no longer there
+            self.error.setText(str(exc))
+        self.recent.setCurrentIndex(0)
 
     def _failed(self, message: str) -> None:
         self.result.setText("")

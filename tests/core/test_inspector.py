@@ -105,3 +105,22 @@ def test_show_reads_an_error_result_left_by_a_consumer_without_hooks(inspector, 
     info = inspector.show("e1")
     assert info["error"] == "ValueError('x')"
     assert info["traceback"] == "Traceback: x"
+
+
+def test_estimated_start_from_queue_depth_and_typical_duration(inspector, huey, journal):
+    dispatcher = Dispatcher(huey, journal)
+    assert inspector.estimate_start("test.add") == 0.0  # nothing ahead
+    for i in range(4):
+        dispatcher.submit("add", [i])
+    assert inspector.estimate_start("test.add") is None  # no history to go by
+    for i, duration in enumerate((1.0, 2.0, 3.0)):
+        journal.append(
+            [
+                NewEvent(EXECUTING, f"h{i}", "test.add"),
+                NewEvent(COMPLETE, f"h{i}", "test.add", data={"duration": duration}),
+            ]
+        )
+    assert journal.typical_duration("test.add") == 2.0
+    journal.register_consumer("c", host="h", pid=os.getpid(), workers=2)
+    journal.beat("c", [("Worker-1", os.getpid(), True), ("Worker-2", os.getpid(), True)])
+    assert inspector.estimate_start("test.add") == pytest.approx(4 * 2.0 / 2)

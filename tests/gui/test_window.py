@@ -39,6 +39,7 @@ def test_submit_from_the_form_runs_to_completion(qtbot, desk):
         pass
     task_id = submitted.args[0]
     assert task_id in panel.result.text()
+    assert "should start" in panel.result.text()
     workers = desk.window.workers_model
 
     def busy_with_it():
@@ -54,7 +55,8 @@ def test_submit_from_the_form_runs_to_completion(qtbot, desk):
     model = desk.window.tasks_model
     row = next(model.row(i) for i in range(model.rowCount()) if model.row(i)["task_id"] == task_id)
     assert row["result_preview"] == "\"sent 'Welcome aboard' to user 42\""
-    assert "running" in desk.window.consumer_state.text()
+    qtbot.waitUntil(lambda: "CPU" in desk.window.consumer_state.text(), timeout=10_000)
+    assert "MB" in desk.window.consumer_state.text()
 
 
 def test_a_failure_shows_its_error(qtbot, desk):
@@ -166,3 +168,19 @@ def test_revoke_restore_and_flush_from_the_queue(qtbot, desk, monkeypatch):
     monkeypatch.setattr(window, "confirm", lambda question: "cannot be undone" in question)
     qtbot.mouseClick(window.flush_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not (set(ids) & queued_ids()), timeout=20_000)
+
+
+def test_recent_submissions_refill_the_form(qtbot, desk):
+    panel = desk.window.submit_panel
+    panel.select_task("make_thumbnail")
+    panel.findChild(object, "param-path").setText("cat.png")
+    panel.findChild(object, "param-size").setValue(64)
+    with qtbot.waitSignal(panel.submitted, timeout=10_000):
+        qtbot.mouseClick(panel.submit_button, Qt.MouseButton.LeftButton)
+    panel.select_task("noop")
+    assert panel.recent.count() >= 2
+    assert panel.recent.itemText(1).startswith('make_thumbnail(path="cat.png", size=64)')
+    panel.recent.activated.emit(1)
+    assert panel.task.short_name == "make_thumbnail"
+    assert panel.findChild(object, "param-path").text() == "cat.png"
+    assert panel.findChild(object, "param-size").value() == 64

@@ -2,6 +2,7 @@
 
 States: stopped, starting, running, stopping, crashed.  Stopping sends SIGINT (running
 tasks finish); if the consumer has not exited after ``STOP_TIMEOUT_MS`` it is killed.
+A consumer that dies on its own is restarted with back-off, up to a limit.
 """
 
 from __future__ import annotations
@@ -9,12 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections import deque
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 STOP_TIMEOUT_MS = 30_000
 LOG_LINES = 5000
+# A consumer that dies is started again after 1, 2, 4, 8, 16 s; after this many deaths
+# within CRASH_WINDOW_S it is left stopped, with a message saying so.
+MAX_RESTARTS = 5
+CRASH_WINDOW_S = 60.0
+USAGE_EXIT = 2  # the consumer refused its arguments or target: restarting cannot help
 
 
 class ConsumerProcess(QObject):
@@ -50,6 +57,11 @@ class ConsumerProcess(QObject):
         self._kill_timer.setObjectName("consumer-kill-timer")
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self.process.kill)
+        self.crashes: list[float] = []
+        self.restart_timer = QTimer(self)
+        self.restart_timer.setObjectName("consumer-restart-timer")
+        self.restart_timer.setSingleShot(True)
+        self.restart_timer.timeout.connect(self.start)
 
     @property
     def pid(self) -> int | None:
@@ -73,6 +85,7 @@ class ConsumerProcess(QObject):
         return args
 
     def start(self) -> None:
+        self.restart_timer.stop()
         if self.state in ("starting", "running", "stopping"):
             return
         env = QProcessEnvironment.systemEnvironment()
@@ -84,6 +97,7 @@ class ConsumerProcess(QObject):
 
     def stop(self) -> None:
         """Stop gracefully: SIGINT, then kill after the timeout."""
+        self.restart_timer.stop()
         if self.state not in ("starting", "running") or not self.pid:
             return
         self._set("stopping")
@@ -105,21 +119,54 @@ class ConsumerProcess(QObject):
         )
         *lines, self._partial = text.split("\n")
         for line in lines:
-            self.lines.append(line)
-            self.output.emit(line)
+            self._say(line)
+
+    def _say(self, line: str) -> None:
+        """One line for the log: the consumer's own, or ours about the consumer."""
+        self.lines.append(line)
+        self.output.emit(line)
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()
+        if self._partial:
+            self._say(self._partial)
+            self._partial = ""
         stopping = self.state == "stopping"
-        crashed = status == QProcess.ExitStatus.CrashExit or (code != 0 and not stopping)
-        self._set("crashed" if crashed and not stopping else "stopped")
+        crashed = not stopping and (status == QProcess.ExitStatus.CrashExit or code != 0)
+        self._set("crashed" if crashed else "stopped")
         if self._restart_after_stop:
             self._restart_after_stop = False
             self.start()
+        elif crashed:
+            self._after_crash(code, status)
+
+    def _after_crash(self, code: int, status: QProcess.ExitStatus) -> None:
+        """Start a consumer that died again, with back-off, unless that cannot help."""
+        how = (
+            "was killed" if status == QProcess.ExitStatus.CrashExit else f"exited with code {code}"
+        )
+        if status == QProcess.ExitStatus.NormalExit and code == USAGE_EXIT:
+            reason = self.lines[-1] if self.lines else ""
+            self._say(
+                f"The consumer cannot start ({reason.strip()}); fix that and press Start."
+            )
+            return
+        now = time.monotonic()
+        self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW_S] + [now]
+        if len(self.crashes) > MAX_RESTARTS:
+            self._say(
+                f"The consumer {how} {len(self.crashes)} times within a "
+                "minute; not restarting it. Its output above says why; press "
+                "Start when it is fixed."
+            )
+            return
+        delay = 2 ** (len(self.crashes) - 1)
+        self._say(f"The consumer {how} unexpectedly; restarting it in {delay} s.")
+        self.restart_timer.start(delay * 1000)
 
     def _error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self.output.emit(f"The consumer could not be started ({self.process.errorString()}).")
+            self._say(f"The consumer could not be started ({self.process.errorString()}).")
             self._set("crashed")
 
     def _set(self, state: str) -> None:

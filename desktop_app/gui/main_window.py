@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableView,
@@ -168,6 +169,8 @@ class MainWindow(QMainWindow):
         row.setContentsMargins(0, 0, 0, 0)
         self.consumer_state = QLabel("consumer: not started here")
         self.consumer_state.setObjectName("consumer-state")
+        self.consumer_state.setMinimumWidth(160)  # long texts are cut, not widening the window
+        self.consumer_state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.worker_count = QSpinBox(
             minimum=1, maximum=64, value=consumer.workers if consumer else 2
         )

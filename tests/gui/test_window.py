@@ -67,6 +67,10 @@ def test_a_failure_shows_its_error(qtbot, desk):
     with qtbot.waitSignal(panel.submitted, timeout=10_000) as submitted:
         pass
     task_id = submitted.args[0]
+    notifier = desk.window.notifier
+    qtbot.waitUntil(lambda: notifier.failures_unseen >= 1, timeout=20_000)
+    if notifier.tray is None:  # offscreen: the notification is in the status bar
+        assert "always_fail failed" in desk.window.statusBar().currentMessage()
     qtbot.waitUntil(
         lambda: states(desk.window.tasks_model).get(task_id) == "error", timeout=20_000
     )

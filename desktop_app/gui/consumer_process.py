@@ -147,9 +147,7 @@ class ConsumerProcess(QObject):
         )
         if status == QProcess.ExitStatus.NormalExit and code == USAGE_EXIT:
             reason = self.lines[-1] if self.lines else ""
-            self._say(
-                f"The consumer cannot start ({reason.strip()}); fix that and press Start."
-            )
+            self._say(f"The consumer cannot start ({reason.strip()}); fix that and press Start.")
             return
         now = time.monotonic()
         self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW_S] + [now]

@@ -20,7 +20,7 @@ from desktop_app.core.journal import SqliteJournal
 
 logger = logging.getLogger("huey_desk.monitor")
 
-TICK_MS = 50  # how often new journal events are looked for
+TICK_MS = 25  # how often new journal events are looked for (one primary-key query)
 STATUS_EVERY_S = 1.0  # counts, workers and the queue page, at most this often
 QUEUE_PAGE = 200
 TAIL_BATCH = 5000

@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop journal history older than D days (default 30)",
     )
     consumer.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    consumer.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="stop gracefully once process PID is gone (the window "
+        "passes its own, so its consumer never outlives it)",
+    )
 
     submit = sub.add_parser("submit", help="enqueue a task")
     _add_target(submit)
@@ -334,6 +342,7 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
         retain_events=ns.retain_events,
         retain_days=ns.retain_days,
         periodic=not ns.no_periodic,
+        parent_pid=ns.parent_pid,
     )
     return EXIT_OK
 

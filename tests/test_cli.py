@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 
+import psutil
 import pytest
 
-from tests.helpers import Consumer, cli, cli_json, env_for, wait_until
+from tests.helpers import ROOT, Consumer, cli, cli_json, env_for, wait_until
 
 pytestmark = pytest.mark.consumer
 
@@ -252,3 +253,33 @@ def env_for_default():
 def test_json_outputs_are_single_objects(env):
     out = cli(env, "submit", "noop", "--json").stdout
     assert out.count("\n") == 1 and json.loads(out)["id"]
+
+
+def test_consumer_stops_when_the_process_that_started_it_is_gone(env):
+    # A stand-in for the window: starts a consumer with --parent-pid, then dies at once.
+    code = (
+        "import os, subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'desktop_app', 'consumer',"
+        " '--parent-pid', str(os.getpid())])\n"
+        "print(p.pid, flush=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(ROOT),
+    )
+    consumer_pid = int(proc.stdout.strip())
+    gone = wait_until(
+        lambda: (
+            not psutil.pid_exists(consumer_pid)
+            or psutil.Process(consumer_pid).status() == psutil.STATUS_ZOMBIE
+        ),
+        timeout=20,
+        what="the orphaned consumer to stop",
+    )
+    assert gone
+    workers = cli_json(env, "status")["workers"]
+    assert workers and {w["state"] for w in workers} == {"stopped"}  # a graceful stop

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -105,7 +106,14 @@ class DeskConsumer(Consumer):
 
     worker_class = DeskWorker
 
-    def __init__(self, huey: Huey, heartbeat: Heartbeat | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        heartbeat: Heartbeat | None = None,
+        parent_pid: int | None = None,
+        **options: Any,
+    ) -> None:
+        self.parent_pid = parent_pid
         self._stop_pipe = StopPipe()
         self._watch_files = watched_files(huey)
         self.heartbeat = heartbeat
@@ -120,6 +128,14 @@ class DeskConsumer(Consumer):
     def loop(self, health_check_ts: float | None = None) -> float | None:
         if self.heartbeat is not None:
             self.heartbeat.tick(self.worker_status())
+        if self.parent_pid and self._signum is None and not _pid_alive(self.parent_pid):
+            # The window that started this consumer is gone (killed, crashed): stop the
+            # way SIGINT would, letting running tasks finish, instead of running orphaned.
+            logger.warning(
+                "Process %d that started this consumer is gone; stopping.", self.parent_pid
+            )
+            self._signum = signal.SIGINT
+            self._restart, self._graceful = False, True
         return super().loop(health_check_ts)
 
     def stop(self, graceful: bool = False) -> None:
@@ -240,8 +256,10 @@ def run_consumer(
     retain_events: int | None = 1_000_000,
     retain_days: float | None = 30.0,
     periodic: bool = True,
+    parent_pid: int | None = None,
 ) -> None:
-    """Run the consumer in this (main) thread until it is stopped."""
+    """Run the consumer in this (main) thread until it is stopped (or, with
+    ``parent_pid``, until that process is gone)."""
     path = journal_path or journal_path_for(huey)
     journal = SqliteJournal(path)
     consumer_id = new_consumer_id()
@@ -261,6 +279,7 @@ def run_consumer(
     consumer = DeskConsumer(
         huey,
         heartbeat=Heartbeat(journal, consumer_id, retain_events, retain_days),
+        parent_pid=parent_pid,
         workers=workers,
         worker_type=worker_type,
         periodic=periodic,

@@ -82,7 +82,7 @@ class ConsumerProcess(QObject):
             args += ["--path", path]
         if self.journal:
             args += ["--journal", self.journal]
-        return args
+        return [*args, "--parent-pid", str(os.getpid())]
 
     def start(self) -> None:
         self.restart_timer.stop()

@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -71,6 +74,25 @@ def table(model: Any, name: str, widths: tuple[int, ...] = ()) -> QTableView:
     for column, width in enumerate(widths):
         view.setColumnWidth(column, width)
     return view
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws a busy worker's progress as a progress bar with its note."""
+
+    def paint(self, painter: Any, option: Any, index: Any) -> None:
+        row = index.data(Role.ROW) or {}
+        value = row.get("progress")
+        if row.get("state") != "busy" or value is None:
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum = 0, 100
+        bar.progress = round(value * 100)
+        bar.text = index.data() or ""
+        bar.textVisible = True
+        bar.state = option.state
+        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
 
 class StateFilter(QSortFilterProxyModel):
@@ -155,6 +177,10 @@ class MainWindow(QMainWindow):
         self.restore_button = QPushButton("Restore")
         self.flush_button = QPushButton("Flush…")
         self.flush_button.setToolTip("Delete every pending and scheduled task")
+        self.queue_filter = QLineEdit(placeholderText="Filter: task, arguments, id")
+        self.queue_filter.setObjectName("queue-filter")
+        self.queue_filter.textChanged.connect(self.queue_view.model().setFilterFixedString)
+        q.addWidget(self.queue_filter)
         for b in (self.revoke_button, self.restore_button, self.flush_button):
             q.addWidget(b)
         self.revoke_button.clicked.connect(lambda: self._queue_action("revoke"))
@@ -164,6 +190,7 @@ class MainWindow(QMainWindow):
 
         # workers + consumer control + log
         self.workers_view = table(self.workers_model, "workers-view", (60, 80, 70, 120, 70, 160))
+        self.workers_view.setItemDelegateForColumn(5, ProgressDelegate(self.workers_view))
         controls = QWidget()
         row = QHBoxLayout(controls)
         row.setContentsMargins(0, 0, 0, 0)

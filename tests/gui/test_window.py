@@ -48,6 +48,13 @@ def test_submit_from_the_form_runs_to_completion(qtbot, desk):
 
     qtbot.waitUntil(busy_with_it, timeout=15_000)
 
+    def progress_shown():
+        rows = [workers.row(i) for i in range(workers.rowCount())]
+        assert any(r["task_id"] == task_id and (r.get("progress") or 0) > 0 for r in rows)
+
+    qtbot.waitUntil(progress_shown, timeout=15_000)
+    desk.window.workers_view.grab()  # paints the progress bar delegate
+
     def completed():
         assert states(desk.window.tasks_model).get(task_id) == "complete"
 

@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("retry", "enqueue a finished task again with the same arguments"),
         ("revoke", "revoke a pending or scheduled task"),
         ("restore", "undo a revoke"),
+        ("run-now", "run a delayed or scheduled task as soon as a worker is free"),
     ):
         action = sub.add_parser(name, help=help_text)
         _add_target(action)
@@ -312,6 +313,9 @@ def cmd_action(ns: argparse.Namespace) -> int:
     elif ns.command == "revoke":
         dispatcher.revoke(task_id)
         result["revoked"] = True
+    elif ns.command == "run-now":
+        dispatcher.run_now(task_id)
+        result["run_now"] = True
     else:
         dispatcher.restore(task_id)
         result["restored"] = True
@@ -370,6 +374,7 @@ COMMANDS = {
     "retry": cmd_action,
     "revoke": cmd_action,
     "restore": cmd_action,
+    "run-now": cmd_action,
 }
 
 

@@ -117,6 +117,8 @@ def test_scheduled_revoked_and_restored(env, consumer):
     assert show(env, later)["state"] == "revoked"
     cli_json(env, "restore", later)
     assert show(env, later)["state"] == "enqueued"
+    assert cli_json(env, "run-now", later) == {"id": later, "run_now": True}
+    wait_until(lambda: show(env, later)["state"] == "complete", what="the task run now")
 
 
 def test_priority_orders_the_queue(env, tmp_path):

@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 from huey import Huey
+from huey.registry import Message
+from huey.storage import SqliteStorage
 from huey.utils import normalize_time
 
 from desktop_app.core import jsonsafe
@@ -33,6 +35,7 @@ from desktop_app.core.journal import (
 )
 from desktop_app.core.paths import sqlite_filename
 from desktop_app.core.recorder import encode_call
+from desktop_app.core.safe_decode import decode
 from desktop_app.core.storage_errors import guarded
 
 logger = logging.getLogger("huey_desk.dispatcher")
@@ -206,6 +209,56 @@ class Dispatcher:
         self._record(
             NewEvent(
                 kind=RESTORED, task_id=task_id, task_name=record["task_name"] if record else None
+            )
+        )
+
+    def run_now(self, task_id: str) -> None:
+        """Run a delayed or scheduled task as soon as a worker is free: its ETA is cleared.
+
+        The message is rewritten from its safely decoded form; one that holds objects the
+        monitor will not decode is refused rather than rewritten.
+        """
+        storage = self.huey.storage
+        if not isinstance(storage, SqliteStorage):
+            raise UserError("Running a scheduled task now needs a SQLite queue.")
+        serializer = self.huey.serializer
+
+        def move() -> bool:
+            with storage.db(commit=True) as cursor:
+                for table in ("task", "schedule"):
+                    rows = cursor.execute(
+                        f"SELECT id, data FROM {table} WHERE queue = ?", (storage.name,)
+                    ).fetchall()
+                    for row_id, data in rows:
+                        decoded = decode(serializer, data)
+                        message = decoded.value
+                        if not decoded.ok or not isinstance(message, Message):
+                            continue
+                        if message.id != task_id:
+                            continue
+                        if decoded.refused:
+                            raise UserError(
+                                f"Task {task_id} holds objects Huey Desk does not decode; "
+                                "it cannot be rewritten to run now."
+                            )
+                        blob = serializer.serialize(message._replace(eta=None))
+                        cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+                        cursor.execute(
+                            "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
+                            (storage.name, blob, message.priority or 0),
+                        )
+                        return True
+            return False
+
+        if not guarded(move, self._where):
+            raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
+        record = self._known(task_id)
+        self._record(
+            NewEvent(
+                kind=ENQUEUED,
+                task_id=task_id,
+                task_name=record["task_name"] if record else None,
+                data={"run_now": True},
             )
         )
 

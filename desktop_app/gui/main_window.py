@@ -175,13 +175,16 @@ class MainWindow(QMainWindow):
         self.revoke_button = QPushButton("Revoke")
         self.revoke_button.setToolTip("Revoke the selected tasks (Delete)")
         self.restore_button = QPushButton("Restore")
+        self.run_now_button = QPushButton("Run now")
+        self.run_now_button.setToolTip("Run the selected delayed or scheduled tasks now")
+        self.run_now_button.clicked.connect(lambda: self._queue_action("run_now"))
         self.flush_button = QPushButton("Flush…")
         self.flush_button.setToolTip("Delete every pending and scheduled task")
         self.queue_filter = QLineEdit(placeholderText="Filter: task, arguments, id")
         self.queue_filter.setObjectName("queue-filter")
         self.queue_filter.textChanged.connect(self.queue_view.model().setFilterFixedString)
         q.addWidget(self.queue_filter)
-        for b in (self.revoke_button, self.restore_button, self.flush_button):
+        for b in (self.run_now_button, self.revoke_button, self.restore_button, self.flush_button):
             q.addWidget(b)
         self.revoke_button.clicked.connect(lambda: self._queue_action("revoke"))
         self.restore_button.clicked.connect(lambda: self._queue_action("restore"))
@@ -385,7 +388,7 @@ class MainWindow(QMainWindow):
                 call(task_id)
             return len(ids)
 
-        done = f"{action.capitalize()}d" if action.endswith("e") else f"{action}ed"
+        done = {"revoke": "Revoked", "restore": "Restored", "run_now": "Moved to run now"}[action]
         run_job(
             run, lambda n: self._acted(f"{done} {n} task{'s' if n != 1 else ''}."), self._acted
         )

@@ -152,3 +152,21 @@ def test_any_delay_or_priority_enqueues_exactly_or_is_refused(tmp_path_factory, 
             assert message.priority == priority
     finally:
         huey.storage.close()
+
+
+def test_run_now_clears_the_eta_of_a_delayed_or_scheduled_task(dispatcher, huey, journal):
+    later = dispatcher.submit("add", [1], delay=3600)
+    dispatcher.run_now(later)
+    (message,) = huey.pending()
+    assert message.id == later and message.eta is None
+    # a task the consumer already moved to the schedule
+    task = huey.test_tasks["add"].s(2)
+    task.eta = dt.datetime(2030, 1, 1)
+    huey.add_schedule(task)
+    assert huey.scheduled_count() == 1
+    dispatcher.run_now(task.id)
+    assert huey.scheduled_count() == 0
+    assert {m.id for m in huey.pending()} == {later, task.id}
+    assert journal.task(task.id)["state"] == ENQUEUED
+    with pytest.raises(UserError, match="not waiting"):
+        dispatcher.run_now("missing")

@@ -10,8 +10,10 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
@@ -159,13 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- helpers ----------------------------------------------------------------------------
 def _load(ns: argparse.Namespace):
+    from desktop_app.core.errors import UserError
     from desktop_app.core.journal import SqliteJournal
     from desktop_app.core.paths import journal_path_for
     from desktop_app.core.target import DEFAULT_TARGET, load_target
 
+    if ns.journal and not Path(ns.journal).expanduser().parent.is_dir():
+        raise UserError(f"The folder of --journal {ns.journal} does not exist.")
     target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
     journal = SqliteJournal(ns.journal or journal_path_for(target.huey))
     return target, journal
+
+
+def _shared_queue(target: Any) -> None:
+    """Refuse queues that live only inside this process: work put there is lost."""
+    from huey.storage import BlackHoleStorage, MemoryStorage
+
+    from desktop_app.core.errors import UserError
+
+    if isinstance(target.huey.storage, (MemoryStorage, BlackHoleStorage)):
+        raise UserError(
+            f"{target.spec} keeps its queue in memory ({type(target.huey).__name__}); other "
+            "processes cannot see it. Use SqliteHuey, RedisHuey or FileHuey."
+        )
 
 
 def _json_arg(text: str, what: str, kind: type) -> Any:
@@ -175,6 +193,8 @@ def _json_arg(text: str, what: str, kind: type) -> Any:
         value = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise UserError(f"--{what} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise UserError(f"--{what} is nested too deeply.") from None
     if not isinstance(value, kind):
         expected = 'a list, like [1, "a"]' if kind is list else 'an object, like {"x": 1}'
         raise UserError(f"--{what} must be {expected}.")
@@ -186,7 +206,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=None, default=str, ensure_ascii=False))
+    # ASCII escapes: valid JSON whatever the text holds (lone surrogates included)
+    print(json.dumps(obj, indent=None, default=str, ensure_ascii=True))
 
 
 def _when(ts: float | None) -> str:
@@ -200,6 +221,7 @@ def cmd_submit(ns: argparse.Namespace) -> int:
     from desktop_app.core.dispatcher import Dispatcher
 
     target, journal = _load(ns)
+    _shared_queue(target)
     args = _json_arg(ns.args, "args", list)
     kwargs = _json_arg(ns.kwargs, "kwargs", dict)
     task_id = Dispatcher(target.huey, journal).submit(
@@ -245,6 +267,14 @@ def cmd_show(ns: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{info['id']}  {info['task']}  {info['state']}")
     print(f"  arguments: {info.get('args_preview') or '-'}")
+    eta = info.get("eta") or (info.get("queued") or {}).get("eta")
+    if eta:
+        print(f"  runs at: {eta.replace('T', ' ')[:19]} (UTC)")
+    priority = info.get("priority")
+    if priority is None:
+        priority = (info.get("queued") or {}).get("priority")
+    if priority is not None:
+        print(f"  priority: {priority}")
     for key in ("enqueued_at", "started_at", "finished_at"):
         if info.get(key):
             print(f"  {key.replace('_', ' ')}: {_when(info[key])}")
@@ -332,10 +362,13 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
     from desktop_app.core.target import DEFAULT_TARGET, load_target
 
     target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
+    _shared_queue(target)
     if target.huey.immediate:
         raise UserError(f"{target.spec} is in immediate mode; a consumer cannot run it.")
     if ns.retain_events is not None and ns.retain_events < 1:
         raise UserError("--retain-events must be at least 1.")
+    if not (math.isfinite(ns.retain_days) and ns.retain_days > 0):
+        raise UserError("--retain-days must be a number of days greater than 0.")
     configure_logging(logging.DEBUG if ns.verbose else logging.INFO)
     run_consumer(
         target.huey,
@@ -382,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``huey-desk`` command and return its exit code."""
     from desktop_app.core.errors import UserError
 
+    for stream in (sys.stdout, sys.stderr):  # never fail on text a terminal cannot show
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):

@@ -42,7 +42,7 @@ def main() -> int:
         dispatcher.submit("noop", [], delay=600 + i)
     desk.window.submit_panel.select_task("send_email")
     desk.start()
-    desk.window.resize(1500, 900)
+    desk.window.resize(1400, 880)
 
     def shoot() -> None:
         model = desk.window.tasks_model

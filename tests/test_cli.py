@@ -209,6 +209,9 @@ def test_killed_consumer_leaves_its_task_interrupted(env):
         (["show", "not-a-task"], "No task 'not-a-task'"),
         (["retry", "unknown-id"], "No task 'unknown-id' in the journal"),
         (["consumer", "--workers", "0"], "must be between 1 and 64"),
+        (["consumer", "--retain-days", "-1"], "--retain-days must be a number of days"),
+        (["submit", "noop", "--journal", "/no/such/dir/j"], "does not exist"),
+        (["submit", "sleep_for", "--args", "[" * 5000 + "]" * 5000], "nested too deeply"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -226,7 +229,7 @@ def test_corrupt_queue_file_is_explained(tmp_path):
     bad.write_bytes(b"definitely not sqlite" * 200)
     proc = cli(env_for(bad), "status")
     assert proc.returncode == 2
-    assert "queue database cannot be opened" in proc.stderr
+    assert "cannot be opened (file is not a database); it is damaged" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -118,6 +118,10 @@ class DeskConsumer(Consumer):
         self._watch_files = watched_files(huey)
         self.heartbeat = heartbeat
         super().__init__(huey, **options)
+        # Huey restarts itself on SIGHUP with exec(), skipping our cleanup (the consumer
+        # would never be marked stopped); here SIGHUP stops gracefully instead.
+        if hasattr(signal, "SIGHUP"):
+            self._signal_actions[signal.SIGHUP] = (False, True)
 
     def _create_worker(self) -> Worker:
         worker = super()._create_worker()

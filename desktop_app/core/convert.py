@@ -37,7 +37,7 @@ def _kind(value: Any) -> str:
 
 def _check_depth(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise ConversionError(f"is nested more than {MAX_DEPTH} levels deep")
+        raise ConversionError(f"more than {MAX_DEPTH} levels")
     if isinstance(value, (list, tuple)):
         for v in value:
             _check_depth(v, depth + 1)
@@ -47,6 +47,11 @@ def _check_depth(value: Any, depth: int = 0) -> None:
 
 
 def _finite(value: float) -> float:
+    if isinstance(value, int):
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConversionError("is too large a number") from None
     if not math.isfinite(value):
         raise ConversionError(f"must be a finite number, not {value!r}")
     return value
@@ -85,6 +90,8 @@ def convert(value: Any, annotation: Any) -> Any:
         return convert(value, args[0])
     if origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset):
         container = origin or annotation
+        if isinstance(value, (tuple, set, frozenset)):  # a replayed call, already typed
+            value = list(value)
         if not isinstance(value, list):
             raise ConversionError(f"must be a list, not {_kind(value)}")
         if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
@@ -121,7 +128,7 @@ def convert(value: Any, annotation: Any) -> Any:
         if isinstance(value, bool):
             raise ConversionError("must be a number, not true/false")
         if isinstance(value, (int, float)):
-            return _finite(float(value))
+            return float(_finite(value))
         raise ConversionError(f"must be a number, not {_kind(value)}")
     if annotation is str:
         if isinstance(value, str):
@@ -158,7 +165,10 @@ def convert(value: Any, annotation: Any) -> Any:
         raise ConversionError("must be a time like 14:30:00")
     if annotation is dt.timedelta:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return dt.timedelta(seconds=_finite(float(value)))
+            try:
+                return dt.timedelta(seconds=_finite(value))
+            except OverflowError:
+                raise ConversionError("is too long a time") from None
         raise ConversionError("must be a number of seconds")
     if annotation is Decimal:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
@@ -198,7 +208,9 @@ def bind_arguments(task: TaskInfo, args: list | tuple, kwargs: dict) -> tuple[tu
         _check_depth(list(args))
         _check_depth(kwargs)
     except ConversionError as exc:
-        raise UserError(f"{task.short_name}: the arguments {exc}.") from None
+        raise UserError(
+            f"{task.short_name}: the arguments are too deeply nested ({exc})."
+        ) from None
     try:
         bound = task.signature.bind(*args, **kwargs)
     except TypeError as exc:
@@ -220,6 +232,10 @@ def bind_arguments(task: TaskInfo, args: list | tuple, kwargs: dict) -> tuple[tu
         except RecursionError:
             raise UserError(
                 f"{task.short_name}: argument {name!r} is nested too deeply."
+            ) from None
+        except (OverflowError, ValueError) as exc:
+            raise UserError(
+                f"{task.short_name}: argument {name!r} cannot be used ({exc})."
             ) from None
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
             converted_args.extend(new)

@@ -58,7 +58,9 @@ def parse_eta(text: str) -> dt.datetime:
 def _check_delay(delay: Any) -> float:
     if isinstance(delay, bool) or not isinstance(delay, (int, float)):
         raise UserError("The delay must be a number of seconds.")
-    if not math.isfinite(delay) or delay < 0:
+    if not math.isfinite(delay):
+        raise UserError("The delay must be a finite number of seconds.")
+    if delay < 0:
         raise UserError("The delay must be zero or more seconds.")
     if delay > MAX_DELAY_S:
         raise UserError("The delay must be less than ten years.")
@@ -69,7 +71,9 @@ def _check_priority(priority: Any) -> float | int:
     if isinstance(priority, bool) or not isinstance(priority, (int, float)):
         raise UserError("The priority must be a number (higher runs first).")
     if not math.isfinite(priority) or abs(priority) > 1e15:
-        raise UserError("The priority must be a finite number (higher runs first).")
+        raise UserError(
+            "The priority must be a number between -1e15 and 1e15 (higher runs first)."
+        )
     return priority
 
 
@@ -151,9 +155,8 @@ class Dispatcher:
             fields["eta"] = eta.isoformat()
         if retry_of:
             fields["retry_of"] = retry_of
-        self._record(
-            NewEvent(kind=ENQUEUED, task_id=task.id, task_name=info.name, ts=ts, data=fields)
-        )
+        kind = SCHEDULED if eta is not None else ENQUEUED
+        self._record(NewEvent(kind=kind, task_id=task.id, task_name=info.name, ts=ts, data=fields))
         return task.id
 
     def _known(self, task_id: str) -> dict[str, Any] | None:
@@ -168,7 +171,11 @@ class Dispatcher:
             raise UserError(
                 f"No task {task_id!r} in the journal; only tasks it has seen can be retried."
             )
-        if record["state"] in (ENQUEUED, SCHEDULED, EXECUTING, RETRYING):
+        orphaned = (
+            record["state"] == EXECUTING
+            and record["consumer"] not in self.journal.live_consumers()
+        )
+        if record["state"] in (ENQUEUED, SCHEDULED, EXECUTING, RETRYING) and not orphaned:
             raise UserError(
                 f"Task {task_id} is still {record['state']}; retry it once it has finished."
             )
@@ -202,6 +209,12 @@ class Dispatcher:
 
     def restore(self, task_id: str) -> None:
         """Undo a revoke that the consumer has not acted on yet."""
+        if self.journal is not None and any(
+            e.kind == REVOKED and e.worker for e in self.journal.events_for(task_id)
+        ):
+            raise UserError(
+                f"Task {task_id} was already skipped by the consumer; retry it instead."
+            )
         restored = guarded(lambda: self.huey.restore_by_id(task_id), self._where)
         if not restored:
             raise UserError(f"Task {task_id} is not revoked.")

@@ -208,19 +208,11 @@ class Inspector:
             )
         return out
 
-    def _live_consumers(self) -> set[str]:
-        now = time.time()
-        return {
-            c["consumer_id"]
-            for c in self.journal.consumers()
-            if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S
-        }
-
     def status(self) -> dict[str, Any]:
         """Queue counts, workers and task-state counts, as one JSON-safe object."""
         counts = self.counts()
         states = self.journal.state_counts()
-        live = self._live_consumers()
+        live = self.journal.live_consumers()
         running = [t for t in self.journal.running_tasks() if t["consumer"] in live]
         orphaned = states.get(EXECUTING, 0) - len(running)
         final = {s: states.get(s, 0) for s in REPORTED_STATES}
@@ -250,7 +242,7 @@ class Inspector:
         pending = self.counts()["pending"]
         if pending == 0:
             return 0.0
-        typical = self.journal.typical_duration() or self.journal.typical_duration(task_name)
+        typical = self.journal.typical_duration(task_name) or self.journal.typical_duration()
         if typical is None:
             return None
         workers = sum(1 for w in self.workers() if w["state"] in ("idle", "busy"))
@@ -264,7 +256,9 @@ class Inspector:
         task_id = task_id.strip()
         if self.journal.task(task_id) is not None:
             return task_id
-        matches = self.journal.find_tasks(task_id, limit=5) if len(task_id) >= 4 else []
+        if len(task_id) < 4:
+            return task_id  # too short to stand for a prefix
+        matches = self.journal.find_tasks(task_id, limit=5)
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -284,7 +278,8 @@ class Inspector:
         if record is None or record["state"] in ("enqueued", "scheduled", "revoked"):
             queued = self._find_queued(task_id)
         if record is None and result is None and queued is None:
-            raise UserError(f"No task {task_id!r} in the queue, the results or the journal.")
+            hint = "; give at least 4 characters of an id" if len(task_id) < 4 else ""
+            raise UserError(f"No task {task_id!r} in the queue, the results or the journal{hint}.")
         out: dict[str, Any] = {
             "id": task_id,
             "task": (record or {}).get("task_name") or (queued.name if queued else None),
@@ -319,7 +314,10 @@ class Inspector:
             if record["args_exact"]:
                 out["args"], out["kwargs"] = record["args"], record["kwargs"]
             out["error"], out["traceback"] = record["error"], record["traceback"]
-            if record["state"] == EXECUTING and record["consumer"] not in self._live_consumers():
+            if (
+                record["state"] == EXECUTING
+                and record["consumer"] not in self.journal.live_consumers()
+            ):
                 out["state"] = INTERRUPTED
                 out["error"] = "interrupted: its consumer is gone"
         if queued is not None:

@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS workers (
 
 # Which task columns an event of each kind sets, from the event's data.
 _TASK_COLUMNS = {
-    ENQUEUED: ("args", "kwargs", "args_exact", "args_preview", "priority", "retry_of"),
+    ENQUEUED: ("args", "kwargs", "args_exact", "args_preview", "priority", "retry_of", "eta"),
     SCHEDULED: ("args", "kwargs", "args_exact", "args_preview", "priority", "eta"),
     EXECUTING: ("args", "kwargs", "args_exact", "args_preview", "priority", "retries"),
     PROGRESS: ("progress", "progress_message"),
@@ -175,7 +175,9 @@ _MERGE = {
 }
 _upserts: dict[tuple[str, ...], str] = {}
 # Events after which the worker that fired them is free again.
-_WORKER_FREED = frozenset((COMPLETE, ERROR, INTERRUPTED, TIMEOUT, CANCELED, LOCKED, RATE_LIMITED))
+_WORKER_FREED = frozenset(
+    (COMPLETE, ERROR, INTERRUPTED, TIMEOUT, CANCELED, LOCKED, RATE_LIMITED, RETRYING)
+)
 # One encoder, made once: json.dumps with options builds a new encoder on every call.
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
@@ -200,7 +202,7 @@ def _fold(delta: dict[str, Any], ev: NewEvent) -> None:
     state = STATE_OF.get(ev.kind)
     if state is not None and ev.ts >= delta.get("state_ts", float("-inf")):
         delta["state"], delta["state_ts"] = state, ev.ts
-    if ev.kind == ENQUEUED:
+    if ev.kind in (ENQUEUED, SCHEDULED):
         delta.setdefault("enqueued_at", ev.ts)
     elif ev.kind == EXECUTING:
         delta.update(
@@ -417,9 +419,20 @@ class SqliteJournal(Journal):
 
         def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
             if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
+                try:
+                    self.conn.execute("COMMIT")
+                    return
+                except sqlite3.Error:
+                    self._rollback()
+                    raise
+            self._rollback()
+
+        def _rollback(self) -> None:
+            """Leave no transaction open: the next BEGIN on this connection must work."""
+            try:
                 self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _write(self) -> SqliteJournal._Txn:
         return SqliteJournal._Txn(self)
@@ -685,6 +698,15 @@ class SqliteJournal(Journal):
         cur = self._conn().execute("SELECT * FROM consumers ORDER BY started_at")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def live_consumers(self) -> set[str]:
+        """Ids of consumers that have not stopped and beat within ``STALE_AFTER_S``."""
+        now = time.time()
+        return {
+            c["consumer_id"]
+            for c in self.consumers()
+            if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S
+        }
 
     def workers(self) -> list[dict[str, Any]]:
         cur = self._conn().execute(

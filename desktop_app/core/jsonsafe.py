@@ -57,11 +57,24 @@ def args_preview(args: tuple | list, kwargs: dict, limit: int = PREVIEW_LIMIT) -
 def _enc(value: Any, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         raise _Inexact
-    if value is None or isinstance(value, (bool, str)):
-        return value
+    if isinstance(value, enum.Enum):
+        # The member's value: replaying the call converts it back through the
+        # parameter's annotation (importing a class named in the journal would let the
+        # journal choose code to run).
+        return {
+            "$enum": [
+                f"{type(value).__module__}.{type(value).__qualname__}",
+                _enc(value.value, depth + 1),
+            ]
+        }
+    if value is None or isinstance(value, bool):
+        return bool(value) if value is not None else None
+    if isinstance(value, str):
+        return str(value)  # a str subclass becomes a plain str
     if isinstance(value, int):
-        return value
+        return int(value)
     if isinstance(value, float):
+        value = float(value)  # numpy.float64 and other subclasses
         if math.isfinite(value):
             return value
         return {"$float": repr(value)}
@@ -89,16 +102,6 @@ def _enc(value: Any, depth: int) -> Any:
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, (set, frozenset)):
         return {"$set": [_enc(v, depth + 1) for v in value]}
-    if isinstance(value, enum.Enum):
-        # The member's value: replaying the call converts it back through the
-        # parameter's annotation (importing a class named in the journal would let the
-        # journal choose code to run).
-        return {
-            "$enum": [
-                f"{type(value).__module__}.{type(value).__qualname__}",
-                _enc(value.value, depth + 1),
-            ]
-        }
     raise _Inexact
 
 

@@ -155,6 +155,11 @@ class Recorder:
         writer = self._writer_here()
         try:
             writer.send(record)
+        except (ValueError, TypeError) as exc:
+            # the data could not be encoded: keep the event, without its data
+            logger.warning("Journal record for %s cut down: %s", record.task_id, exc)
+            record.data = {"error": record.data.get("error")} if "error" in record.data else {}
+            writer.send(record)
         except OSError as exc:
             # The writer process is gone: keep recording from a thread of this process.
             logger.warning("Journal writer process unavailable (%s); writing in-process.", exc)
@@ -198,7 +203,8 @@ class Recorder:
         if signal == S.SIGNAL_EXECUTING:
             self._started[task_id] = (time.monotonic(), worker)
             self._local.task = task
-        elif signal in _ENDS:
+        elif signal in _ENDS or (signal == S.SIGNAL_RETRYING and task_id in self._started):
+            # (a task that raised RetryTask ends with "retrying" and nothing else)
             started = self._started.pop(task_id, None)
             if started is not None:
                 data["duration"] = round(time.monotonic() - started[0], 6)

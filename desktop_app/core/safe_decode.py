@@ -12,7 +12,6 @@ import collections
 import datetime
 import decimal
 import fractions
-import gzip
 import io
 import pathlib
 import pickle
@@ -25,13 +24,13 @@ from huey.registry import Message
 from huey.serializer import Serializer, SignedSerializer, is_compressed
 from huey.utils import Error
 
+# Only constructors whose cost is bounded by the size of the pickle itself: ``range``,
+# ``slice``, ``deque`` and ``bytearray`` are left out (``bytearray(10**9)`` allocates a
+# gigabyte from a few bytes of pickle; deeply nested slices crashed the interpreter).
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("builtins", "complex"): complex,
-    ("builtins", "bytearray"): bytearray,
-    ("builtins", "slice"): slice,
-    ("builtins", "range"): range,
     ("datetime", "datetime"): datetime.datetime,
     ("datetime", "date"): datetime.date,
     ("datetime", "time"): datetime.time,
@@ -42,7 +41,6 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("uuid", "UUID"): uuid.UUID,
     ("uuid", "SafeUUID"): uuid.SafeUUID,
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("collections", "deque"): collections.deque,
     ("pathlib", "PosixPath"): pathlib.PurePosixPath,
     ("pathlib", "PurePosixPath"): pathlib.PurePosixPath,
     ("pathlib", "WindowsPath"): pathlib.PureWindowsPath,
@@ -82,14 +80,18 @@ class Undecodable:
 
 
 _stubs: dict[str, type[Undecodable]] = {}
+MAX_STUBS = 1000  # distinct names remembered; a pickle cannot grow this cache for ever
+MAX_BLOB = 64 * 1024 * 1024  # larger rows are not decoded at all
+MAX_INFLATED = 64 * 1024 * 1024  # nor decompressed beyond this (a compression bomb)
 
 
 def _stub(module: str, name: str) -> type[Undecodable]:
-    qualname = f"{module}.{name}"
+    qualname = f"{module}.{name}"[:200]
     cls = _stubs.get(qualname)
     if cls is None:
         cls = type("Undecodable", (Undecodable,), {"type_name": qualname})
-        _stubs[qualname] = cls
+        if len(_stubs) < MAX_STUBS:
+            _stubs[qualname] = cls
     return cls
 
 
@@ -124,7 +126,10 @@ class Decoded:
 def _unwrap(serializer: Any, data: bytes) -> bytes:
     """Undo compression and signing as ``serializer`` would, without unpickling."""
     if getattr(serializer, "comp", False) and is_compressed(data):
-        data = zlib.decompress(data) if serializer.use_zlib else gzip.decompress(data)
+        inflater = zlib.decompressobj(zlib.MAX_WBITS if serializer.use_zlib else 31)
+        data = inflater.decompress(data, MAX_INFLATED)
+        if inflater.unconsumed_tail:
+            raise _TooLarge
     if isinstance(serializer, SignedSerializer):
         try:
             data = serializer._unsign(data)
@@ -137,17 +142,35 @@ class _Tampered(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _is_pickling(serializer: Any) -> bool:
+    """True for Huey's own (pickle) serializers, not for subclasses that change the format."""
+    kind = type(serializer)
+    return (
+        isinstance(serializer, Serializer)
+        and kind._deserialize in (Serializer._deserialize, SignedSerializer._deserialize)
+        and kind.deserialize is Serializer.deserialize
+    )
+
+
 def decode(serializer: Any, data: bytes | memoryview | None) -> Decoded:
     """Decode a blob written by ``serializer`` (a Huey ``Serializer``) safely."""
     if data is None:
         return Decoded(None, ok=False, error="no data")
+    if len(data) > MAX_BLOB:
+        return Decoded(None, ok=False, error=f"too large to decode ({len(data)} bytes)")
     blob = bytes(data)
-    if not isinstance(serializer, Serializer):
+    if not _is_pickling(serializer):
         return Decoded(None, ok=False, error=f"custom serializer {type(serializer).__name__}")
     try:
         raw = _unwrap(serializer, blob)
     except _Tampered:
         return Decoded(None, ok=False, error="signature does not match", tampered=True)
+    except _TooLarge:
+        return Decoded(None, ok=False, error="decompresses to more than 64 MB")
     except (OSError, EOFError, zlib.error) as exc:
         return Decoded(None, ok=False, error=f"cannot decompress: {exc}")
     unpickler = _SafeUnpickler(raw)

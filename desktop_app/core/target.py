@@ -69,9 +69,18 @@ def load_target(spec: str = DEFAULT_TARGET, paths: Iterable[str] = ()) -> Target
             f"Importing {module_name!r} failed: {_one_line(exc)}; install what it needs."
         ) from None
     except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text:
+            advice = "it is damaged or not a database; point it at another file"
+        else:
+            advice = "check that the file and its folder exist and are writable"
         raise UserError(
-            f"Importing {module_name!r} failed: its queue database cannot be opened "
-            f"({exc}); point it at another file or move the damaged one aside."
+            f"The queue database of {module_name!r} cannot be opened ({text}); {advice}."
+        ) from None
+    except OSError as exc:
+        raise UserError(
+            f"Importing {module_name!r} failed: {_one_line(exc)}; check that path and its "
+            "permissions."
         ) from None
     except (Exception, SystemExit) as exc:
         raise UserError(f"Importing {module_name!r} failed: {_one_line(exc)}.") from None
@@ -82,5 +91,7 @@ def load_target(spec: str = DEFAULT_TARGET, paths: Iterable[str] = ()) -> Target
         except AttributeError:
             raise UserError(f"Module {module_name!r} has no attribute {attr!r}.") from None
     if not isinstance(obj, Huey):
-        raise UserError(f"{module_name}:{attr} is a {type(obj).__name__}, not a Huey instance.")
+        kind = type(obj).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        raise UserError(f"{module_name}:{attr} is {article} {kind}, not a Huey instance.")
     return Target(spec=f"{module_name}:{attr}", module=module_name, attr=attr, huey=obj)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from desktop_app.core.catalogue import Catalogue
@@ -75,6 +76,15 @@ def run_gui(ns: argparse.Namespace) -> int:
             "No display to open the window on; run huey-desk in a desktop session "
             "(or use the commands: huey-desk consumer, submit, status)."
         )
+    display = os.environ.get("DISPLAY", "")
+    local = re.fullmatch(r":(\d+)(\.\d+)?", display)
+    if (
+        local
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.path.exists(f"/tmp/.X11-unix/X{local.group(1)}")
+    ):
+        raise UserError(f"Cannot reach the display {display}; check DISPLAY.")
     target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
     journal_path = str(ns.journal or journal_path_for(target.huey))
     app = QApplication.instance() or QApplication(sys.argv[:1])

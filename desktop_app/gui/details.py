@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -90,7 +90,7 @@ class TaskDetails(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.facts)
         layout.addLayout(buttons)
-        layout.addWidget(self.text, 2)
+        layout.addWidget(self.text, 3)
         layout.addWidget(self.timeline, 2)
         self._buttons()
 
@@ -138,6 +138,7 @@ class TaskDetails(QWidget):
         self.facts.setText("<br>".join(_escape(f) for f in facts))
         if info.get("traceback"):
             self.text.setPlainText(info["traceback"])
+            self.text.moveCursor(QTextCursor.MoveOperation.End)  # the exception line
         elif info.get("error"):
             self.text.setPlainText(info["error"])
         elif info.get("result") is not None:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStyle,
@@ -122,14 +121,11 @@ class Panel(QWidget):
         super().__init__()
         self.title = title
         self.label = QLabel(f"<b>{title}</b>")
-        top = QHBoxLayout()
-        top.addWidget(self.label)
-        top.addStretch(1)
-        if tools is not None:
-            top.addWidget(tools)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
+        layout.addWidget(self.label)
+        if tools is not None:  # on a line of their own: the panel stays narrow
+            layout.addWidget(tools)
         layout.addWidget(body)
 
     def set_count(self, text: str) -> None:
@@ -195,12 +191,12 @@ class MainWindow(QMainWindow):
         self.workers_view = table(self.workers_model, "workers-view", (60, 80, 70, 120, 70, 160))
         self.workers_view.setItemDelegateForColumn(5, ProgressDelegate(self.workers_view))
         controls = QWidget()
-        row = QHBoxLayout(controls)
-        row.setContentsMargins(0, 0, 0, 0)
+        lines = QVBoxLayout(controls)
+        lines.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
         self.consumer_state = QLabel("consumer: not started here")
         self.consumer_state.setObjectName("consumer-state")
-        self.consumer_state.setMinimumWidth(160)  # long texts are cut, not widening the window
-        self.consumer_state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.consumer_state.setWordWrap(True)  # a line of its own: long text never overlaps
         self.worker_count = QSpinBox(
             minimum=1, maximum=64, value=consumer.workers if consumer else 2
         )
@@ -209,7 +205,6 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("Stop")
         self.restart_button = QPushButton("Restart")
         for w in (
-            self.consumer_state,
             QLabel("workers"),
             self.worker_count,
             self.start_button,
@@ -217,6 +212,9 @@ class MainWindow(QMainWindow):
             self.restart_button,
         ):
             row.addWidget(w)
+        row.addStretch(1)
+        lines.addWidget(self.consumer_state)
+        lines.addLayout(row)
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setObjectName("consumer-log")
         self.log.setMaximumBlockCount(LOG_LINES)

@@ -380,6 +380,10 @@ class SubmitPanel(QWidget):
             self.error.setText(str(exc))
             self.submit_button.setEnabled(False)
             return False
+        except Exception as exc:  # a slot must never raise into Qt
+            self.error.setText(f"This input cannot be used ({type(exc).__name__}: {exc}).")
+            self.submit_button.setEnabled(False)
+            return False
         self.error.setText("")
         self.submit_button.setEnabled(True)
         return True

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import QueueBusyError, UserError
 from desktop_app.core.inspector import Inspector
-from desktop_app.core.journal import COMPLETE, ENQUEUED, ERROR, EXECUTING, NewEvent
+from desktop_app.core.journal import (
+    COMPLETE,
+    ENQUEUED,
+    ERROR,
+    EXECUTING,
+    REVOKED,
+    SCHEDULED,
+    NewEvent,
+)
 
 
 @pytest.fixture
@@ -170,3 +178,23 @@ def test_run_now_clears_the_eta_of_a_delayed_or_scheduled_task(dispatcher, huey,
     assert journal.task(task.id)["state"] == ENQUEUED
     with pytest.raises(UserError, match="not waiting"):
         dispatcher.run_now("missing")
+
+
+def test_delayed_submission_is_journalled_as_scheduled_with_its_eta(dispatcher, journal):
+    task_id = dispatcher.submit("add", [1], delay=600)
+    record = journal.task(task_id)
+    assert record["state"] == SCHEDULED and record["eta"] and record["enqueued_at"]
+
+
+def test_restore_after_the_consumer_skipped_the_task_is_refused(dispatcher, journal):
+    task_id = dispatcher.submit("add", [1])
+    dispatcher.revoke(task_id)
+    journal.append([NewEvent(REVOKED, task_id, "test.add", worker="Worker-1")])
+    with pytest.raises(UserError, match="already skipped by the consumer"):
+        dispatcher.restore(task_id)
+
+
+def test_huge_numbers_are_refused_not_crashing(dispatcher, huey):
+    with pytest.raises(UserError, match="too large"):
+        dispatcher.submit("gather", [10**400])
+    assert huey.pending_count() == 0

@@ -80,3 +80,20 @@ def test_preview_is_bounded_and_survives_bad_repr():
     assert len(jsonsafe.preview("x" * 10_000)) <= jsonsafe.PREVIEW_LIMIT
     assert len(jsonsafe.args_preview(("x" * 500,) * 10, {"k": "y" * 500})) <= 200
     assert jsonsafe.args_preview((1, "a"), {"k": 2}) == "1, 'a', k=2"
+
+
+def test_enum_and_number_subclasses_become_plain_json():
+    import enum
+    import marshal
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Money(float):
+        pass
+
+    encoded, exact = jsonsafe.encode([Level.HIGH, Money(2.5), True])
+    assert exact
+    assert encoded == [{"$enum": [f"{Level.__module__}.{Level.__qualname__}", 3]}, 2.5, True]
+    marshal.dumps(encoded)  # what the writer process is sent
+    assert jsonsafe.decode(encoded) == [3, 2.5, True]

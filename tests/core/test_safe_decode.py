@@ -107,3 +107,46 @@ def test_tampered_signed_message_is_flagged(tmp_path):
 )
 def test_allowed_values_round_trip(huey, value):
     assert decode(huey.serializer, huey.serializer.serialize(value)).value == value
+
+
+def _reduce_pickle(module: str, name: str, args: tuple) -> bytes:
+    """A protocol-2 pickle that calls module.name(*args) when loaded naively."""
+    inner = pickle.dumps(args, protocol=2)[2:-1]  # the args tuple's opcodes
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + inner + b"R."
+
+
+def test_costly_constructors_are_not_called(huey):
+    for module, name, args in (
+        ("builtins", "bytearray", "(10**9,)"),
+        ("collections", "deque", "((), 0)"),
+        ("builtins", "range", "(10**15,)"),
+        ("builtins", "slice", "(1, 2)"),
+    ):
+        decoded = decode(huey.serializer, _reduce_pickle(module, name, args))
+        assert isinstance(decoded.value, Undecodable), name
+
+
+def test_compression_bomb_is_refused(tmp_path):
+    import gzip
+
+    packed = SqliteHuey("z", filename=str(tmp_path / "z.db"), compression=True)
+    bomb = gzip.compress(b"\0" * (80 * 1024 * 1024))
+    decoded = decode(packed.serializer, bomb)
+    assert not decoded.ok and "64 MB" in decoded.error
+    packed.storage.close()
+
+
+def test_custom_serializer_subclass_is_not_unpickled(huey):
+    import json as _json
+
+    from huey.serializer import Serializer
+
+    class JsonSerializer(Serializer):
+        def _serialize(self, data):
+            return _json.dumps(data).encode()
+
+        def _deserialize(self, data):
+            return _json.loads(data)
+
+    decoded = decode(JsonSerializer(), b'{"a": 1}')
+    assert not decoded.ok and "custom serializer JsonSerializer" in decoded.error

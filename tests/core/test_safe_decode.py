@@ -117,10 +117,10 @@ def _reduce_pickle(module: str, name: str, args: tuple) -> bytes:
 
 def test_costly_constructors_are_not_called(huey):
     for module, name, args in (
-        ("builtins", "bytearray", "(10**9,)"),
-        ("collections", "deque", "((), 0)"),
-        ("builtins", "range", "(10**15,)"),
-        ("builtins", "slice", "(1, 2)"),
+        ("builtins", "bytearray", (10**9,)),
+        ("collections", "deque", ((), 0)),
+        ("builtins", "range", (10**15,)),
+        ("builtins", "slice", (1, 2)),
     ):
         decoded = decode(huey.serializer, _reduce_pickle(module, name, args))
         assert isinstance(decoded.value, Undecodable), name

@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         workers_box = QSplitter(Qt.Orientation.Vertical)
         workers_box.addWidget(self.workers_view)
         workers_box.addWidget(below)
+        workers_box.setSizes([220, 280])
         self.workers_panel = Panel("Workers", workers_box, controls)
 
         # results

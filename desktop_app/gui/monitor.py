@@ -143,8 +143,9 @@ class Monitor(QObject):
             w["started_at"] = task["started_at"] if task else None
         status["process"] = self._process_stats()
         self.status_changed.emit(status)
-        queued = [
-            t.as_dict() | {"state": "pending"} for t in self._inspector.pending(0, QUEUE_PAGE)
+        queued = [  # a message with an ETA waits in the queue until a worker schedules it
+            t.as_dict() | {"state": "delayed" if t.eta else "pending"}
+            for t in self._inspector.pending(0, QUEUE_PAGE)
         ]
         if len(queued) < QUEUE_PAGE:
             queued += [

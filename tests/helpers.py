@@ -50,6 +50,14 @@ def cli(
     )
 
 
+def run_python(env: dict[str, str], code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a snippet of Python in a subprocess (a producer or a parent that knows nothing
+    of Huey Desk)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
 def cli_json(env: dict[str, str], *args: str, cwd: Path = ROOT) -> dict:
     proc = cli(env, *args, "--json", cwd=cwd)
     assert proc.returncode == 0, proc.stderr

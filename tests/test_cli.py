@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
 
-from tests.helpers import ROOT, Consumer, cli, cli_json, env_for, wait_until
+from tests.helpers import Consumer, cli, cli_json, env_for, run_python, wait_until
 
 pytestmark = pytest.mark.consumer
 
@@ -92,14 +90,7 @@ def test_flaky_task_retries_then_succeeds(env, consumer):
 
 def test_plain_huey_producer_is_picked_up_and_journalled(env, consumer, tmp_path):
     code = "from tasks.demo import sleep_for\nprint(sleep_for(0.2).id)\n"
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    proc = run_python(env, code, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     task_id = proc.stdout.strip()
     info = wait_until(lambda: (i := show(env, task_id))["state"] == "complete" and i)
@@ -268,14 +259,7 @@ def test_consumer_stops_when_the_process_that_started_it_is_gone(env):
         " '--parent-pid', str(os.getpid())])\n"
         "print(p.pid, flush=True)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=str(ROOT),
-    )
+    proc = run_python(env, code)
     consumer_pid = int(proc.stdout.strip())
     gone = wait_until(
         lambda: (

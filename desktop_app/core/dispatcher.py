@@ -159,6 +159,23 @@ class Dispatcher:
         self._record(NewEvent(kind=kind, task_id=task.id, task_name=info.name, ts=ts, data=fields))
         return task.id
 
+    def _record_about(
+        self,
+        kind: str,
+        task_id: str,
+        record: dict[str, Any] | None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Journal an action on a task the journal may or may not know."""
+        self._record(
+            NewEvent(
+                kind=kind,
+                task_id=task_id,
+                task_name=record["task_name"] if record else None,
+                data=data or {},
+            )
+        )
+
     def _known(self, task_id: str) -> dict[str, Any] | None:
         if self.journal is None:
             return None
@@ -198,14 +215,7 @@ class Dispatcher:
         if record is not None and record["state"] == EXECUTING:
             raise UserError(f"Task {task_id} is running; Huey cannot stop a running task.")
         guarded(lambda: self.huey.revoke_by_id(task_id), self._where)
-        self._record(
-            NewEvent(
-                kind=REVOKED,
-                task_id=task_id,
-                task_name=record["task_name"] if record else None,
-                data={"requested": True},
-            )
-        )
+        self._record_about(REVOKED, task_id, record, {"requested": True})
 
     def restore(self, task_id: str) -> None:
         """Undo a revoke that the consumer has not acted on yet."""
@@ -218,12 +228,7 @@ class Dispatcher:
         restored = guarded(lambda: self.huey.restore_by_id(task_id), self._where)
         if not restored:
             raise UserError(f"Task {task_id} is not revoked.")
-        record = self._known(task_id)
-        self._record(
-            NewEvent(
-                kind=RESTORED, task_id=task_id, task_name=record["task_name"] if record else None
-            )
-        )
+        self._record_about(RESTORED, task_id, self._known(task_id))
 
     def run_now(self, task_id: str) -> None:
         """Run a delayed or scheduled task as soon as a worker is free: its ETA is cleared.
@@ -265,15 +270,7 @@ class Dispatcher:
 
         if not guarded(move, self._where):
             raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
-        record = self._known(task_id)
-        self._record(
-            NewEvent(
-                kind=ENQUEUED,
-                task_id=task_id,
-                task_name=record["task_name"] if record else None,
-                data={"run_now": True},
-            )
-        )
+        self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True})
 
     def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""

@@ -222,7 +222,17 @@ class MainWindow(QMainWindow):
         self.charts = ChartsPanel()
         below = QTabWidget()
         below.setObjectName("workers-tabs")
-        below.addTab(self.log, "Consumer output")
+        self.log_level = QComboBox()
+        self.log_level.setObjectName("log-level")
+        self.log_level.addItems(["All output", "Warnings and errors"])
+        self.log_level.currentIndexChanged.connect(self._rerender_log)
+        self._keep_following = True
+        output = QWidget()
+        output_layout = QVBoxLayout(output)
+        output_layout.setContentsMargins(0, 0, 0, 0)
+        output_layout.addWidget(self.log_level)
+        output_layout.addWidget(self.log)
+        below.addTab(output, "Consumer output")
         below.addTab(self.charts, "Charts")
         workers_box = QSplitter(Qt.Orientation.Vertical)
         workers_box.addWidget(self.workers_view)
@@ -351,8 +361,30 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(consumer.stop)
         self.restart_button.clicked.connect(lambda: consumer.restart(self.worker_count.value()))
         consumer.state_changed.connect(self._consumer_state)
-        consumer.output.connect(self.log.appendPlainText)
+        consumer.output.connect(self._append_output)
         self._consumer_state(consumer.state)
+
+    def _wanted(self, line: str) -> bool:
+        """Whether ``line`` passes the level filter; a traceback follows its log line."""
+        if self.log_level.currentIndex() == 0:
+            return True
+        if line.startswith("["):  # a new log record: "[time] LEVEL:logger:..."
+            self._keep_following = any(
+                f"] {level}:" in line for level in ("WARNING", "ERROR", "CRITICAL")
+            )
+            return self._keep_following
+        return self._keep_following  # continuation lines and our own messages
+
+    def _append_output(self, line: str) -> None:
+        if self._wanted(line):
+            self.log.appendPlainText(line)
+
+    def _rerender_log(self) -> None:
+        self.log.clear()
+        self._keep_following = True
+        if self.consumer is not None:
+            for line in list(self.consumer.lines):
+                self._append_output(line)
 
     def _consumer_state(self, state: str) -> None:
         pid = self.consumer.pid if self.consumer else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
@@ -195,3 +198,71 @@ def test_recent_submissions_refill_the_form(qtbot, desk):
     assert panel.task.short_name == "make_thumbnail"
     assert panel.findChild(object, "param-path").text() == "cat.png"
     assert panel.findChild(object, "param-size").value() == 64
+
+
+def test_pending_until_the_consumer_is_started_then_done_and_told(qtbot, tmp_path):
+    target = load_target("tasks:huey")
+    watch_only = Desk(target, str(tmp_path / "journal.sqlite"), workers=1, start_consumer=False)
+    qtbot.addWidget(watch_only.window)
+    watch_only.start()
+    try:
+        window = watch_only.window
+        window.notifier.set_mode("all")
+        panel = window.submit_panel
+        panel.select_task("noop")
+        with qtbot.waitSignal(panel.submitted, timeout=10_000) as submitted:
+            qtbot.mouseClick(panel.submit_button, Qt.MouseButton.LeftButton)
+        task_id = submitted.args[0]
+        queue = window.queue_model
+
+        def pending():
+            rows = [queue.row(i) for i in range(queue.rowCount())]
+            assert any(r["id"] == task_id and r["state"] == "pending" for r in rows)
+
+        qtbot.waitUntil(pending, timeout=10_000)
+        assert not window.start_button.isEnabled()  # --no-consumer: nothing to start here
+        # a consumer started elsewhere picks it up; the window sees it done and says so
+        from tests.helpers import Consumer, env_for
+
+        consumer = Consumer(
+            env_for(Path(os.environ["HUEY_DESK_DB"])),
+            "--journal",
+            str(tmp_path / "journal.sqlite"),
+        )
+        try:
+            with qtbot.waitSignal(
+                window.notifier.notified,
+                timeout=30_000,
+                check_params_cb=lambda title, text, tid: tid == task_id,
+            ):
+                pass
+            qtbot.waitUntil(
+                lambda: states(window.tasks_model)[task_id] == "complete", timeout=10_000
+            )
+        finally:
+            assert consumer.stop() == 0
+    finally:
+        watch_only.shutdown()
+
+
+def test_consumer_output_filter_keeps_warnings_errors_and_their_tracebacks(qtbot, tmp_path):
+    desk = Desk(load_target("tasks:huey"), str(tmp_path / "j.sqlite"), start_consumer=True)
+    qtbot.addWidget(desk.window)
+    window = desk.window
+    lines = [
+        "[t] INFO:huey:Worker-1:Executing x",
+        "[t] ERROR:huey:Worker-1:Unhandled",
+        "Traceback (most recent call last):",
+        "RuntimeError: boom",
+        "[t] INFO:huey:Worker-1:Executing y",
+        "[t] WARNING:huey:slow",
+    ]
+    desk.consumer.lines.extend(lines)
+    window.log_level.setCurrentIndex(1)
+    shown = window.log.toPlainText().splitlines()
+    assert shown == [*lines[1:4], lines[5]]
+    window.log_level.setCurrentIndex(0)
+    assert window.log.toPlainText().splitlines() == lines
+    desk.thread.quit()
+    desk.thread.wait()
+    desk.journal.close()

@@ -21,7 +21,6 @@ from typing import Any
 from desktop_app.core.catalogue import TaskInfo
 from desktop_app.core.errors import UserError
 
-MAX_ARGUMENT_BYTES = 1_000_000
 MAX_DEPTH = 64
 
 

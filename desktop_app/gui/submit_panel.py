@@ -311,7 +311,15 @@ class SubmitPanel(QWidget):
         if info.priority is not None:
             extras.append(f"priority {info.priority}")
         if info.periodic:
-            extras.append(f"runs on schedule {info.schedule}")
+            # Huey matches the schedule against UTC unless the instance says otherwise
+            utc = getattr(self.catalogue.huey, "utc", True)
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None) if utc else dt.datetime.now()
+            upcoming = info.next_runs(now, count=1)
+            when = ""
+            if upcoming:
+                local = upcoming[0].replace(tzinfo=dt.UTC).astimezone() if utc else upcoming[0]
+                when = f", next at {local:%H:%M}"
+            extras.append(f"runs on schedule {info.schedule}{when}")
         if extras:
             details.append("; ".join(extras))
         self.about.setText("<br>".join(details))

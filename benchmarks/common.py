@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -68,6 +70,16 @@ def bench_env(db: Path) -> dict[str, str]:
     env["HUEY_DESK_JOURNAL"] = str(db) + ".desk-journal"
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def fresh_queue(kind: str, db: Path, workers: int, log: Path) -> tuple[Any, subprocess.Popen]:
+    """The bench tasks module bound to a new queue file ``db``, and a consumer on it."""
+    import benchmarks.bench_tasks as bench
+
+    env = bench_env(db)
+    os.environ["HUEY_DESK_BENCH_DB"] = env["HUEY_DESK_BENCH_DB"]
+    bench = importlib.reload(bench)  # a fresh Huey on this run's file
+    return bench, start_consumer(kind, env, workers=workers, log=log)
 
 
 def cpu_percent(proc: subprocess.Popen, seconds: float) -> float:

@@ -10,8 +10,6 @@ producer's own commit, is printed beside it.  Goal: median <= 2 ms, p99 <= 10 ms
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import random
 import sys
 import tempfile
@@ -19,12 +17,11 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
-    bench_env,
     cpu_percent,
+    fresh_queue,
     median,
     percentile,
     report,
-    start_consumer,
     stop_consumer,
 )
 
@@ -32,13 +29,7 @@ from benchmarks.common import (
 def _latencies(
     kind: str, samples: int, spacing: tuple[float, float], idle_s: float, workdir: Path
 ) -> tuple[list[float], list[float], float]:
-    db = workdir / f"{kind}.db"
-    env = bench_env(db)
-    os.environ.update({k: env[k] for k in ("HUEY_DESK_BENCH_DB",)})
-    import benchmarks.bench_tasks as bench
-
-    bench = importlib.reload(bench)  # a fresh Huey on this run's file
-    proc = start_consumer(kind, env, workers=1, log=workdir / f"{kind}.log")
+    bench, proc = fresh_queue(kind, workdir / f"{kind}.db", 1, workdir / f"{kind}.log")
     try:
         bench.stamp().get(blocking=True, timeout=60)  # the consumer is up
         rng = random.Random(42)

@@ -9,25 +9,17 @@ delay counts; the time from the commit is printed as well.  Goal: ratio >= 0.9.
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import bench_env, median, report, start_consumer, stop_consumer
+from benchmarks.common import fresh_queue, median, report, stop_consumer
 
 
 def _drain(kind: str, tasks: int, workdir: Path, run: int) -> tuple[float, float]:
-    db = workdir / f"{kind}-{run}.db"
-    env = bench_env(db)
-    os.environ["HUEY_DESK_BENCH_DB"] = env["HUEY_DESK_BENCH_DB"]
-    import benchmarks.bench_tasks as bench
-
-    bench = importlib.reload(bench)
+    bench, proc = fresh_queue(kind, workdir / f"{kind}-{run}.db", 2, workdir / f"{kind}.log")
     huey = bench.huey
-    proc = start_consumer(kind, env, workers=2, log=workdir / f"{kind}.log")
     try:
         huey.result(bench.stamp().id, blocking=True, timeout=60)  # up, and result popped
         blobs = [huey.serialize_task(bench.nop.s()) for _ in range(tasks)]
@@ -59,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--tasks", type=int, default=5000)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each, interleaved")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each, interleaved")
     ns = parser.parse_args(argv)
     ours, base, ours_total, base_total = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="huey-desk-throughput-") as tmp:

@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(show)
     show.add_argument("id", help="the task id (or an unambiguous prefix of it)")
     show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.add_argument("--full", action="store_true", help="print the whole result, not a preview")
 
     tasks = sub.add_parser("tasks", help="list the tasks of the Huey instance")
     _add_target(tasks)
@@ -168,9 +169,19 @@ def _load(ns: argparse.Namespace):
 
     if ns.journal and not Path(ns.journal).expanduser().parent.is_dir():
         raise UserError(f"The folder of --journal {ns.journal} does not exist.")
-    target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
+    target = load_target(ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice)
     journal = SqliteJournal(ns.journal or journal_path_for(target.huey))
     return target, journal
+
+
+_busy_said: set[str] = set()
+
+
+def _busy_notice(sentence: str) -> None:
+    """Say once on stderr that a locked queue is being waited for: never a silent wait."""
+    if sentence not in _busy_said:
+        _busy_said.add(sentence)
+        print(f"huey-desk: {sentence}", file=sys.stderr, flush=True)
 
 
 def _shared_queue(target: Any) -> None:
@@ -224,7 +235,7 @@ def cmd_submit(ns: argparse.Namespace) -> int:
     _shared_queue(target)
     args = _json_arg(ns.args, "args", list)
     kwargs = _json_arg(ns.kwargs, "kwargs", dict)
-    task_id = Dispatcher(target.huey, journal).submit(
+    task_id = Dispatcher(target.huey, journal, on_busy=_busy_notice).submit(
         ns.task, args, kwargs, delay=ns.delay, eta=ns.eta, priority=ns.priority
     )
     if ns.json:
@@ -238,7 +249,9 @@ def cmd_status(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
 
     target, journal = _load(ns)
-    status = Inspector(target.huey, journal, target.spec).status()
+    inspector = Inspector(target.huey, journal, target.spec)
+    status = inspector.status()
+    status["notes"] = _queue_notes(inspector, status)
     if ns.json:
         _print_json(status)
         return EXIT_OK
@@ -254,7 +267,41 @@ def cmd_status(ns: argparse.Namespace) -> int:
     for w in status["workers"]:
         doing = f"{w['task']} [{w['task_id']}] since {_when(w['since'])}" if w["task"] else ""
         print(f"  {w['name']:<10} pid {w['pid']:<7} {w['state']:<8} {doing}")
+    for note in status["notes"]:
+        print(f"note: {note}")
     return EXIT_OK
+
+
+def _queue_notes(inspector: Any, status: dict[str, Any]) -> list[str]:
+    """What the storage holds that the journal cannot explain, read from the first page
+    of the queue and of the schedule (the rest are not decoded, to stay fast)."""
+    from desktop_app.core.inspector import MAX_PAGE
+
+    if not status["pending"] and not status["scheduled"]:
+        return []
+    rows = inspector.pending(0, MAX_PAGE) + inspector.scheduled(0, MAX_PAGE)
+    looked = len(rows)
+    scope = "" if looked == status["pending"] + status["scheduled"] else f" of the first {looked}"
+    notes = []
+    tampered = sum(1 for r in rows if r.error and "tampered" in r.error)
+    if tampered:
+        notes.append(
+            f"{tampered}{scope} queued message(s) fail their signature check (tampered); "
+            "Huey will not run them."
+        )
+    unreadable = sum(1 for r in rows if r.error and "tampered" not in r.error)
+    if unreadable:
+        notes.append(
+            f"{unreadable}{scope} queued message(s) hold data Huey Desk does not decode; "
+            "their arguments are not shown."
+        )
+    unknown = sum(1 for r in rows if r.id and r.enqueued_at is None)
+    if unknown:
+        notes.append(
+            f"{unknown}{scope} queued task(s) are not in the journal (enqueued without Huey "
+            "Desk, or the journal was removed): when they were enqueued is not known."
+        )
+    return notes
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
@@ -262,10 +309,13 @@ def cmd_show(ns: argparse.Namespace) -> int:
 
     target, journal = _load(ns)
     info = Inspector(target.huey, journal, target.spec).show(ns.id)
+    info["notes"] = _task_notes(info)
     if ns.json:
         _print_json(info)
         return EXIT_OK
     print(f"{info['id']}  {info['task']}  {info['state']}")
+    for note in info["notes"]:
+        print(f"  note: {note}")
     print(f"  arguments: {info.get('args_preview') or '-'}")
     eta = info.get("eta") or (info.get("queued") or {}).get("eta")
     if eta:
@@ -283,7 +333,10 @@ def cmd_show(ns: argparse.Namespace) -> int:
     if info.get("worker"):
         print(f"  worker: {info['worker']} (pid {info.get('pid')})")
     if info.get("result") is not None or info.get("result_preview"):
-        print(f"  result: {info.get('result_preview') or json.dumps(info['result'])}")
+        if ns.full and info.get("result") is not None:
+            print(f"  result: {json.dumps(info['result'], ensure_ascii=False)}")
+        else:
+            print(f"  result: {info.get('result_preview') or _shorten(info['result'])}")
     if info.get("error"):
         print(f"  error: {info['error']}")
     if info.get("traceback"):
@@ -297,6 +350,27 @@ def cmd_show(ns: argparse.Namespace) -> int:
             extra = f" {e['data'].get('progress', 0):.0%} {e['data'].get('progress_message', '')}"
         print(f"    {_when(e['ts'])}  {e['kind']:<12} {e['worker'] or ''}{extra}")
     return EXIT_OK
+
+
+def _shorten(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text)} characters; --full or --json shows all)"
+
+
+def _task_notes(info: dict[str, Any]) -> list[str]:
+    """What ``show`` cannot know about a task, said plainly."""
+    notes = []
+    queued = info.get("queued") or {}
+    if queued.get("problem"):
+        notes.append(f"the queued message: {queued['problem']}")
+    if "enqueued_at" not in info:
+        notes.append(
+            "the journal has no record of this task (enqueued without Huey Desk, or the "
+            "journal was removed): its enqueue time, worker and history are not known"
+        )
+    return notes
 
 
 def cmd_tasks(ns: argparse.Namespace) -> int:
@@ -336,7 +410,7 @@ def cmd_action(ns: argparse.Namespace) -> int:
 
     target, journal = _load(ns)
     task_id = Inspector(target.huey, journal, target.spec).resolve_id(ns.id)
-    dispatcher = Dispatcher(target.huey, journal)
+    dispatcher = Dispatcher(target.huey, journal, on_busy=_busy_notice)
     result: dict[str, Any] = {"id": task_id}
     if ns.command == "retry":
         result = {"id": dispatcher.retry(task_id), "retry_of": task_id}
@@ -361,7 +435,7 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
     from desktop_app.core.errors import UserError
     from desktop_app.core.target import DEFAULT_TARGET, load_target
 
-    target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
+    target = load_target(ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice)
     _shared_queue(target)
     if target.huey.immediate:
         raise UserError(f"{target.spec} is in immediate mode; a consumer cannot run it.")

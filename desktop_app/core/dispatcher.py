@@ -10,7 +10,8 @@ import datetime as dt
 import logging
 import math
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from huey import Huey
 from huey.registry import Message
@@ -41,6 +42,7 @@ from desktop_app.core.storage_errors import guarded
 logger = logging.getLogger("huey_desk.dispatcher")
 
 MAX_DELAY_S = 10 * 365 * 86400
+T = TypeVar("T")
 
 
 def parse_eta(text: str) -> dt.datetime:
@@ -58,9 +60,9 @@ def parse_eta(text: str) -> dt.datetime:
 def _check_delay(delay: Any) -> float:
     if isinstance(delay, bool) or not isinstance(delay, (int, float)):
         raise UserError("The delay must be a number of seconds.")
-    if not math.isfinite(delay):
+    if isinstance(delay, float) and math.isnan(delay):
         raise UserError("The delay must be a finite number of seconds.")
-    if delay < 0:
+    if delay < 0:  # compared before any float conversion: ints may be huge
         raise UserError("The delay must be zero or more seconds.")
     if delay > MAX_DELAY_S:
         raise UserError("The delay must be less than ten years.")
@@ -70,7 +72,7 @@ def _check_delay(delay: Any) -> float:
 def _check_priority(priority: Any) -> float | int:
     if isinstance(priority, bool) or not isinstance(priority, (int, float)):
         raise UserError("The priority must be a number (higher runs first).")
-    if not math.isfinite(priority) or abs(priority) > 1e15:
+    if abs(priority) > 1e15 or not math.isfinite(priority):
         raise UserError(
             "The priority must be a number between -1e15 and 1e15 (higher runs first)."
         )
@@ -81,13 +83,23 @@ class Dispatcher:
     """Puts work on a Huey queue and records what it did in the journal."""
 
     def __init__(
-        self, huey: Huey, journal: Journal | None = None, catalogue: Catalogue | None = None
+        self,
+        huey: Huey,
+        journal: Journal | None = None,
+        catalogue: Catalogue | None = None,
+        on_busy: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_busy`` hears a sentence each time a locked queue makes a call wait."""
         self.huey = huey
         self.journal = journal
         self.catalogue = catalogue or Catalogue(huey)
+        self.on_busy = on_busy
         db = sqlite_filename(huey)
         self._where = str(db) if db else f"{huey.name!r}"
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        """One storage transaction, retried while the queue is busy."""
+        return guarded(call, self._where, on_busy=self.on_busy)
 
     def _record(self, event: NewEvent) -> None:
         """Journal an event; a journal failure never loses the job that was queued."""
@@ -148,7 +160,7 @@ class Dispatcher:
             ) from None
         ts = time.time()
         # One INSERT: a busy retry cannot enqueue twice, a failure enqueues nothing.
-        guarded(lambda: self.huey.storage.enqueue(data, task.priority), self._where)
+        self._guarded(lambda: self.huey.storage.enqueue(data, task.priority))
         fields = encode_call(args, kwargs)
         fields["priority"] = task.priority
         if eta is not None:
@@ -214,7 +226,7 @@ class Dispatcher:
             raise UserError(f"Task {task_id} has already ended ({record['state']}).")
         if record is not None and record["state"] == EXECUTING:
             raise UserError(f"Task {task_id} is running; Huey cannot stop a running task.")
-        guarded(lambda: self.huey.revoke_by_id(task_id), self._where)
+        self._guarded(lambda: self.huey.revoke_by_id(task_id))
         self._record_about(REVOKED, task_id, record, {"requested": True})
 
     def restore(self, task_id: str) -> None:
@@ -225,7 +237,7 @@ class Dispatcher:
             raise UserError(
                 f"Task {task_id} was already skipped by the consumer; retry it instead."
             )
-        restored = guarded(lambda: self.huey.restore_by_id(task_id), self._where)
+        restored = self._guarded(lambda: self.huey.restore_by_id(task_id))
         if not restored:
             raise UserError(f"Task {task_id} is not revoked.")
         self._record_about(RESTORED, task_id, self._known(task_id))
@@ -250,9 +262,14 @@ class Dispatcher:
                     for row_id, data in rows:
                         decoded = decode(serializer, data)
                         message = decoded.value
-                        if not decoded.ok or not isinstance(message, Message):
+                        if not isinstance(message, Message) or message.id != task_id:
                             continue
-                        if message.id != task_id:
+                        if decoded.tampered:
+                            raise UserError(
+                                f"Task {task_id} fails its signature check (tampered); "
+                                "it will not be rewritten or run."
+                            )
+                        if not decoded.ok:
                             continue
                         if decoded.refused:
                             raise UserError(
@@ -268,7 +285,7 @@ class Dispatcher:
                         return True
             return False
 
-        if not guarded(move, self._where):
+        if not self._guarded(move):
             raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
         self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True})
 
@@ -276,11 +293,11 @@ class Dispatcher:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""
         storage = self.huey.storage
         if queue:
-            guarded(storage.flush_queue, self._where)
+            self._guarded(storage.flush_queue)
         if schedule:
-            guarded(storage.flush_schedule, self._where)
+            self._guarded(storage.flush_schedule)
         if results:
-            guarded(storage.flush_results, self._where)
+            self._guarded(storage.flush_results)
         if queue and schedule:
             self._record(
                 NewEvent(

@@ -83,6 +83,7 @@ _stubs: dict[str, type[Undecodable]] = {}
 MAX_STUBS = 1000  # distinct names remembered; a pickle cannot grow this cache for ever
 MAX_BLOB = 64 * 1024 * 1024  # larger rows are not decoded at all
 MAX_INFLATED = 64 * 1024 * 1024  # nor decompressed beyond this (a compression bomb)
+TAMPERED = "signature does not match (tampered; Huey will not run it)"
 
 
 def _stub(module: str, name: str) -> type[Undecodable]:
@@ -134,12 +135,18 @@ def _unwrap(serializer: Any, data: bytes) -> bytes:
         try:
             data = serializer._unsign(data)
         except ValueError as exc:
-            raise _Tampered(str(exc)) from None
+            # Keep what the message claims to be, for display only: the safe unpickler
+            # can read it without trusting it; Huey's consumer will refuse to run it.
+            sep = getattr(serializer, "separator", b":")
+            payload = data.rsplit(sep, 1)[0] if sep in data else None
+            raise _Tampered(str(exc), payload) from None
     return data
 
 
 class _Tampered(Exception):
-    pass
+    def __init__(self, reason: str, payload: bytes | None) -> None:
+        super().__init__(reason)
+        self.payload = payload
 
 
 class _TooLarge(Exception):
@@ -167,12 +174,17 @@ def decode(serializer: Any, data: bytes | memoryview | None) -> Decoded:
         return Decoded(None, ok=False, error=f"custom serializer {type(serializer).__name__}")
     try:
         raw = _unwrap(serializer, blob)
-    except _Tampered:
-        return Decoded(None, ok=False, error="signature does not match", tampered=True)
+    except _Tampered as exc:
+        claimed = _safe_load(exc.payload).value if exc.payload is not None else None
+        return Decoded(claimed, ok=False, error=TAMPERED, tampered=True)
     except _TooLarge:
         return Decoded(None, ok=False, error="decompresses to more than 64 MB")
     except (OSError, EOFError, zlib.error) as exc:
         return Decoded(None, ok=False, error=f"cannot decompress: {exc}")
+    return _safe_load(raw)
+
+
+def _safe_load(raw: bytes) -> Decoded:
     unpickler = _SafeUnpickler(raw)
     try:
         value = unpickler.load()
@@ -203,14 +215,23 @@ class MessageView:
 def decode_message(serializer: Any, data: bytes | memoryview | None) -> MessageView:
     """Decode one queue row into a ``MessageView``; bad rows say why instead of raising."""
     decoded = decode(serializer, data)
+    msg = decoded.value
+    if decoded.tampered and isinstance(msg, Message):
+        # What it claims to be (id, task, arguments), shown with the warning.
+        view = _view(msg, [])
+        view.ok, view.error, view.tampered = False, decoded.error, True
+        return view
     if not decoded.ok:
         return MessageView(None, None, ok=False, error=decoded.error, tampered=decoded.tampered)
-    msg = decoded.value
     if not isinstance(msg, Message):
         kind = type(msg).__name__
         if isinstance(msg, Undecodable):
             kind = msg.type_name
         return MessageView(None, None, ok=False, error=f"not a Huey message ({kind})")
+    return _view(msg, decoded.refused)
+
+
+def _view(msg: Message, refused: list[str]) -> MessageView:
     eta = msg.eta if isinstance(msg.eta, datetime.datetime) else None
     return MessageView(
         id=msg.id if isinstance(msg.id, str) else None,
@@ -221,8 +242,8 @@ def decode_message(serializer: Any, data: bytes | memoryview | None) -> MessageV
         priority=msg.priority if isinstance(msg.priority, (int, float)) else None,
         retries=msg.retries if isinstance(msg.retries, int) else None,
         expires=msg.expires,
-        ok=not decoded.refused,
-        error=("contains objects not decoded: " + ", ".join(sorted(set(decoded.refused))))
-        if decoded.refused
+        ok=not refused,
+        error=("contains objects not decoded: " + ", ".join(sorted(set(refused))))
+        if refused
         else None,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from desktop_app.core.errors import QueueBusyError, UserError
@@ -14,40 +15,74 @@ T = TypeVar("T")
 BUSY_RETRIES = 5
 
 
+class QueueFileError(UserError):
+    """The queue file itself cannot be used (damaged, not SQLite, cannot be opened).
+
+    The window catches this one to offer another file instead of closing.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = str(path) if path is not None else None
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "busy": another process holds the lock."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 def explain(exc: BaseException, where: str) -> UserError | None:
     """A ``UserError`` for a storage failure the user can act on, else None."""
     text = str(exc).lower()
+    if is_busy(exc):
+        return QueueBusyError(
+            f"The queue {where} is busy (locked by another process); try again in a moment."
+        )
     if isinstance(exc, sqlite3.OperationalError):
-        if "locked" in text or "busy" in text:
-            return QueueBusyError(
-                f"The queue {where} is busy (locked by another process); try again in a moment."
-            )
         if "readonly" in text or "read-only" in text:
-            return UserError(f"The queue {where} is read-only; check the file's permissions.")
-        if "full" in text:
-            return UserError(f"The disk holding the queue {where} is full; free some space.")
-        if "unable to open" in text:
             return UserError(
-                f"The queue {where} cannot be opened; check that its folder "
-                "exists and is writable."
+                f"The queue {where} is read-only; check the permissions of the file "
+                "and its folder."
+            )
+        if "full" in text:
+            return UserError(
+                f"The disk holding the queue {where} is full; free some space and try again."
+            )
+        if "unable to open" in text:
+            return QueueFileError(
+                f"The queue {where} cannot be opened; check that it is a file and that its "
+                "folder exists and is writable.",
+                where,
+            )
+        if "disk i/o error" in text:
+            return UserError(
+                f"The disk holding the queue {where} reported an I/O error; check the disk."
             )
     if isinstance(exc, sqlite3.DatabaseError) and (
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
-        return UserError(
+        return QueueFileError(
             f"The queue {where} is not a SQLite database or is damaged; "
-            "point Huey Desk at another file or move this one aside."
+            "point Huey Desk at another file or move this one aside.",
+            where,
         )
     if isinstance(exc, PermissionError):
         return UserError(f"Permission denied on the queue {where}; check the file's owner.")
     return None
 
 
-def guarded(call: Callable[[], T], where: str, retries: int = BUSY_RETRIES) -> T:
+def guarded(
+    call: Callable[[], T],
+    where: str,
+    retries: int = BUSY_RETRIES,
+    on_busy: Callable[[str], None] | None = None,
+) -> T:
     """Run a storage ``call``; retry while the database is busy, explain other failures.
 
     Each call given here must be a single transaction, so that a retry after a failure
-    cannot write twice.
+    cannot write twice.  ``on_busy`` hears a sentence before each retry (the command line
+    prints it once, so that a wait is never silent).
     """
     for attempt in range(retries + 1):
         try:
@@ -57,6 +92,8 @@ def guarded(call: Callable[[], T], where: str, retries: int = BUSY_RETRIES) -> T
             if error is None:
                 raise
             if isinstance(error, QueueBusyError) and attempt < retries:
+                if on_busy is not None:
+                    on_busy(f"The queue {where} is busy (locked by another process); retrying.")
                 time.sleep(0.05 * 2**attempt)
                 continue
             raise error from None

@@ -6,14 +6,20 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from desktop_app.core.catalogue import Catalogue
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import SqliteJournal
-from desktop_app.core.paths import journal_path_for
+from desktop_app.core.paths import default_db_path, journal_path_for
+from desktop_app.core.storage_errors import QueueFileError
 from desktop_app.core.target import DEFAULT_TARGET, Target, load_target
+
+CHOOSE_ANOTHER = "Choose another…"
 
 
 class Desk:
@@ -66,6 +72,55 @@ class Desk:
         self.journal.close()
 
 
+def ask_for_queue_file(
+    message: str, can_choose: bool, parent: QWidget | None = None
+) -> str | None:
+    """Tell the user the queue cannot be used; return another file they pick, or None to quit."""
+    while True:
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Critical)
+        box.setWindowTitle("Huey Desk: the queue cannot be opened")
+        box.setText(message)
+        choose = box.addButton(CHOOSE_ANOTHER, QMessageBox.ButtonRole.AcceptRole)
+        choose.setEnabled(can_choose)
+        if not can_choose:
+            box.setInformativeText(
+                "The queue file is set in the module given with --huey; fix it there."
+            )
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(choose if can_choose else quit_button)
+        box.exec()
+        if box.clickedButton() is not choose or not can_choose:
+            return None
+        start = str(default_db_path().parent)
+        path, _ = QFileDialog.getSaveFileName(
+            parent,
+            "Choose a queue file (an existing queue, or a new name)",
+            start,
+            "SQLite queue (*.db *.sqlite *.sqlite3);;All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if path:
+            return path
+
+
+def load_target_or_ask(spec: str | None, paths: Sequence[str] = ()) -> Target | None:
+    """Load the target; when its queue file is unusable, offer another file or quitting.
+
+    Another file can be offered only for the embedded default queue, whose file is named
+    by ``HUEY_DESK_DB`` (set here for this process and the consumer it starts).
+    """
+    spec = spec or DEFAULT_TARGET
+    while True:
+        try:
+            return load_target(spec, paths)
+        except QueueFileError as exc:
+            chosen = ask_for_queue_file(str(exc), can_choose=spec == DEFAULT_TARGET)
+            if chosen is None:
+                return None
+            os.environ["HUEY_DESK_DB"] = chosen
+
+
 def run_gui(ns: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
@@ -85,13 +140,15 @@ def run_gui(ns: argparse.Namespace) -> int:
         and not os.path.exists(f"/tmp/.X11-unix/X{local.group(1)}")
     ):
         raise UserError(f"Cannot reach the display {display}; check DISPLAY.")
-    target = load_target(ns.huey or DEFAULT_TARGET, ns.path)
-    journal_path = str(ns.journal or journal_path_for(target.huey))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Huey Desk")
     app.setOrganizationName("huey-desk")
     app.setDesktopFileName("huey-desk")
     app.setWindowIcon(icon())
+    target = load_target_or_ask(ns.huey, ns.path)
+    if target is None:
+        return 2
+    journal_path = str(ns.journal or journal_path_for(target.huey))
     desk = Desk(
         target,
         journal_path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSettings, QSortFilterProxyModel, Qt, QThread, Signal
+from PySide6.QtCore import QEvent, QSettings, QSortFilterProxyModel, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,15 +30,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import __version__
+from desktop_app.core.history import TaskQuery
 from desktop_app.gui.charts import ChartsPanel
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.jobs import run_job
-from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel, seconds
+from desktop_app.gui.models import QueueModel, Role, WorkersModel, seconds
 from desktop_app.gui.monitor import Monitor
 from desktop_app.gui.submit_panel import SubmitPanel
+from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.tray import Notifier
 
+FILTER_DELAY_MS = 150  # typing pause after which the tasks filter is applied
 RESULT_STATES = (
     "all",
     "complete",
@@ -53,16 +56,25 @@ RESULT_STATES = (
 )
 
 
-def table(model: Any, name: str, widths: tuple[int, ...] = ()) -> QTableView:
-    proxy = QSortFilterProxyModel(model)
-    proxy.setSourceModel(model)
-    proxy.setSortRole(Role.SORT)
-    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    proxy.setFilterKeyColumn(-1)
+def table(
+    model: Any, name: str, widths: tuple[int, ...] = (), sorted_here: bool = True
+) -> QTableView:
+    """A table view on ``model``; ``sorted_here``: through a sorting, filtering proxy (small
+    tables), else straight on the model (which pages and filters in the store)."""
     view = QTableView()
     view.setObjectName(name)
-    view.setModel(proxy)
-    view.setSortingEnabled(True)
+    if sorted_here:
+        proxy = QSortFilterProxyModel(model)
+        proxy.setSourceModel(model)
+        proxy.setSortRole(Role.SORT)
+        proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        proxy.setFilterKeyColumn(-1)
+        view.setModel(proxy)
+        view.setSortingEnabled(True)
+    else:
+        view.setModel(model)
+        # every row the same height: the view never measures rows it does not draw
+        view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setAlternatingRowColors(True)
     view.verticalHeader().setVisible(False)
@@ -92,26 +104,6 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.textVisible = True
         bar.state = option.state
         QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
-
-
-class StateFilter(QSortFilterProxyModel):
-    """Filters task rows by state and by free text over every column."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.state = "all"
-
-    def set_state(self, state: str) -> None:
-        self.beginFilterChange()
-        self.state = state
-        self.endFilterChange()
-
-    def filterAcceptsRow(self, row: int, parent: Any) -> bool:
-        if self.state != "all":
-            record = self.sourceModel().row(row)
-            if record.get("state") != self.state:
-                return False
-        return super().filterAcceptsRow(row, parent)
 
 
 class Panel(QWidget):
@@ -240,28 +232,34 @@ class MainWindow(QMainWindow):
         workers_box.setSizes([220, 280])
         self.workers_panel = Panel("Workers", workers_box, controls)
 
-        # results
-        self.results_filter = StateFilter(self)
-        self.results_filter.setSourceModel(self.tasks_model)
-        self.results_filter.setSortRole(Role.SORT)
-        self.results_filter.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.results_filter.setFilterKeyColumn(-1)
+        # results: a window on the journal's history, filtered in the store
         self.results_view = table(
-            self.tasks_model, "results-view", (90, 130, 220, 80, 80, 80, 320)
+            self.tasks_model, "results-view", (90, 130, 220, 80, 80, 80, 320), sorted_here=False
         )
-        self.results_view.setModel(self.results_filter)
-        self.results_view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         tools = QWidget()
         t = QHBoxLayout(tools)
         t.setContentsMargins(0, 0, 0, 0)
         self.state_combo = QComboBox()
         self.state_combo.setObjectName("state-filter")
         self.state_combo.addItems(RESULT_STATES)
-        self.state_combo.currentTextChanged.connect(self.results_filter.set_state)
+        self.task_combo = QComboBox()
+        self.task_combo.setObjectName("task-filter")
+        self.task_combo.addItem("all tasks", None)
+        for entry in catalogue:
+            self.task_combo.addItem(entry.short_name, entry.name)
         self.text_filter = QLineEdit(placeholderText="Filter: id, task, arguments, error")
         self.text_filter.setObjectName("results-filter")
-        self.text_filter.textChanged.connect(self.results_filter.setFilterFixedString)
+        self.text_filter.setClearButtonEnabled(True)
+        # Typing restarts a short wait; the store is asked once the typing pauses.
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(self.apply_filter)
+        self.text_filter.textChanged.connect(self._filter_timer.start)
+        self.state_combo.currentTextChanged.connect(self.apply_filter)
+        self.task_combo.currentIndexChanged.connect(self.apply_filter)
         t.addWidget(self.state_combo)
+        t.addWidget(self.task_combo)
         t.addWidget(self.text_filter)
         self.details = TaskDetails(inspector)
         self.details.retry_requested.connect(self.retry)
@@ -448,7 +446,13 @@ class MainWindow(QMainWindow):
 
     # -- monitor signals ---------------------------------------------------------------
     def connect_monitor(self, monitor: Monitor) -> None:
-        monitor.tasks_changed.connect(self.tasks_model.upsert)
+        model = self.tasks_model
+        model.query_requested.connect(monitor.open_history)
+        model.fetch_requested.connect(monitor.load_history)
+        monitor.history_opened.connect(model.on_opened)
+        monitor.history_counted.connect(model.on_counted)
+        monitor.history_block.connect(model.on_block)
+        monitor.tasks_changed.connect(model.apply)
         monitor.tasks_changed.connect(self._maybe_refresh_details)
         monitor.events_arrived.connect(self.notifier.on_events)
         monitor.events_arrived.connect(self.charts.on_events)
@@ -459,6 +463,19 @@ class MainWindow(QMainWindow):
         monitor.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
         self.refresh_requested.connect(monitor.refresh)
         self.watch_pid.connect(monitor.watch_process)
+        self.apply_filter()  # the first window: every task, newest first
+
+    def apply_filter(self) -> None:
+        """Ask the store for the tasks that match the state, task and text chosen."""
+        self._filter_timer.stop()
+        state = self.state_combo.currentText()
+        self.tasks_model.set_query(
+            TaskQuery(
+                state=None if state == "all" else state,
+                task_name=self.task_combo.currentData(),
+                text=self.text_filter.text().strip(),
+            )
+        )
 
     def _maybe_refresh_details(self, rows: list[dict]) -> None:
         shown = self.details.task_id
@@ -480,8 +497,11 @@ class MainWindow(QMainWindow):
         live = sum(1 for w in status["workers"] if w["state"] in ("busy", "idle"))
         self.workers_panel.set_count(f"— {busy} busy of {live}")
         counts = status["counts"]
+        model = self.tasks_model
+        shown = f"{model.rowCount():,}" + ("" if model.counted else "+")
         self.results_panel.set_count(
-            f"— {counts.get('complete', 0)} complete, {counts.get('error', 0)} failed"
+            f"— {counts.get('complete', 0):,} complete, {counts.get('error', 0):,} failed"
+            f" · {shown} shown"
         )
         self.counts.setText(
             f"pending {status['pending']} · running {status['running']} · "

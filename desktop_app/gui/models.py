@@ -159,26 +159,6 @@ class RowModel(QAbstractTableModel):
             self.endRemoveRows()
 
 
-class TasksModel(RowModel):
-    """Tasks from the journal, newest first: state, task, arguments, worker, times."""
-
-    key = "task_id"
-    columns = (
-        Column("State", lambda r: r.get("state")),
-        Column("Task", lambda r: short(r.get("task_name"))),
-        Column("Arguments", lambda r: r.get("args_preview")),
-        Column("Worker", lambda r: r.get("worker")),
-        Column(
-            "Started", lambda r: clock(r.get("started_at")), lambda r: r.get("started_at") or 0.0
-        ),
-        Column(
-            "Duration", lambda r: seconds(r.get("duration")), lambda r: r.get("duration") or 0.0
-        ),
-        Column("Result / error", lambda r: r.get("error") or r.get("result_preview")),
-        Column("ID", lambda r: r.get("task_id")),
-    )
-
-
 class QueueModel(RowModel):
     """Pending and scheduled tasks, in the order the consumer will take them."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psutil
@@ -15,8 +16,10 @@ from huey import Huey
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop_app.core.errors import UserError
+from desktop_app.core.history import History, TaskQuery
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import SqliteJournal
+from desktop_app.gui.windowed_model import BLOCK
 
 logger = logging.getLogger("huey_desk.monitor")
 
@@ -24,6 +27,18 @@ TICK_MS = 25  # how often new journal events are looked for (one primary-key que
 STATUS_EVERY_S = 1.0  # counts, workers and the queue page, at most this often
 QUEUE_PAGE = 200
 TAIL_BATCH = 5000
+# What the tasks table needs of a summary row; the details view reads the rest by id.
+HEAVY_COLUMNS = ("args", "kwargs", "traceback")
+PREVIEW_CHARS = 500
+
+
+def slim(row: dict[str, Any]) -> dict[str, Any]:
+    """A task summary without what only the details view shows."""
+    out = {k: v for k, v in row.items() if k not in HEAVY_COLUMNS}
+    error = out.get("error")
+    if error and len(error) > PREVIEW_CHARS:
+        out["error"] = error[:PREVIEW_CHARS] + "…"
+    return out
 
 
 class Monitor(QObject):
@@ -35,6 +50,12 @@ class Monitor(QObject):
     tasks_changed = Signal(object)  # summary rows of the tasks those events touched
     status_changed = Signal(object)  # Inspector.status(), plus the busy workers' progress
     queue_changed = Signal(object)  # the first page of pending and scheduled tasks
+    # the tasks table's windows: {"generation", "anchor", "total", "rows"}, then
+    # {"generation", "total"} once a scan has counted, and {"generation", "anchor",
+    # "block", "rows"} for each block asked for
+    history_opened = Signal(object)
+    history_counted = Signal(object)
+    history_block = Signal(object)
     failed = Signal(str)  # a plain sentence: what cannot be read, and what to do
 
     def __init__(self, huey: Huey, journal_path: str, target: str = "") -> None:
@@ -49,6 +70,9 @@ class Monitor(QObject):
         self._timer: QTimer | None = None
         self._last_error: str | None = None
         self._process: psutil.Process | None = None
+        self._history: History | None = None
+        self._queries: dict[int, TaskQuery] = {}
+        self._counter: ThreadPoolExecutor | None = None
 
     @Slot()
     def start(self) -> None:
@@ -59,10 +83,8 @@ class Monitor(QObject):
             self.failed.emit(str(exc))
             return
         self._inspector = Inspector(self.huey, self._journal, self.target)
-        recent = self._journal.recent_tasks(500)
+        self._history = History(self._journal)
         self._cursor = self._journal.last_id()
-        if recent:
-            self.tasks_changed.emit(list(reversed(recent)))
         self._timer = QTimer(self)
         self._timer.setObjectName("monitor-tick")
         self._timer.timeout.connect(self._tick)
@@ -73,9 +95,76 @@ class Monitor(QObject):
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.stop()
+        if self._counter is not None:
+            self._counter.shutdown(wait=True, cancel_futures=True)
         if self._journal is not None:
             self._journal.close()
         self.huey.storage.close()
+
+    # -- the tasks table's windows -----------------------------------------------------
+    @Slot(object)
+    def open_history(self, request: dict[str, Any]) -> None:
+        """Open a window on the task history: ``{"generation", "query"}``."""
+        if self._history is None:
+            return
+        generation, query = request["generation"], request["query"]
+        try:
+            window = self._history.open(query, BLOCK)
+        except UserError as exc:
+            self._report(str(exc))
+            return
+        except Exception as exc:
+            logger.exception("opening the history failed")
+            self._report(f"Reading the task history failed ({type(exc).__name__}: {exc}).")
+            return
+        self._queries = {generation: query}
+        self.history_opened.emit(
+            {
+                "generation": generation,
+                "anchor": window.anchor,
+                "total": window.total,
+                "rows": [slim(r) for r in window.first],
+            }
+        )
+        if window.total is None:
+            # A free-text count scans every task: off this thread, so live updates go on.
+            if self._counter is None:
+                self._counter = ThreadPoolExecutor(1, thread_name_prefix="huey-desk-count")
+            self._counter.submit(self._count, generation, query, window.anchor)
+
+    def _count(self, generation: int, query: TaskQuery, anchor: int) -> None:
+        assert self._history is not None
+        try:
+            total = self._history.count(query, anchor)
+        except Exception:
+            logger.exception("counting the history failed")
+            return
+        self.history_counted.emit({"generation": generation, "total": total})
+
+    @Slot(object)
+    def load_history(self, request: dict[str, Any]) -> None:
+        """Read the blocks a view asked for: ``{"generation", "anchor", "blocks",
+        "total"}``."""
+        query = self._queries.get(request["generation"])
+        if query is None or self._history is None:
+            return
+        for block in request["blocks"]:
+            try:
+                rows = self._history.page(
+                    query, request["anchor"], block * BLOCK, BLOCK, request["total"]
+                )
+            except Exception as exc:
+                logger.exception("reading the history failed")
+                self._report(f"Reading the task history failed ({type(exc).__name__}: {exc}).")
+                return
+            self.history_block.emit(
+                {
+                    "generation": request["generation"],
+                    "anchor": request["anchor"],
+                    "block": block,
+                    "rows": [slim(r) for r in rows],
+                }
+            )
 
     @Slot(int)
     def watch_process(self, pid: int) -> None:
@@ -119,7 +208,8 @@ class Monitor(QObject):
                 self.events_arrived.emit([e.as_dict() for e in events])
                 touched = {e.task_id for e in events if e.task_id}
                 if touched:
-                    self.tasks_changed.emit(self._journal.tasks_by_ids(sorted(touched)))
+                    rows = self._journal.tasks_by_ids(sorted(touched))
+                    self.tasks_changed.emit([slim(r) for r in rows])
             now = time.monotonic()
             if events or now >= self._next_status:
                 self._next_status = now + STATUS_EVERY_S

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import Qt
 
-from desktop_app.gui.models import QueueModel, Role, TasksModel, WorkersModel, progress_text
+from desktop_app.core.history import TaskQuery
+from desktop_app.gui.models import QueueModel, Role, WorkersModel, progress_text
+from desktop_app.gui.task_history import TasksModel
+from desktop_app.gui.windowed_model import BLOCK, LOADING
 
 
 def task(task_id, state="complete", **extra):
@@ -21,15 +25,30 @@ def task(task_id, state="complete", **extra):
     }
 
 
-def test_tasks_model_upserts_newest_first(qtmodeltester):
+def opened(model, rows, total=None, anchor=None):
+    """Answer the model's query the way the monitor does."""
+    generation = model.begin()
+    seqs = [r["seq"] for r in rows]
+    model.opened(
+        generation,
+        anchor if anchor is not None else max(seqs, default=0),
+        len(rows) if total is None else total,
+        rows,
+    )
+    return generation
+
+
+def test_tasks_model_shows_live_rows_newest_first(qtmodeltester):
     model = TasksModel()
     qtmodeltester.check(model)
-    model.upsert([task("a"), task("b")])
+    opened(model, [task("b", seq=2), task("a", seq=1)])
     assert [model.row(i)["task_id"] for i in range(model.rowCount())] == ["b", "a"]
-    model.upsert([task("a", state="error", error="boom"), task("c", state="executing")])
+    model.apply(
+        [task("a", seq=1, state="error", error="boom"), task("c", seq=3, state="executing")]
+    )
     assert model.rowCount() == 3
     assert model.row(0)["task_id"] == "c"
-    a = next(i for i in range(3) if model.row(i)["task_id"] == "a")
+    a = model.row_number("a")
     assert model.index(a, 0).data() == "error"
     assert model.index(a, 6).data() == "boom"
     assert model.index(a, 1).data() == "noop"
@@ -39,12 +58,55 @@ def test_tasks_model_upserts_newest_first(qtmodeltester):
     qtmodeltester.check(model)
 
 
-def test_tasks_model_keeps_a_bounded_number_of_rows(qtmodeltester):
-    model = TasksModel(limit=5)
-    model.upsert([task(str(i)) for i in range(8)])
-    assert model.rowCount() == 5
-    assert model.row(0)["task_id"] == "7"
-    qtmodeltester.check(model)
+@pytest.mark.parametrize("total", [1_000_000, 5 * BLOCK + 17])
+def test_tasks_model_asks_for_the_blocks_it_draws(qtbot, qtmodeltester, total):
+    model = TasksModel()
+    first = [task(f"t{total - i}", seq=total - i) for i in range(BLOCK)]
+    generation = opened(model, first, total=total, anchor=total)
+    assert model.rowCount() == total
+    assert model.row(0)["task_id"] == f"t{total}"
+    # the last row is not in memory: drawing it shows a placeholder and asks for its block
+    last = model.index(total - 1, 0)
+    with qtbot.waitSignal(model.fetch_requested) as asked:
+        assert last.data() == LOADING
+    request = asked.args[0]
+    assert request["generation"] == generation and request["anchor"] == total
+    assert request["blocks"] == [(total - 1) // BLOCK]
+    block = request["blocks"][0]
+    rows = [task(f"t{total - n}", seq=total - n) for n in range(block * BLOCK, total)]
+    with qtbot.waitSignal(model.dataChanged):
+        model.put_block(generation, total, block, rows)
+    assert model.index(total - 1, 7).data() == "t1"
+    # an answer to an older query is ignored
+    model.put_block(generation - 1, total, 3, [task("stale", seq=5)])
+    assert model.row_number("stale") is None
+    if total < 10_000:  # the tester walks every row
+        qtmodeltester.check(model)
+
+
+def test_tasks_model_folds_live_rows_without_moving_them(qtbot):
+    model = TasksModel()
+    generation = opened(model, [task("old", seq=1)])
+    model.apply([task(f"n{i}", seq=10 + i) for i in range(BLOCK + 5)])
+    assert model.rowCount() == BLOCK + 6
+    assert model.row(0)["task_id"] == f"n{BLOCK + 4}"
+    assert model.row(BLOCK + 5)["task_id"] == "old"
+    assert [model.row(i)["task_id"] for i in range(3)] == [f"n{BLOCK + 4 - i}" for i in range(3)]
+    # a block asked for before the fold still lands where it was asked for
+    model.put_block(generation, 1, 0, [task("old", seq=1, state="error")])
+    assert model.row(BLOCK + 5)["state"] == "error"
+
+
+def test_tasks_model_keeps_only_matching_live_rows_and_counts_late(qtbot):
+    model = TasksModel()
+    query = TaskQuery(state="error")
+    generation = model.begin()
+    model.opened(generation, 5, None, [task("e", seq=4, state="error")], query.matches)
+    assert not model.counted and model.rowCount() == 1
+    model.apply([task("ok", seq=6), task("bad", seq=7, state="error")])
+    assert [model.row(i)["task_id"] for i in range(model.rowCount())] == ["bad", "e"]
+    model.counted_total(generation, 3)
+    assert model.counted and model.rowCount() == 4
 
 
 def test_queue_and_workers_models_replace(qtmodeltester):

@@ -28,7 +28,7 @@ def desk(qtbot, tmp_path):
 
 
 def states(model):
-    return {model.row(i)["task_id"]: model.row(i)["state"] for i in range(model.rowCount())}
+    return {r["task_id"]: r["state"] for r in model.loaded_rows()}
 
 
 def test_submit_from_the_form_runs_to_completion(qtbot, desk):
@@ -63,7 +63,7 @@ def test_submit_from_the_form_runs_to_completion(qtbot, desk):
 
     qtbot.waitUntil(completed, timeout=20_000)
     model = desk.window.tasks_model
-    row = next(model.row(i) for i in range(model.rowCount()) if model.row(i)["task_id"] == task_id)
+    row = model.row(model.row_number(task_id))
     assert row["result_preview"] == "\"sent 'Welcome aboard' to user 42\""
     qtbot.waitUntil(lambda: "CPU" in desk.window.consumer_state.text(), timeout=10_000)
     assert "MB" in desk.window.consumer_state.text()
@@ -140,15 +140,10 @@ def test_details_retry_and_edit_of_a_failure(qtbot, desk):
     assert kinds[0] == "enqueued" and kinds[-1] == "error"
     assert details.retry_button.isEnabled() and not details.revoke_button.isEnabled()
     qtbot.mouseClick(details.retry_button, Qt.MouseButton.LeftButton)
-    retried = [window.tasks_model.row(i) for i in range(window.tasks_model.rowCount())]
     qtbot.waitUntil(
-        lambda: any(
-            r.get("retry_of") == task_id
-            for r in (window.tasks_model.row(i) for i in range(window.tasks_model.rowCount()))
-        ),
+        lambda: any(r.get("retry_of") == task_id for r in window.tasks_model.loaded_rows()),
         timeout=20_000,
     )
-    del retried
     qtbot.mouseClick(details.edit_button, Qt.MouseButton.LeftButton)
     panel = window.submit_panel
     assert panel.task.short_name == "always_fail"

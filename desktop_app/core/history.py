@@ -1,0 +1,167 @@
+"""Task history as windowed, filtered pages read from the journal, newest first.
+
+The window shows a million tasks without holding them: it asks for the rows it is about
+to draw.  A query is fixed at an *anchor* (the newest task when it was opened), so row
+numbers below the anchor stay put while new tasks arrive above it; the window shows
+those separately, on top.  Filters run in SQLite: state and task name through their
+indexes, free text as a scan that stops at the first page of matches.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from desktop_app.core.journal import SqliteJournal
+
+# Columns free text is looked for in: what the results table shows.
+TEXT_COLUMNS = ("task_id", "task_name", "args_preview", "error", "result_preview", "worker")
+# Map of ASCII upper to lower case: SQLite's LIKE folds only ASCII, so do we.
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Which tasks to show: one state (or all), one task name (or all), free text."""
+
+    state: str | None = None
+    task_name: str | None = None
+    text: str = ""
+
+    @property
+    def counted(self) -> bool:
+        """Whether the number of matches is known without a scan."""
+        return not self.text and self.task_name is None
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        """The same test as the SQL, for rows that arrive live."""
+        if self.state is not None and row.get("state") != self.state:
+            return False
+        if self.task_name is not None and row.get("task_name") != self.task_name:
+            return False
+        if self.text:
+            needle = self.text.translate(_ASCII_LOWER)
+            return any(
+                needle in str(row.get(c) or "").translate(_ASCII_LOWER) for c in TEXT_COLUMNS
+            )
+        return True
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if self.state is not None:
+            clauses.append("state = ?")
+            args.append(self.state)
+        if self.task_name is not None:
+            clauses.append("task_name = ?")
+            args.append(self.task_name)
+        if self.text:
+            pattern = "%" + _escape(self.text) + "%"
+            clauses.append(
+                "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in TEXT_COLUMNS) + ")"
+            )
+            args.extend([pattern] * len(TEXT_COLUMNS))
+        return (" AND ".join(clauses) or "1"), args
+
+
+@dataclass
+class Window:
+    """An opened query: its anchor, how many tasks match up to it (None: not counted
+    yet), and its first page."""
+
+    query: TaskQuery
+    anchor: int
+    total: int | None
+    first: list[dict[str, Any]]
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+class History:
+    """Reads windows of task summaries from a journal (one per reading thread)."""
+
+    def __init__(self, journal: SqliteJournal) -> None:
+        self.journal = journal
+
+    def open(self, query: TaskQuery, page: int = 200) -> Window:
+        """Fix the anchor, count the matches when an index or the counts table can, and
+        read the first page: one read transaction, so all three agree."""
+        conn = self.journal._conn()
+        conn.execute("BEGIN")
+        try:
+            anchor = conn.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
+            total: int | None = None
+            if query.counted:
+                if query.state is None:
+                    row = conn.execute("SELECT coalesce(sum(n), 0) FROM task_counts").fetchone()
+                else:
+                    row = conn.execute(
+                        "SELECT coalesce(sum(n), 0) FROM task_counts WHERE state = ?",
+                        (query.state,),
+                    ).fetchone()
+                total = row[0]
+            first = self._page(conn, query, anchor, 0, page, total)
+        finally:
+            conn.execute("COMMIT")
+        if total is None and len(first) < page:
+            total = len(first)
+        return Window(query, anchor, total, first)
+
+    def count(self, query: TaskQuery, anchor: int) -> int:
+        """How many tasks up to the anchor match (a scan when free text is given)."""
+        where, args = query.where()
+        return (
+            self.journal._conn()
+            .execute(f"SELECT count(*) FROM tasks WHERE rowid <= ? AND {where}", (anchor, *args))
+            .fetchone()[0]
+        )
+
+    def page(
+        self, query: TaskQuery, anchor: int, offset: int, limit: int, total: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows ``offset`` to ``offset + limit`` of the window, newest first."""
+        return self._page(self.journal._conn(), query, anchor, offset, limit, total)
+
+    def _page(
+        self,
+        conn: sqlite3.Connection,
+        query: TaskQuery,
+        anchor: int,
+        offset: int,
+        limit: int,
+        total: int | None,
+    ) -> list[dict[str, Any]]:
+        where, args = query.where()
+        select = f"SELECT rowid AS seq, * FROM tasks WHERE rowid <= ? AND {where}"
+        if total is not None and offset > total // 2:
+            # Nearer the oldest end: count from there, so no page skips more than half.
+            start = max(total - offset - limit, 0)
+            count = min(limit, total - offset)
+            if count <= 0:
+                return []
+            cur = conn.execute(
+                f"{select} ORDER BY rowid LIMIT ? OFFSET ?", (anchor, *args, count, start)
+            )
+            return _rows(cur)[::-1]
+        cur = conn.execute(
+            f"{select} ORDER BY rowid DESC LIMIT ? OFFSET ?", (anchor, *args, limit, offset)
+        )
+        return _rows(cur)
+
+    def newer(self, query: TaskQuery, after: int, limit: int = 5000) -> list[dict[str, Any]]:
+        """Matching tasks created after ``after`` (a rowid), oldest first."""
+        where, args = query.where()
+        cur = self.journal._conn().execute(
+            f"SELECT rowid AS seq, * FROM tasks WHERE rowid > ? AND {where} "
+            "ORDER BY rowid LIMIT ?",
+            (after, *args, limit),
+        )
+        return _rows(cur)

@@ -1,0 +1,68 @@
+"""The tasks table: a windowed model over the journal's task history, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+
+from desktop_app.core.history import TaskQuery
+from desktop_app.gui.models import Column, clock, seconds, short
+from desktop_app.gui.windowed_model import WindowedModel
+
+
+class TasksModel(WindowedModel):
+    """Tasks from the journal: state, task, arguments, worker, times, outcome.
+
+    ``set_query`` asks the monitor for a new window (by ``query_requested``); the
+    monitor's answers arrive through ``on_opened``, ``on_counted`` and ``on_block``, and
+    live changes through ``apply``.
+    """
+
+    key = "task_id"
+    columns = (
+        Column("State", lambda r: r.get("state")),
+        Column("Task", lambda r: short(r.get("task_name"))),
+        Column("Arguments", lambda r: r.get("args_preview")),
+        Column("Worker", lambda r: r.get("worker")),
+        Column(
+            "Started", lambda r: clock(r.get("started_at")), lambda r: r.get("started_at") or 0.0
+        ),
+        Column(
+            "Duration", lambda r: seconds(r.get("duration")), lambda r: r.get("duration") or 0.0
+        ),
+        Column("Result / error", lambda r: r.get("error") or r.get("result_preview")),
+        Column("ID", lambda r: r.get("task_id")),
+    )
+
+    query_requested = Signal(object)  # {"generation", "query"}
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.query = TaskQuery()
+        self._pending: dict[int, TaskQuery] = {}
+
+    def set_query(self, query: TaskQuery) -> None:
+        """Show the tasks that match ``query`` (rows appear when the monitor answers)."""
+        self.query = query
+        generation = self.begin()
+        self._pending = {generation: query}
+        self.query_requested.emit({"generation": generation, "query": query})
+
+    def refresh(self) -> None:
+        """Open the current query again (a new anchor: everything re-read)."""
+        self.set_query(self.query)
+
+    def on_opened(self, answer: dict) -> None:
+        query = self._pending.get(answer["generation"])
+        if query is None:
+            return
+        self.opened(
+            answer["generation"], answer["anchor"], answer["total"], answer["rows"], query.matches
+        )
+
+    def on_counted(self, answer: dict) -> None:
+        self.counted_total(answer["generation"], answer["total"])
+
+    def on_block(self, answer: dict) -> None:
+        self.put_block(answer["generation"], answer["anchor"], answer["block"], answer["rows"])

@@ -55,6 +55,16 @@ def sleep_for(seconds: float) -> float:
     return seconds
 
 
+@huey.task(retries=2, retry_delay=0)
+def chore(seconds: float = 0.0, fail: bool = False) -> float:
+    """A short job that declared two retries: it runs again after a crash interrupts it."""
+    if seconds > 0:
+        time.sleep(seconds)
+    if fail:
+        raise RuntimeError("chore failed as asked")
+    return seconds
+
+
 @huey.task()
 def always_fail(message: str = "this task always fails") -> None:
     """Raise an error, to show a failure with its traceback."""

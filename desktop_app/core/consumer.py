@@ -16,17 +16,17 @@ import sys
 import time
 from typing import Any
 
-import psutil
 from huey import Huey
-from huey.consumer import Consumer, Worker
+from huey.consumer import Consumer, Worker, WorkerRecycle
+from huey.storage import SqliteStorage
 
-from desktop_app.core.journal import (
-    INTERRUPTED,
-    STALE_AFTER_S,
-    Journal,
-    NewEvent,
-    SqliteJournal,
+from desktop_app.core.inflight import (
+    InFlight,
+    RecoveryReport,
+    process_alive,
+    recover,
 )
+from desktop_app.core.journal import Journal, SqliteJournal
 from desktop_app.core.paths import journal_path_for
 from desktop_app.core.recorder import Recorder
 from desktop_app.core.wakeup import QueueWatcher, StopPipe, watched_files
@@ -35,8 +35,8 @@ logger = logging.getLogger("huey_desk.consumer")
 
 HEARTBEAT_S = 1.0
 PRUNE_EVERY_S = 600.0
-# A consumer on another host is only taken for dead after this long without a beat.
-REMOTE_STALE_AFTER_S = 60.0
+# How often a running consumer recovers the tasks of dead consumers and worker processes.
+RECOVER_EVERY_S = 2.0
 LOG_FORMAT = "[%(asctime)s] %(levelname)s:%(name)s:%(threadName)s:%(message)s"
 
 
@@ -52,6 +52,8 @@ class DeskWorker(Worker):
 
     watch_files: list = []
     stop_fd: int | None = None
+    inflight: InFlight | None = None
+    consumer_pid: int | None = None
 
     def initialize(self) -> None:
         # Runs in the worker's own thread or process, so each has its own watch.
@@ -60,10 +62,32 @@ class DeskWorker(Worker):
         super().initialize()
 
     def loop(self, now: Any = None) -> None:
+        if self._orphaned():
+            # A worker process whose consumer was killed: finish nothing new, exit.
+            self.stop_flag.set()
+            return
         done = self.task_count
-        super().loop(now)
+        finished = False
+        try:
+            super().loop(now)
+            finished = True
+        except WorkerRecycle:
+            finished = True  # raised after the task, when max_tasks is reached
+            raise
+        finally:
+            if self.inflight is not None:
+                # Done with the message whatever the outcome; stopped in the middle (an
+                # interrupt), its in-flight row stays for recovery.
+                if finished:
+                    self.inflight.finish()
+                else:
+                    self.inflight.abandon()
         if self.task_count != done and self._watcher.armed:
             self._watcher.disarm()  # busy: stop paying for notifications
+
+    def _orphaned(self) -> bool:
+        pid = self.consumer_pid
+        return pid is not None and os.getpid() != pid and os.getppid() != pid
 
     def sleep(self) -> None:
         """Called by Huey when the queue was empty (or unreadable): wait for a change.
@@ -111,12 +135,16 @@ class DeskConsumer(Consumer):
         huey: Huey,
         heartbeat: Heartbeat | None = None,
         parent_pid: int | None = None,
+        inflight: InFlight | None = None,
+        recovery: Recovery | None = None,
         **options: Any,
     ) -> None:
         self.parent_pid = parent_pid
         self._stop_pipe = StopPipe()
         self._watch_files = watched_files(huey)
         self.heartbeat = heartbeat
+        self.inflight = inflight
+        self.recovery = recovery
         super().__init__(huey, **options)
         # Huey restarts itself on SIGHUP with exec(), skipping our cleanup (the consumer
         # would never be marked stopped); here SIGHUP stops gracefully instead.
@@ -127,12 +155,16 @@ class DeskConsumer(Consumer):
         worker = super()._create_worker()
         worker.watch_files = self._watch_files
         worker.stop_fd = self._stop_pipe.read_fd
+        worker.inflight = self.inflight
+        worker.consumer_pid = os.getpid()
         return worker
 
     def loop(self, health_check_ts: float | None = None) -> float | None:
         if self.heartbeat is not None:
             self.heartbeat.tick(self.worker_status())
-        if self.parent_pid and self._signum is None and not _pid_alive(self.parent_pid):
+        if self.recovery is not None and self._signum is None:
+            self.recovery.tick()
+        if self.parent_pid and self._signum is None and not process_alive(self.parent_pid):
             # The window that started this consumer is gone (killed, crashed): stop the
             # way SIGINT would, letting running tasks finish, instead of running orphaned.
             logger.warning(
@@ -189,53 +221,47 @@ class Heartbeat:
             logger.exception("Heartbeat failed")
 
 
-def mark_orphans(journal: Journal, host: str | None = None) -> int:
-    """Record as interrupted the tasks left "executing" by consumers that are gone.
+class Recovery:
+    """Every few seconds, recovers the tasks of consumers and worker processes that died.
 
-    A consumer killed with SIGKILL leaves no event behind: its tasks stay executing for
-    ever.  A task is orphaned when its consumer stopped, or stopped beating and (on this
-    host) its process no longer exists.
+    It runs in the consumer's main thread, between heartbeats.  With process workers the
+    queue connection it opened is closed again at once: Huey forks replacement workers
+    from this thread, and a child must not inherit an open SQLite connection.
     """
-    host = host or socket.gethostname()
-    now = time.time()
-    consumers = {c["consumer_id"]: c for c in journal.consumers()}
-    orphans = []
-    for task in journal.running_tasks():
-        info = consumers.get(task["consumer"])
-        if info is None or info["stopped_at"] is not None:
-            dead = True
-        elif info["host"] == host:
-            dead = now - (info["last_beat"] or 0) > STALE_AFTER_S and not _pid_alive(info["pid"])
-        else:
-            dead = now - (info["last_beat"] or 0) > REMOTE_STALE_AFTER_S
-        if dead:
-            orphans.append(
-                NewEvent(
-                    kind=INTERRUPTED,
-                    task_id=task["task_id"],
-                    task_name=task["task_name"],
-                    ts=now,
-                    pid=task["pid"],
-                    worker=task["worker"],
-                    consumer=task["consumer"],
-                    data={
-                        "error": f"interrupted: the consumer died while {task['worker']} "
-                        f"(pid {task['pid']}) ran it",
-                        "detected": "orphan",
-                    },
-                )
+
+    def __init__(self, huey: Huey, journal: Journal, rerun: bool, forks: bool) -> None:
+        self.huey = huey
+        self.journal = journal
+        self.rerun = rerun
+        self.forks = forks
+        self._next = time.monotonic() + RECOVER_EVERY_S
+
+    def run(self) -> RecoveryReport | None:
+        """Recover now; never raises: the consumer must go on."""
+        try:
+            report = recover(self.huey, self.journal, rerun=self.rerun)
+        except Exception:
+            logger.exception("Recovery of interrupted tasks failed")
+            return None
+        finally:
+            if self.forks and isinstance(self.huey.storage, SqliteStorage):
+                self.huey.storage.close()
+        for item in report.interrupted:
+            then = "re-run" if item.rerun else "kept for a manual re-run" if item.kept else ""
+            logger.warning(
+                "Task %s (%s) %s%s.",
+                item.task_id,
+                item.task_name,
+                item.error,
+                f"; {then}" if then else "",
             )
-    journal.append(orphans)
-    return len(orphans)
+        return report
 
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + RECOVER_EVERY_S
+            self.run()
 
 
 def new_consumer_id() -> str:
@@ -261,15 +287,20 @@ def run_consumer(
     retain_days: float | None = 30.0,
     periodic: bool = True,
     parent_pid: int | None = None,
+    rerun_interrupted: bool = True,
 ) -> None:
     """Run the consumer in this (main) thread until it is stopped (or, with
-    ``parent_pid``, until that process is gone)."""
+    ``parent_pid``, until that process is gone).
+
+    At start-up and every few seconds it recovers tasks interrupted by a consumer or
+    worker process that died; with ``rerun_interrupted`` those that declared retries
+    run again.
+    """
     path = journal_path or journal_path_for(huey)
     journal = SqliteJournal(path)
     consumer_id = new_consumer_id()
-    found = mark_orphans(journal)
-    if found:
-        logger.warning("Marked %d task(s) interrupted: their consumer died while they ran.", found)
+    recovery = Recovery(huey, journal, rerun_interrupted, forks=worker_type == "process")
+    recovery.run()
     journal.register_consumer(
         consumer_id,
         host=socket.gethostname(),
@@ -280,10 +311,16 @@ def run_consumer(
     )
     recorder = Recorder(huey, str(path), consumer_id, worker_type, writer="process")
     recorder.install()
+    inflight = None
+    if isinstance(huey.storage, SqliteStorage):
+        inflight = InFlight(huey, consumer_id, worker_type)
+        inflight.install()
     consumer = DeskConsumer(
         huey,
         heartbeat=Heartbeat(journal, consumer_id, retain_events, retain_days),
         parent_pid=parent_pid,
+        inflight=inflight,
+        recovery=recovery,
         workers=workers,
         worker_type=worker_type,
         periodic=periodic,
@@ -296,6 +333,8 @@ def run_consumer(
     finally:
         recorder.close()
         recorder.uninstall()
+        if inflight is not None:
+            inflight.uninstall()
         try:
             journal.consumer_stopped(consumer_id)
         except Exception:

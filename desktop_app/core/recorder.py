@@ -39,6 +39,14 @@ _ENDS = {
 }
 
 
+def current_worker_name(worker_type: str) -> str:
+    """The name of the worker running this code: its process's name for process workers
+    (the main thread of each is called MainThread), else its thread's name."""
+    if worker_type == "process":
+        return multiprocessing.current_process().name
+    return threading.current_thread().name
+
+
 def encode_call(args: Any, kwargs: Any) -> dict[str, Any]:
     """The journal's fields for a call's arguments: exact JSON when small, else a preview."""
     if not args and not kwargs:
@@ -184,9 +192,7 @@ class Recorder:
 
     # -- hooks -------------------------------------------------------------------------
     def _worker_name(self) -> str:
-        if self.worker_type == "process":
-            return multiprocessing.current_process().name
-        return threading.current_thread().name
+        return current_worker_name(self.worker_type)
 
     def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
         now = time.time()

@@ -1,0 +1,621 @@
+"""Messages taken and not yet finished: recorded with the take, recovered after a crash.
+
+Huey's SQLite ``dequeue`` deletes the message it returns, so a consumer killed before
+its "executing" event leaves no trace of the task.  Here taking a message and recording
+it in ``desk_inflight`` (beside Huey's tables, in the queue database) are one
+transaction, and the row is deleted once the worker has finished with the message,
+whatever the outcome.  ``recover`` finds rows, and "executing" journal tasks, whose
+consumer or worker process is gone, journals them as interrupted, keeps their message in
+``desk_interrupted`` and, when asked, puts it back on the queue for tasks that declared
+retries.  Only ``SqliteStorage`` gets the guarantee; other storages dequeue as before and
+are recovered from the journal alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psutil
+from huey import Huey
+from huey import signals as S
+from huey.storage import SqliteStorage
+
+from desktop_app.core import jsonsafe
+from desktop_app.core.dispatcher import Dispatcher
+from desktop_app.core.errors import UserError
+from desktop_app.core.journal import INTERRUPTED, RESTORED, Journal, NewEvent
+from desktop_app.core.recorder import current_worker_name
+from desktop_app.core.safe_decode import MessageView, decode_message
+from desktop_app.core.storage_errors import guarded
+
+logger = logging.getLogger("huey_desk.inflight")
+
+# A dead consumer's journal writer drains its last records within milliseconds; waiting
+# until the consumer has been silent this long means they are written before ours (a
+# late "executing" would otherwise blank the interruption's error).  Beats come every
+# second, so a verifiably dead consumer is recovered 0.5 to 1.5 s after it died.
+SETTLE_S = 1.5
+# A consumer on another host is only taken for dead after this long without a beat
+# (its pid cannot be checked from here, and clocks differ).
+REMOTE_STALE_AFTER_S = 60.0
+# A process created this long after the one we knew started is another process that
+# reused the pid (process start times are known to about a second).
+CREATE_TIME_SLACK_S = 2.0
+# Messages of interrupted tasks nobody re-ran are dropped after this long.
+KEEP_INTERRUPTED_S = 30 * 86400
+RERUN_REASON = "re-run after interruption"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS desk_inflight (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, "
+    "data BLOB NOT NULL, priority REAL NOT NULL DEFAULT 0, consumer TEXT NOT NULL, "
+    "worker TEXT, pid INTEGER, taken_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS desk_inflight_queue ON desk_inflight (queue, consumer)",
+    "CREATE TABLE IF NOT EXISTS desk_interrupted (id INTEGER PRIMARY KEY, "
+    "queue TEXT NOT NULL, task_id TEXT, task_name TEXT, data BLOB NOT NULL, "
+    "priority REAL NOT NULL DEFAULT 0, consumer TEXT, worker TEXT, "
+    "interrupted_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS desk_interrupted_task ON desk_interrupted (queue, task_id)",
+    "CREATE INDEX IF NOT EXISTS desk_interrupted_at ON desk_interrupted (queue, interrupted_at)",
+)
+_ready: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
+
+
+def ensure_tables(storage: SqliteStorage) -> None:
+    """Create our two tables in the queue database (once per storage object)."""
+    if storage in _ready:
+        return
+    with storage.db(commit=True) as cursor:
+        for statement in _SCHEMA:
+            cursor.execute(statement)
+    _ready.add(storage)
+
+
+def _where(storage: SqliteStorage) -> str:
+    return str(storage.filename)
+
+
+class InFlight:
+    """Takes messages for the workers of one consumer and records each take.
+
+    ``install`` replaces the storage's ``dequeue`` with ``take``, which removes the
+    message from ``task`` and inserts it into ``desk_inflight`` in one transaction.  The
+    worker calls ``finish`` once Huey is done with the message (run, scheduled, revoked,
+    expired, retried...) and ``abandon`` when it is stopped in the middle; a task that
+    Huey reports interrupted keeps its row too, for ``recover`` to find.  Rows are kept
+    per thread, so this works for thread workers and for forked worker processes (each
+    of which opens its own connection, as Huey's storage does).
+    """
+
+    def __init__(self, huey: Huey, consumer_id: str, worker_type: str = "thread") -> None:
+        if not isinstance(huey.storage, SqliteStorage):
+            raise TypeError("in-flight tracking needs a SqliteStorage")
+        self.huey = huey
+        self.storage: SqliteStorage = huey.storage
+        self.consumer_id = consumer_id
+        self.worker_type = worker_type
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._rows_by_task: dict[str, int] = {}
+        self._kept: set[int] = set()
+
+    def install(self) -> None:
+        ensure_tables(self.storage)
+        self.storage.dequeue = self.take  # type: ignore[method-assign]
+        self.huey._signal.connect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
+
+    def uninstall(self) -> None:
+        self.storage.__dict__.pop("dequeue", None)
+        self.huey._signal.disconnect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
+
+    # -- in the worker -----------------------------------------------------------------
+    def take(self) -> bytes | None:
+        """Huey's dequeue, plus the in-flight row, in one transaction."""
+        storage = self.storage
+        # a read without the write lock first, as Huey does: idle workers stay cheap
+        if not storage.sql(
+            "SELECT 1 FROM task WHERE queue = ? LIMIT 1", (storage.name,), results=True
+        ):
+            return None
+        worker = current_worker_name(self.worker_type)
+        with storage.db(commit=True) as cursor:
+            cursor.execute(
+                "SELECT id, data, priority FROM task WHERE queue = ? "
+                "ORDER BY priority DESC, id LIMIT 1",
+                (storage.name,),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            cursor.execute("DELETE FROM task WHERE id = ?", (row[0],))
+            if cursor.rowcount != 1:
+                return None
+            cursor.execute(
+                "INSERT INTO desk_inflight (queue, data, priority, consumer, worker, pid, "
+                "taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    storage.name,
+                    row[1],
+                    row[2] or 0,
+                    self.consumer_id,
+                    worker,
+                    os.getpid(),
+                    time.time(),
+                ),
+            )
+            self._local.row = cursor.lastrowid
+            self._local.task_id = None
+        return row[1]
+
+    def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
+        if signal == S.SIGNAL_EXECUTING:
+            row = getattr(self._local, "row", None)
+            if row is not None:
+                self._local.task_id = task.id
+                with self._lock:
+                    self._rows_by_task[task.id] = row
+        else:  # interrupted: fired in the worker, or for all running tasks by the consumer
+            with self._lock:
+                row = self._rows_by_task.get(task.id)
+                if row is not None:
+                    self._kept.add(row)
+
+    def _forget(self) -> tuple[int | None, bool]:
+        """This thread's row, now forgotten here, and whether it must stay in the table."""
+        row = getattr(self._local, "row", None)
+        task_id = getattr(self._local, "task_id", None)
+        self._local.row = self._local.task_id = None
+        if row is None:
+            return None, False
+        with self._lock:
+            if task_id is not None and self._rows_by_task.get(task_id) == row:
+                del self._rows_by_task[task_id]
+            kept = row in self._kept
+            self._kept.discard(row)
+        return row, kept
+
+    def finish(self) -> None:
+        """The worker is done with the message it took: delete its row (unless the task
+        was interrupted, which leaves it for ``recover``)."""
+        row, kept = self._forget()
+        if row is None or kept:
+            return
+        storage = self.storage
+        try:
+            guarded(
+                lambda: storage.sql("DELETE FROM desk_inflight WHERE id = ?", (row,), commit=True),
+                _where(storage),
+            )
+        except Exception:
+            # The task ran; at worst recovery will take it for interrupted later.
+            logger.exception("Could not release in-flight message %d", row)
+
+    def abandon(self) -> None:
+        """The worker stops in the middle of a task: its row stays, for ``recover``."""
+        self._forget()
+
+
+# -- recovery ------------------------------------------------------------------------------
+@dataclass
+class Interrupted:
+    """A task that ``recover`` found interrupted, and what it did about it."""
+
+    task_id: str | None
+    task_name: str | None
+    consumer: str | None
+    worker: str | None
+    pid: int | None
+    error: str
+    started: bool
+    rerun: bool = False
+    kept: bool = False
+
+
+@dataclass
+class RecoveryReport:
+    """What one ``recover`` call found and did (empty and false when nothing)."""
+
+    interrupted: list[Interrupted] = field(default_factory=list)
+    # in-flight messages of dead consumers left alone: their worker process still runs
+    still_running: int = 0
+
+    @property
+    def rerun(self) -> list[str]:
+        return [t.task_id for t in self.interrupted if t.rerun and t.task_id]
+
+    def __bool__(self) -> bool:
+        return bool(self.interrupted)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "interrupted": [asdict(t) for t in self.interrupted],
+            "rerun": self.rerun,
+            "still_running": self.still_running,
+        }
+
+
+def process_alive(pid: int | None, started_by: float | None = None) -> bool:
+    """True if process ``pid`` exists, is not a zombie and (given ``started_by``, a time
+    the process we mean already existed) is not a newer process that reused the pid."""
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        reused = started_by is not None and proc.create_time() > started_by + CREATE_TIME_SLACK_S
+        return not reused
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True  # it exists, we may not look at it
+
+
+def _parse_consumer_id(consumer_id: str) -> tuple[str | None, int | None, float | None]:
+    """Host, pid and start time from an id made by ``consumer.new_consumer_id``."""
+    try:
+        host, pid, millis = consumer_id.rsplit(":", 2)
+        return host, int(pid), int(millis) / 1000
+    except (AttributeError, ValueError):
+        return None, None, None
+
+
+class _Liveness:
+    """Decides, from the journal's consumers and this host's processes, who is gone."""
+
+    def __init__(self, journal: Journal, host: str, now: float) -> None:
+        self.journal = journal
+        self.host = host
+        self.now = now
+        self._consumers: dict[str, dict[str, Any]] | None = None
+
+    def info(self, consumer_id: str | None) -> dict[str, Any]:
+        if self._consumers is None:
+            self._consumers = {c["consumer_id"]: c for c in self.journal.consumers()}
+        found = self._consumers.get(consumer_id) if consumer_id else None
+        if found is not None:
+            return {**found, "known": True}
+        host, pid, started = _parse_consumer_id(consumer_id or "")
+        return {
+            "host": host,
+            "pid": pid,
+            "started_at": started,
+            "last_beat": started,
+            "stopped_at": None,
+            "known": False,
+        }
+
+    def consumer_gone(self, consumer_id: str | None) -> str | None:
+        """Why the consumer counts as gone, or None while it may still be running."""
+        info = self.info(consumer_id)
+        if info["stopped_at"] is not None:
+            return "the consumer was stopped"
+        silent = self.now - (info["last_beat"] or 0)
+        if info["host"] == self.host and info["pid"]:
+            if process_alive(info["pid"], info["started_at"]):
+                return None
+            return "the consumer died" if silent >= SETTLE_S else None
+        if not info["known"]:
+            # no record of it: alive elsewhere, or from a journal pruned since
+            return None if info["host"] else "the consumer is unknown"
+        if silent > REMOTE_STALE_AFTER_S:
+            return f"the consumer on {info['host']} has been silent for {int(silent)} s"
+        return None
+
+
+def _rows(storage: SqliteStorage) -> list[tuple[Any, ...]]:
+    return storage.sql(
+        "SELECT id, data, priority, consumer, worker, pid, taken_at FROM desk_inflight "
+        "WHERE queue = ?",
+        (storage.name,),
+        results=True,
+    )
+
+
+def _reruns_so_far(journal: Journal, task_id: str) -> int:
+    return sum(
+        1 for e in journal.events_for(task_id) if e.kind == RESTORED and e.data.get("rerun")
+    )
+
+
+def recover(
+    huey: Huey,
+    journal: Journal,
+    *,
+    rerun: bool = False,
+    host: str | None = None,
+) -> RecoveryReport:
+    """Journal as interrupted the tasks whose consumer or worker process is gone.
+
+    In-flight messages (SQLite queues) of a consumer that is verifiably dead are
+    recovered at once, each exactly once even with several callers: their row is moved
+    to ``desk_interrupted`` in one transaction, and with ``rerun`` the message of a task
+    that declared retries is then put back on the queue (at most that many times after
+    interruptions) with a "restored" event saying so.  "Executing" journal tasks of
+    dead consumers that have no in-flight row are journalled as interrupted too.
+
+    Cheap when there is nothing to do (one small indexed read of each database), so the
+    window may call it every second from its monitor thread.
+    """
+    host = host or socket.gethostname()
+    now = time.time()
+    report = RecoveryReport()
+    storage = huey.storage
+    tracked = isinstance(storage, SqliteStorage)
+    rows: list[tuple[Any, ...]] = []
+    if tracked:
+        ensure_tables(storage)
+        rows = guarded(lambda: _rows(storage), _where(storage))
+    running = journal.running_tasks()
+    if not rows and not running:
+        return report
+    live = _Liveness(journal, host, now)
+    handled: set[str] = set()
+    found = _dead_rows(huey, rows, live, report, handled)
+    events: list[NewEvent] = []
+    requeue: list[int] = []
+    if found:
+        claimed = _claim(storage, found, now)
+        records = {
+            r["task_id"]: r for r in journal.tasks_by_ids([v.id for _, _, v, _ in claimed if v.id])
+        }
+        for row, reason, view, kept_id in claimed:
+            item = _row_event(row, reason, view, records.get(view.id or ""), now, events)
+            if rerun and _may_rerun(journal, view):
+                item.rerun = True
+                requeue.append(kept_id)
+                events.append(_rerun_event(item, now))
+            else:
+                item.kept = True
+            report.interrupted.append(item)
+    for task in running:
+        if task["task_id"] in handled:
+            continue
+        reason = live.consumer_gone(task["consumer"])
+        if reason is None:
+            continue
+        item = Interrupted(
+            task["task_id"],
+            task["task_name"],
+            task["consumer"],
+            task["worker"],
+            task["pid"],
+            f"interrupted: {reason} while {task['worker']} (pid {task['pid']}) ran it",
+            started=True,
+        )
+        events.append(_interrupted_event(item, now, {"detected": "orphan"}))
+        report.interrupted.append(item)
+    try:
+        if events:
+            journal.append(events)
+    finally:
+        # even when the journal cannot be written, the tasks must run again
+        for kept_id in requeue:
+            if not _requeue(storage, kept_id):
+                logger.warning("Interrupted message %d was re-run by someone else", kept_id)
+    return report
+
+
+def _dead_rows(
+    huey: Huey,
+    rows: list[tuple[Any, ...]],
+    live: _Liveness,
+    report: RecoveryReport,
+    handled: set[str],
+) -> list[tuple[tuple[Any, ...], str, MessageView]]:
+    """The in-flight rows whose worker is gone, decoded, with the reason."""
+    found = []
+    for row in rows:
+        _, data, _, consumer_id, _, pid, taken_at = row
+        info = live.info(consumer_id)
+        local = info["host"] == live.host
+        own_process = pid is not None and pid != info["pid"]  # a process worker
+        reason = live.consumer_gone(consumer_id)
+        if reason is None:
+            if not (local and own_process) or live.now - taken_at < SETTLE_S:
+                continue
+            if process_alive(pid, taken_at):
+                continue
+            reason = "its worker process died"
+        view = decode_message(huey.serializer, data)
+        if view.id:
+            handled.add(view.id)
+        if local and own_process and process_alive(pid, taken_at):
+            # its consumer is gone but the worker process still runs the task
+            report.still_running += 1
+            continue
+        found.append((row, reason, view))
+    return found
+
+
+def _claim(
+    storage: SqliteStorage,
+    found: list[tuple[tuple[Any, ...], str, MessageView]],
+    now: float,
+) -> list[tuple[tuple[Any, ...], str, MessageView, int]]:
+    """Move the rows to ``desk_interrupted`` in one transaction; only rows this call
+    deleted are returned, so that concurrent callers never both recover one."""
+
+    def move() -> list[tuple[tuple[Any, ...], str, MessageView, int]]:
+        claimed = []
+        with storage.db(commit=True) as cursor:
+            cursor.execute(
+                "DELETE FROM desk_interrupted WHERE queue = ? AND interrupted_at < ?",
+                (storage.name, now - KEEP_INTERRUPTED_S),
+            )
+            for row, reason, view in found:
+                row_id, data, priority, consumer_id, worker = row[:5]
+                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row_id,))
+                if cursor.rowcount != 1:
+                    continue
+                cursor.execute(
+                    "INSERT INTO desk_interrupted (queue, task_id, task_name, data, priority, "
+                    "consumer, worker, interrupted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (storage.name, view.id, view.name, data, priority, consumer_id, worker, now),
+                )
+                claimed.append((row, reason, view, cursor.lastrowid))
+        return claimed
+
+    return guarded(move, _where(storage))
+
+
+def _row_event(
+    row: tuple[Any, ...],
+    reason: str,
+    view: MessageView,
+    record: dict[str, Any] | None,
+    now: float,
+    events: list[NewEvent],
+) -> Interrupted:
+    """The interruption of one recovered row; its event is added unless the consumer
+    already journalled it (SIGTERM: Huey's own "interrupted" signal)."""
+    _, _, _, consumer_id, worker, pid, taken_at = row
+    started = bool(
+        record
+        and record["consumer"] == consumer_id
+        and (record["started_at"] or 0) >= taken_at - 0.001
+    )
+    if started:
+        error = f"interrupted: {reason} while {worker} (pid {pid}) ran it"
+    else:
+        error = (
+            f"interrupted: {reason} after {worker} (pid {pid}) took the task, "
+            "before it was seen to start"
+        )
+    item = Interrupted(view.id, view.name, consumer_id, worker, pid, error, started)
+    recorded = bool(
+        record and record["state"] == INTERRUPTED and (record["state_ts"] or 0) >= taken_at
+    )
+    if not recorded:
+        data: dict[str, Any] = {"detected": "in-flight", "taken_at": taken_at}
+        if view.id and (view.args or view.kwargs):
+            args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+            kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+            data["args_preview"] = jsonsafe.args_preview(args, kwargs)
+        if not view.id:
+            data["problem"] = view.error
+        events.append(_interrupted_event(item, now, data))
+    return item
+
+
+def _interrupted_event(item: Interrupted, now: float, data: dict[str, Any]) -> NewEvent:
+    return NewEvent(
+        kind=INTERRUPTED,
+        task_id=item.task_id,
+        task_name=item.task_name,
+        ts=now,
+        pid=item.pid,
+        worker=item.worker,
+        consumer=item.consumer,
+        data={"error": item.error, **data},
+    )
+
+
+def _rerun_event(item: Interrupted, now: float, manual: bool = False) -> NewEvent:
+    # just after the interruption, and journalled before the message is back on the queue:
+    # the new run's events are always later
+    data: dict[str, Any] = {"rerun": True, "reason": RERUN_REASON}
+    if manual:
+        data["requested"] = True
+    return NewEvent(
+        kind=RESTORED, task_id=item.task_id, task_name=item.task_name, ts=now + 1e-6, data=data
+    )
+
+
+def _may_rerun(journal: Journal, view: MessageView) -> bool:
+    """A task that declared N retries is re-run at most N times after interruptions."""
+    retries = view.retries
+    if not view.id or not isinstance(retries, int) or retries <= 0:
+        return False
+    return _reruns_so_far(journal, view.id) < retries
+
+
+def _requeue(storage: SqliteStorage, kept_id: int) -> bool:
+    """Put a kept message back on the queue, exactly once."""
+
+    def move() -> bool:
+        with storage.db(commit=True) as cursor:
+            row = cursor.execute(
+                "SELECT data, priority FROM desk_interrupted WHERE id = ?", (kept_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            cursor.execute("DELETE FROM desk_interrupted WHERE id = ?", (kept_id,))
+            cursor.execute(
+                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
+                (storage.name, row[0], row[1] or 0),
+            )
+            return True
+
+    return guarded(move, _where(storage))
+
+
+def rerun_interrupted(huey: Huey, journal: Journal, task_id: str) -> str:
+    """Run an interrupted task again; returns the id that will run.
+
+    The original message is put back when recovery kept it (same id, the arguments
+    exactly as enqueued, even for a task that was taken but never started or that came
+    from a producer the journal never saw); otherwise this is ``Dispatcher.retry``,
+    which enqueues a new task with the arguments the journal recorded.
+    """
+    storage = huey.storage
+    if isinstance(storage, SqliteStorage):
+        ensure_tables(storage)
+        row = guarded(
+            lambda: storage.sql(
+                "SELECT id, task_name FROM desk_interrupted WHERE queue = ? AND task_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (storage.name, task_id),
+                results=True,
+            ),
+            _where(storage),
+        )
+        if row:
+            kept_id, name = row[0]
+            item = Interrupted(task_id, name, None, None, None, "", started=False)
+            journal.append([_rerun_event(item, time.time(), manual=True)])
+            if not _requeue(storage, kept_id):
+                raise UserError(f"Task {task_id} has already been re-run.")
+            return task_id
+    return Dispatcher(huey, journal).retry(task_id)
+
+
+def kept_interrupted(huey: Huey, limit: int = 100) -> list[dict[str, Any]]:
+    """Interrupted tasks whose message is kept for a manual re-run, newest first."""
+    storage = huey.storage
+    if not isinstance(storage, SqliteStorage):
+        return []
+    ensure_tables(storage)
+    rows = guarded(
+        lambda: storage.sql(
+            "SELECT task_id, task_name, consumer, worker, interrupted_at FROM "
+            "desk_interrupted WHERE queue = ? ORDER BY id DESC LIMIT ?",
+            (storage.name, limit),
+            results=True,
+        ),
+        _where(storage),
+    )
+    keys = ("task_id", "task_name", "consumer", "worker", "interrupted_at")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def inflight_count(huey: Huey) -> int:
+    """How many messages workers have taken and not finished (0 for other storages)."""
+    storage = huey.storage
+    if not isinstance(storage, SqliteStorage):
+        return 0
+    ensure_tables(storage)
+    try:
+        rows = storage.sql(
+            "SELECT count(*) FROM desk_inflight WHERE queue = ?", (storage.name,), results=True
+        )
+    except sqlite3.Error:
+        return 0
+    return rows[0][0]

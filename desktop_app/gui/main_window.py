@@ -35,8 +35,9 @@ from desktop_app.gui.charts import ChartsPanel
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.jobs import run_job
-from desktop_app.gui.models import QueueModel, Role, WorkersModel, seconds
+from desktop_app.gui.models import Role, WorkersModel, seconds
 from desktop_app.gui.monitor import Monitor
+from desktop_app.gui.queue_table import QueueModel
 from desktop_app.gui.submit_panel import SubmitPanel
 from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.tray import Notifier
@@ -155,7 +156,9 @@ class MainWindow(QMainWindow):
         self.submit_panel.submitted.connect(lambda _id: self.refresh_requested.emit())
 
         # queue
-        self.queue_view = table(self.queue_model, "queue-view", (80, 120, 160, 60, 80, 140))
+        self.queue_view = table(
+            self.queue_model, "queue-view", (80, 120, 160, 60, 80, 140), sorted_here=False
+        )
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         queue_tools = QWidget()
         q = QHBoxLayout(queue_tools)
@@ -170,7 +173,14 @@ class MainWindow(QMainWindow):
         self.flush_button.setToolTip("Delete every pending and scheduled task")
         self.queue_filter = QLineEdit(placeholderText="Filter: task, arguments, id")
         self.queue_filter.setObjectName("queue-filter")
-        self.queue_filter.textChanged.connect(self.queue_view.model().setFilterFixedString)
+        self.queue_filter.setClearButtonEnabled(True)
+        self._queue_filter_timer = QTimer(self)
+        self._queue_filter_timer.setSingleShot(True)
+        self._queue_filter_timer.setInterval(FILTER_DELAY_MS)
+        self._queue_filter_timer.timeout.connect(
+            lambda: self.queue_model.set_text(self.queue_filter.text())
+        )
+        self.queue_filter.textChanged.connect(self._queue_filter_timer.start)
         q.addWidget(self.queue_filter)
         for b in (self.run_now_button, self.revoke_button, self.restore_button, self.flush_button):
             q.addWidget(b)
@@ -398,8 +408,8 @@ class MainWindow(QMainWindow):
         self.details.show_task(row.get("task_id") if row else None)
 
     def selected_queue_ids(self) -> list[str]:
-        rows = self.queue_view.selectionModel().selectedRows()
-        return [i.data(Role.ROW)["id"] for i in rows if i.data(Role.ROW).get("id")]
+        rows = [i.data(Role.ROW) for i in self.queue_view.selectionModel().selectedRows()]
+        return [r["id"] for r in rows if r and r.get("id")]  # rows not read yet are skipped
 
     def _queue_action(self, action: str) -> None:
         ids = self.selected_queue_ids()
@@ -458,12 +468,25 @@ class MainWindow(QMainWindow):
         monitor.events_arrived.connect(self.charts.on_events)
         monitor.status_changed.connect(self.charts.on_status)
         monitor.status_changed.connect(self.notifier.on_status)
-        monitor.queue_changed.connect(self.queue_model.replace)
+        queue = self.queue_model
+        queue.query_requested.connect(monitor.open_queue)
+        queue.fetch_requested.connect(monitor.load_queue)
+        monitor.queue_opened.connect(queue.on_opened)
+        monitor.queue_resized.connect(queue.on_resized)
+        monitor.queue_block.connect(queue.on_block)
         monitor.status_changed.connect(self._status)
-        monitor.failed.connect(lambda message: self.statusBar().showMessage(message, 15000))
+        monitor.failed.connect(self._show_failure)  # a method: runs on the GUI thread
         self.refresh_requested.connect(monitor.refresh)
         self.watch_pid.connect(monitor.watch_process)
-        self.apply_filter()  # the first window: every task, newest first
+        # the first windows (every task, newest first; the whole queue), once it runs
+        monitor.ready.connect(self._open_windows)
+
+    def _show_failure(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    def _open_windows(self) -> None:
+        self.apply_filter()
+        self.queue_model.set_text(self.queue_filter.text())
 
     def apply_filter(self) -> None:
         """Ask the store for the tasks that match the state, task and text chosen."""
@@ -490,8 +513,12 @@ class MainWindow(QMainWindow):
                 f" · CPU {stats['cpu_percent']:.0f} % · {stats['rss_mb']:.0f} MB"
             )
         self.workers_model.replace(status["workers"])
+        matched = ""
+        if self.queue_model.text:
+            more = "+" if self.queue_model.capped else ""
+            matched = f" · {self.queue_model.rowCount():,}{more} match"
         self.queue_panel.set_count(
-            f"— {status['pending']} pending, {status['scheduled']} scheduled"
+            f"— {status['pending']:,} pending, {status['scheduled']:,} scheduled{matched}"
         )
         busy = sum(1 for w in status["workers"] if w["state"] == "busy")
         live = sum(1 for w in status["workers"] if w["state"] in ("busy", "idle"))

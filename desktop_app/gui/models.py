@@ -159,24 +159,6 @@ class RowModel(QAbstractTableModel):
             self.endRemoveRows()
 
 
-class QueueModel(RowModel):
-    """Pending and scheduled tasks, in the order the consumer will take them."""
-
-    columns = (
-        Column("State", lambda r: r.get("state")),
-        Column("Task", lambda r: short(r.get("task")) or "(not decoded)"),
-        Column("Arguments", lambda r: r.get("args") if r.get("decoded") else r.get("problem")),
-        Column("Priority", lambda r: r.get("priority"), lambda r: r.get("priority") or 0),
-        Column(
-            "Enqueued",
-            lambda r: clock(r.get("enqueued_at")),
-            lambda r: r.get("enqueued_at") or 0.0,
-        ),
-        Column("ETA", lambda r: (r.get("eta") or "").replace("T", " ")[:19]),
-        Column("ID", lambda r: r.get("id")),
-    )
-
-
 class WorkersModel(RowModel):
     """Each worker of each consumer reporting heartbeats: state, task, elapsed, progress."""
 

@@ -25,7 +25,9 @@ logger = logging.getLogger("huey_desk.monitor")
 
 TICK_MS = 25  # how often new journal events are looked for (one primary-key query)
 STATUS_EVERY_S = 1.0  # counts, workers and the queue page, at most this often
-QUEUE_PAGE = 200
+QUEUE_SCAN = 20_000  # queued tasks a queue filter looks through (each is decoded)
+QUEUE_REFRESH_S = 5.0  # how often a filtered queue view is looked through again
+QUEUE_BLOCKS_KEPT = 6  # blocks of the queue view read again when the queue changes
 TAIL_BATCH = 5000
 # What the tasks table needs of a summary row; the details view reads the rest by id.
 HEAVY_COLUMNS = ("args", "kwargs", "traceback")
@@ -49,7 +51,12 @@ class Monitor(QObject):
     events_arrived = Signal(object)  # new journal events: list of dicts
     tasks_changed = Signal(object)  # summary rows of the tasks those events touched
     status_changed = Signal(object)  # Inspector.status(), plus the busy workers' progress
-    queue_changed = Signal(object)  # the first page of pending and scheduled tasks
+    # the queue table's window: {"generation", "total", "rows", "capped"} when opened,
+    # {"generation", "total", "capped"} when the queue changed size, and
+    # {"generation", "anchor", "block", "rows"} for each block asked for or re-read
+    queue_opened = Signal(object)
+    queue_resized = Signal(object)
+    queue_block = Signal(object)
     # the tasks table's windows: {"generation", "anchor", "total", "rows"}, then
     # {"generation", "total"} once a scan has counted, and {"generation", "anchor",
     # "block", "rows"} for each block asked for
@@ -57,6 +64,7 @@ class Monitor(QObject):
     history_counted = Signal(object)
     history_block = Signal(object)
     failed = Signal(str)  # a plain sentence: what cannot be read, and what to do
+    ready = Signal()  # started: windows on the history and the queue can be opened
 
     def __init__(self, huey: Huey, journal_path: str, target: str = "") -> None:
         super().__init__()
@@ -73,6 +81,14 @@ class Monitor(QObject):
         self._history: History | None = None
         self._queries: dict[int, TaskQuery] = {}
         self._counter: ThreadPoolExecutor | None = None
+        self._queue_generation = 0
+        self._queue_text = ""
+        self._queue_blocks: list[int] = []  # recently asked for, most recent last
+        self._queue_sizes: tuple[int, int] = (-1, -1)
+        self._queue_matches: list[dict[str, Any]] | None = None
+        self._queue_capped = False
+        self._queue_scanned = 0.0
+        self._events_since_queue = False
 
     @Slot()
     def start(self) -> None:
@@ -89,6 +105,7 @@ class Monitor(QObject):
         self._timer.setObjectName("monitor-tick")
         self._timer.timeout.connect(self._tick)
         self._timer.start(TICK_MS)
+        self.ready.emit()
         self._tick()
 
     @Slot()
@@ -204,6 +221,7 @@ class Monitor(QObject):
         try:
             events = self._journal.tail(self._cursor, TAIL_BATCH)
             if events:
+                self._events_since_queue = True
                 self._cursor = events[-1].id
                 self.events_arrived.emit([e.as_dict() for e in events])
                 touched = {e.task_id for e in events if e.task_id}
@@ -233,16 +251,125 @@ class Monitor(QObject):
             w["started_at"] = task["started_at"] if task else None
         status["process"] = self._process_stats()
         self.status_changed.emit(status)
-        queued = [  # a message with an ETA waits in the queue until a worker schedules it
-            t.as_dict() | {"state": "delayed" if t.eta else "pending"}
-            for t in self._inspector.pending(0, QUEUE_PAGE)
-        ]
-        if len(queued) < QUEUE_PAGE:
-            queued += [
-                t.as_dict() | {"state": "scheduled"}
-                for t in self._inspector.scheduled(0, QUEUE_PAGE - len(queued))
+        self._refresh_queue(status["pending"], status["scheduled"])
+
+    # -- the queue table's window ------------------------------------------------------
+    @Slot(object)
+    def open_queue(self, request: dict[str, Any]) -> None:
+        """Open a window on the queue: ``{"generation", "text"}``."""
+        if self._inspector is None:
+            return
+        self._queue_generation = request["generation"]
+        self._queue_text = request["text"].strip().lower()
+        self._queue_blocks = [0]
+        try:
+            counts = self._inspector.counts()
+            self._queue_sizes = (counts["pending"], counts["scheduled"])
+            if self._queue_text:
+                self._scan_queue()
+            rows = self._queue_rows(0, BLOCK)
+        except UserError as exc:
+            self._report(str(exc))
+            return
+        self.queue_opened.emit(
+            {
+                "generation": self._queue_generation,
+                "total": self._queue_total(),
+                "rows": rows,
+                "capped": self._queue_capped,
+            }
+        )
+
+    @Slot(object)
+    def load_queue(self, request: dict[str, Any]) -> None:
+        """Read the queue blocks a view asked for."""
+        if request["generation"] != self._queue_generation:
+            return
+        for block in request["blocks"]:
+            if block in self._queue_blocks:
+                self._queue_blocks.remove(block)
+            self._queue_blocks.append(block)
+            try:
+                rows = self._queue_rows(block * BLOCK, BLOCK)
+            except UserError as exc:
+                self._report(str(exc))
+                return
+            self.queue_block.emit(
+                {"generation": self._queue_generation, "anchor": 0, "block": block, "rows": rows}
+            )
+        del self._queue_blocks[:-QUEUE_BLOCKS_KEPT]
+
+    def _refresh_queue(self, pending: int, scheduled: int) -> None:
+        """The queue may have changed: read the blocks in view again, and the size."""
+        if not self._queue_generation:
+            return
+        changed = (pending, scheduled) != self._queue_sizes
+        self._queue_sizes = (pending, scheduled)
+        if self._queue_text:
+            if time.monotonic() - self._queue_scanned < QUEUE_REFRESH_S:
+                return
+            self._scan_queue()
+        self.queue_resized.emit(
+            {
+                "generation": self._queue_generation,
+                "total": self._queue_total(),
+                "capped": self._queue_capped,
+            }
+        )
+        if changed or self._queue_text or self._events_since_queue:
+            self.load_queue(
+                {"generation": self._queue_generation, "blocks": list(self._queue_blocks)}
+            )
+        self._events_since_queue = False
+
+    def _queue_total(self) -> int:
+        if self._queue_matches is not None and self._queue_text:
+            return len(self._queue_matches)
+        return sum(self._queue_sizes)
+
+    def _queue_rows(self, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Rows ``offset``.. of the queue view: pending (and delayed), then scheduled."""
+        if self._queue_text:
+            return list((self._queue_matches or [])[offset : offset + limit])
+        assert self._inspector is not None
+        pending = self._queue_sizes[0]
+        rows: list[dict[str, Any]] = []
+        if offset < pending:
+            rows = [  # a message with an ETA waits in the queue until a worker schedules it
+                t.as_dict() | {"state": "delayed" if t.eta else "pending"}
+                for t in self._inspector.pending(offset, min(limit, pending - offset))
             ]
-        self.queue_changed.emit(queued)
+        if len(rows) < limit:
+            start = max(offset - pending, 0)
+            rows += [
+                t.as_dict() | {"state": "scheduled"}
+                for t in self._inspector.scheduled(start, limit - len(rows))
+            ]
+        return rows
+
+    def _scan_queue(self) -> None:
+        """Look through the first ``QUEUE_SCAN`` queued tasks for the filter text."""
+        assert self._inspector is not None
+        self._queue_scanned = time.monotonic()
+        text = self._queue_text
+        matches: list[dict[str, Any]] = []
+        seen = 0
+        for source, state in ((self._inspector.pending, None), (self._inspector.scheduled, "s")):
+            offset = 0
+            while seen < QUEUE_SCAN:
+                page = source(offset, min(1000, QUEUE_SCAN - seen))
+                if not page:
+                    break
+                offset += len(page)
+                seen += len(page)
+                for t in page:
+                    row = t.as_dict()
+                    haystack = f"{row.get('id')} {row.get('task')} {row.get('args')}".lower()
+                    if text in haystack:
+                        kind = "scheduled" if state else ("delayed" if t.eta else "pending")
+                        matches.append(row | {"state": kind})
+        self._queue_matches = matches
+        self._queue_capped = seen >= QUEUE_SCAN and sum(self._queue_sizes) > QUEUE_SCAN
 
     def _report(self, message: str) -> None:
         if message != self._last_error:  # say it once, not every tick

@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop_app.core.history import TaskQuery
-from desktop_app.gui.models import QueueModel, Role, WorkersModel, progress_text
+from desktop_app.gui.models import Role, WorkersModel, progress_text
+from desktop_app.gui.queue_table import QueueModel
 from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.windowed_model import BLOCK, LOADING
 
@@ -109,29 +110,41 @@ def test_tasks_model_keeps_only_matching_live_rows_and_counts_late(qtbot):
     assert model.counted and model.rowCount() == 4
 
 
-def test_queue_and_workers_models_replace(qtmodeltester):
+def test_queue_and_workers_models(qtbot, qtmodeltester):
     queue = QueueModel()
-    queue.replace(
-        [
-            {
-                "id": "x",
-                "task": "tasks.demo.noop",
-                "args": "",
-                "decoded": True,
-                "priority": 5,
-                "state": "pending",
-            },
-            {
-                "id": None,
-                "task": None,
-                "decoded": False,
-                "problem": "not a Huey message",
-                "state": "pending",
-            },
-        ]
+    with qtbot.waitSignal(queue.query_requested) as asked:
+        queue.set_text("noop")
+    generation = asked.args[0]["generation"]
+    queue.on_opened(
+        {
+            "generation": generation,
+            "total": 2,
+            "capped": True,
+            "rows": [
+                {
+                    "id": "x",
+                    "task": "tasks.demo.noop",
+                    "args": "",
+                    "decoded": True,
+                    "priority": 5,
+                    "state": "pending",
+                },
+                {
+                    "id": None,
+                    "task": None,
+                    "decoded": False,
+                    "problem": "not a Huey message",
+                    "state": "pending",
+                },
+            ],
+        }
     )
+    assert queue.capped and queue.text == "noop"
     assert queue.index(1, 1).data() == "(not decoded)"
     assert queue.index(1, 2).data() == "not a Huey message"
+    qtmodeltester.check(queue)
+    queue.on_resized({"generation": generation, "total": 1})
+    assert queue.rowCount() == 1 and not queue.capped
     qtmodeltester.check(queue)
     workers = WorkersModel()
     now = time.time()

@@ -156,7 +156,7 @@ def test_revoke_restore_and_flush_from_the_queue(qtbot, desk, monkeypatch):
     queue = window.queue_model
 
     def queued_ids():
-        return {queue.row(i).get("id") for i in range(queue.rowCount())}
+        return {r.get("id") for r in queue.loaded_rows()}
 
     qtbot.waitUntil(lambda: set(ids) <= queued_ids(), timeout=20_000)
     view = window.queue_view
@@ -211,8 +211,7 @@ def test_pending_until_the_consumer_is_started_then_done_and_told(qtbot, tmp_pat
         queue = window.queue_model
 
         def pending():
-            rows = [queue.row(i) for i in range(queue.rowCount())]
-            assert any(r["id"] == task_id and r["state"] == "pending" for r in rows)
+            assert any(r["id"] == task_id and r["state"] == "pending" for r in queue.loaded_rows())
 
         qtbot.waitUntil(pending, timeout=10_000)
         assert not window.start_button.isEnabled()  # --no-consumer: nothing to start here

@@ -485,6 +485,26 @@ COMMANDS = {
 }
 
 
+def _check_text(ns: argparse.Namespace) -> None:
+    """Refuse arguments with bytes that are not UTF-8 (Python keeps them as lone
+    surrogates, which neither SQLite nor a task should be handed); --path is exempt."""
+    from desktop_app.core.errors import UserError
+
+    for name, value in vars(ns).items():
+        if name == "path":
+            continue  # a folder name may be any bytes; Python imports from it as is
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    option = name.replace("_", "-")
+                    raise UserError(
+                        f"The {option} given is not valid UTF-8 text; check the terminal's "
+                        "encoding or type it again."
+                    ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``huey-desk`` command and return its exit code."""
     from desktop_app.core.errors import UserError
@@ -498,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["gui", *argv]
     ns = parser.parse_args(argv)
     try:
+        _check_text(ns)
         return COMMANDS[ns.command](ns)
     except UserError as exc:
         print(f"huey-desk: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that says what is wrong in one line and exits with 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)} (see --help)\n")
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -409,7 +409,10 @@ def cmd_action(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
 
     target, journal = _load(ns)
-    task_id = Inspector(target.huey, journal, target.spec).resolve_id(ns.id)
+    inspector = Inspector(target.huey, journal, target.spec)
+    task_id = inspector.resolve_id(ns.id)
+    if ns.command == "revoke":
+        inspector.show(task_id)  # a typo is refused, not revoked in advance
     dispatcher = Dispatcher(target.huey, journal, on_busy=_busy_notice)
     result: dict[str, Any] = {"id": task_id}
     if ns.command == "retry":
@@ -485,6 +488,12 @@ COMMANDS = {
 }
 
 
+def _one_line(text: str) -> str:
+    """The message with control characters escaped: user text inside it (an id, a file
+    name) cannot break it over lines or move the cursor."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _check_text(ns: argparse.Namespace) -> None:
     """Refuse arguments with bytes that are not UTF-8 (Python keeps them as lone
     surrogates, which neither SQLite nor a task should be handed); --path is exempt."""
@@ -521,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_text(ns)
         return COMMANDS[ns.command](ns)
     except UserError as exc:
-        print(f"huey-desk: {exc}", file=sys.stderr)
+        print(f"huey-desk: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

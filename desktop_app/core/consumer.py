@@ -112,6 +112,8 @@ class DeskWorker(Worker):
 
     def shutdown(self) -> None:
         try:
+            if self.inflight is not None:
+                self.inflight.release()  # the last finished message, when stopping
             super().shutdown()
         finally:
             watcher = getattr(self, "_watcher", None)

@@ -31,7 +31,14 @@ from huey.storage import SqliteStorage
 from desktop_app.core import jsonsafe
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
-from desktop_app.core.journal import INTERRUPTED, RESTORED, Journal, NewEvent
+from desktop_app.core.journal import (
+    COMPLETE,
+    ERROR,
+    INTERRUPTED,
+    RESTORED,
+    Journal,
+    NewEvent,
+)
 from desktop_app.core.recorder import current_worker_name
 from desktop_app.core.safe_decode import MessageView, decode_message
 from desktop_app.core.storage_errors import guarded
@@ -117,42 +124,53 @@ class InFlight:
 
     # -- in the worker -----------------------------------------------------------------
     def take(self) -> bytes | None:
-        """Huey's dequeue, plus the in-flight row, in one transaction."""
+        """Huey's dequeue, plus the in-flight row, in one transaction.
+
+        The row of the message this worker finished last is deleted in the same
+        transaction: one commit per task instead of two (the release alone cost a
+        quarter of the throughput of no-op tasks).
+        """
         storage = self.storage
+        done = getattr(self._local, "done", None)
         # a read without the write lock first, as Huey does: idle workers stay cheap
         if not storage.sql(
             "SELECT 1 FROM task WHERE queue = ? LIMIT 1", (storage.name,), results=True
         ):
+            self.release()  # nothing to take: release now, before the worker waits
             return None
         worker = current_worker_name(self.worker_type)
-        with storage.db(commit=True) as cursor:
+        taken: tuple[bytes, int] | None = None
+        with storage.db(commit=True) as cursor:  # rolled back whole if anything fails
+            if done is not None:
+                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (done,))
             cursor.execute(
                 "SELECT id, data, priority FROM task WHERE queue = ? "
                 "ORDER BY priority DESC, id LIMIT 1",
                 (storage.name,),
             )
             row = cursor.fetchone()
-            if row is None:
-                return None
-            cursor.execute("DELETE FROM task WHERE id = ?", (row[0],))
-            if cursor.rowcount != 1:
-                return None
-            cursor.execute(
-                "INSERT INTO desk_inflight (queue, data, priority, consumer, worker, pid, "
-                "taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    storage.name,
-                    row[1],
-                    row[2] or 0,
-                    self.consumer_id,
-                    worker,
-                    os.getpid(),
-                    time.time(),
-                ),
-            )
-            self._local.row = cursor.lastrowid
-            self._local.task_id = None
-        return row[1]
+            if row is not None:
+                cursor.execute("DELETE FROM task WHERE id = ?", (row[0],))
+                if cursor.rowcount == 1:
+                    cursor.execute(
+                        "INSERT INTO desk_inflight (queue, data, priority, consumer, worker, "
+                        "pid, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            storage.name,
+                            row[1],
+                            row[2] or 0,
+                            self.consumer_id,
+                            worker,
+                            os.getpid(),
+                            time.time(),
+                        ),
+                    )
+                    taken = (row[1], cursor.lastrowid)
+        self._local.done = None
+        if taken is None:
+            return None
+        self._local.row, self._local.task_id = taken[1], None
+        return taken[0]
 
     def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
         if signal == S.SIGNAL_EXECUTING:
@@ -182,10 +200,17 @@ class InFlight:
         return row, kept
 
     def finish(self) -> None:
-        """The worker is done with the message it took: delete its row (unless the task
-        was interrupted, which leaves it for ``recover``)."""
+        """The worker is done with the message it took: its row goes with the next take,
+        or at once if there is none (unless the task was interrupted, which leaves the
+        row for ``recover``)."""
         row, kept = self._forget()
-        if row is None or kept:
+        if row is not None and not kept:
+            self._local.done = row
+
+    def release(self) -> None:
+        """Delete the row of the message this worker finished, now (idle, stopping)."""
+        row = getattr(self._local, "done", None)
+        if row is None:
             return
         storage = self.storage
         try:
@@ -193,6 +218,7 @@ class InFlight:
                 lambda: storage.sql("DELETE FROM desk_inflight WHERE id = ?", (row,), commit=True),
                 _where(storage),
             )
+            self._local.done = None
         except Exception:
             # The task ran; at worst recovery will take it for interrupted later.
             logger.exception("Could not release in-flight message %d", row)
@@ -225,6 +251,8 @@ class RecoveryReport:
     interrupted: list[Interrupted] = field(default_factory=list)
     # in-flight messages of dead consumers left alone: their worker process still runs
     still_running: int = 0
+    # rows of tasks that had ended (the consumer died before releasing them): dropped
+    ended: int = 0
 
     @property
     def rerun(self) -> list[str]:
@@ -238,6 +266,7 @@ class RecoveryReport:
             "interrupted": [asdict(t) for t in self.interrupted],
             "rerun": self.rerun,
             "still_running": self.still_running,
+            "ended": self.ended,
         }
 
 
@@ -362,11 +391,13 @@ def recover(
     events: list[NewEvent] = []
     requeue: list[int] = []
     if found:
-        claimed = _claim(storage, found, now)
-        records = {
-            r["task_id"]: r for r in journal.tasks_by_ids([v.id for _, _, v, _ in claimed if v.id])
-        }
-        for row, reason, view, kept_id in claimed:
+        ids = [v.id for _, _, v in found if v.id]
+        records = {r["task_id"]: r for r in journal.tasks_by_ids(ids)}
+        ended = {row[0] for row, _, view in found if _ended(row, records.get(view.id or ""))}
+        for row, reason, view, kept_id in _claim(storage, found, ended, now):
+            if kept_id is None:
+                report.ended += 1
+                continue
             item = _row_event(row, reason, view, records.get(view.id or ""), now, events)
             if rerun and _may_rerun(journal, view):
                 item.rerun = True
@@ -435,15 +466,27 @@ def _dead_rows(
     return found
 
 
+def _ended(row: tuple[Any, ...], record: dict[str, Any] | None) -> bool:
+    """True if the journal shows the run of this take ended for good: the consumer died
+    after the task finished and before its row was released."""
+    if record is None or record["consumer"] != row[3]:
+        return False
+    if (record["started_at"] or 0) < row[6] - 0.001:
+        return False
+    return record["state"] == COMPLETE or (record["state"] == ERROR and not record["retries"])
+
+
 def _claim(
     storage: SqliteStorage,
     found: list[tuple[tuple[Any, ...], str, MessageView]],
+    ended: set[int],
     now: float,
-) -> list[tuple[tuple[Any, ...], str, MessageView, int]]:
-    """Move the rows to ``desk_interrupted`` in one transaction; only rows this call
-    deleted are returned, so that concurrent callers never both recover one."""
+) -> list[tuple[tuple[Any, ...], str, MessageView, int | None]]:
+    """Move the rows to ``desk_interrupted`` (only delete those in ``ended``) in one
+    transaction; only rows this call deleted are returned, so that concurrent callers
+    never both recover one."""
 
-    def move() -> list[tuple[tuple[Any, ...], str, MessageView, int]]:
+    def move() -> list[tuple[tuple[Any, ...], str, MessageView, int | None]]:
         claimed = []
         with storage.db(commit=True) as cursor:
             cursor.execute(
@@ -454,6 +497,9 @@ def _claim(
                 row_id, data, priority, consumer_id, worker = row[:5]
                 cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row_id,))
                 if cursor.rowcount != 1:
+                    continue
+                if row_id in ended:
+                    claimed.append((row, reason, view, None))
                     continue
                 cursor.execute(
                     "INSERT INTO desk_interrupted (queue, task_id, task_name, data, priority, "

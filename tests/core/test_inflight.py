@@ -126,7 +126,9 @@ def test_the_row_is_released_whatever_the_outcome(huey, worker):
         call()
     while queued(huey):
         worker.loop()
-        assert rows(huey) == [], "a finished message must leave the in-flight table"
+        # released with the next take, in its transaction
+        assert len(rows(huey)) == 1, "a finished message must leave the in-flight table"
+    assert huey.storage.dequeue() is None and rows(huey) == []  # empty: released at once
     assert huey.storage.schedule_size() >= 2  # the delayed task and the RetryTask
     assert later.id and revoked.id
 
@@ -149,17 +151,18 @@ def test_an_interrupted_task_keeps_its_row_for_recovery(huey, worker):
     assert len(rows(huey)) == 2
     huey.test_tasks["add"](1)
     worker.loop()  # the next message is released as usual
+    worker.shutdown()  # (here: when the worker stops)
     assert len(rows(huey)) == 2
 
 
-def _die_after_taking(queue_db, journal_path, *, start_task: bool = False) -> int:
-    """A consumer process that takes one message (and maybe journals "executing") and
-    is SIGKILLed before doing anything more; returns its pid."""
+def _die_after_taking(queue_db, journal_path, *, start_task=False, end_task=False) -> int:
+    """A consumer process that takes one message (and maybe journals "executing", and
+    "complete") and is SIGKILLed before doing anything more; returns its pid."""
     code = f"""
 import os, signal, socket, time
 from huey import SqliteHuey
 from desktop_app.core.inflight import InFlight
-from desktop_app.core.journal import EXECUTING, NewEvent, SqliteJournal
+from desktop_app.core.journal import COMPLETE, EXECUTING, NewEvent, SqliteJournal
 from desktop_app.core.safe_decode import decode_message
 
 huey = SqliteHuey("test", filename={str(queue_db)!r})
@@ -172,6 +175,9 @@ data = huey.storage.dequeue()
 if {start_task!r}:
     view = decode_message(huey.serializer, data)
     journal.append([NewEvent(EXECUTING, view.id, view.name, pid=os.getpid(),
+                             worker="MainThread", consumer=cid)])
+if {end_task!r}:
+    journal.append([NewEvent(COMPLETE, view.id, view.name, pid=os.getpid(),
                              worker="MainThread", consumer=cid)])
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -329,3 +335,16 @@ def test_executing_tasks_of_dead_consumers_without_inflight_rows(journal, settle
     assert "the consumer was stopped while Worker-1 (pid 1) ran it" in journal.task("a")["error"]
     assert journal.task("b")["state"] == EXECUTING
     assert not recover(memory, journal)
+
+
+def test_a_task_that_ended_before_its_row_was_released_is_not_interrupted(
+    huey, journal, tmp_path, settled
+):
+    from tests.core.conftest import Colour
+
+    task = huey.test_tasks["paint"](Colour.RED)
+    _die_after_taking(tmp_path / "queue.db", journal.path, start_task=True, end_task=True)
+    report = recover(huey, journal, rerun=True)
+    assert not report and report.ended == 1
+    assert rows(huey) == [] and queued(huey) == 0 and kept_interrupted(huey) == []
+    assert journal.task(task.id)["state"] == COMPLETE

@@ -93,11 +93,15 @@ def run(n: int, workers: int, workdir: Path, timeout_s: float, profile: bool) ->
     app = QApplication.instance() or QApplication([])
     journal_path = workdir / "queue.db.desk-journal"
     desk = Desk(load_target("tasks:huey"), str(journal_path), workers=workers)
-    states: dict[str, str] = {}
+    done: set[str] = set()  # ids the window has seen end
+    waiting: dict[str, set[str]] = {}  # once the ids are known: those not ended yet
 
     def on_rows(rows: list[dict]) -> None:
         for row in rows:
-            states[row["task_id"]] = row.get("state") or ""
+            if row.get("state") in FINAL:
+                done.add(row["task_id"])
+                if "ids" in waiting:
+                    waiting["ids"].discard(row["task_id"])
 
     desk.monitor.tasks_changed.connect(on_rows)
     gaps: list[float] = []
@@ -136,7 +140,7 @@ def run(n: int, workers: int, workdir: Path, timeout_s: float, profile: bool) ->
 
     def accounted() -> int:
         ids = run_state["ids"]
-        return sum(1 for i in ids if states.get(i) in FINAL) if ids else 0
+        return len(ids) - len(waiting["ids"]) if ids else 0
 
     def check_done() -> None:
         proc = run_state.get("proc")
@@ -144,6 +148,7 @@ def run(n: int, workers: int, workdir: Path, timeout_s: float, profile: bool) ->
             run_state["submit_s"] = float(proc.stdout.read().strip() or "nan")
             run_state["submitted_at"] = time.monotonic()
             run_state["ids"] = ids_path.read_text().split()
+            waiting["ids"] = set(run_state["ids"]) - done
         if run_state["ids"] is not None and accounted() >= len(run_state["ids"]):
             run_state["drained_at"] = time.monotonic()
             finish()

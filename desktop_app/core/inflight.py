@@ -304,6 +304,7 @@ class _Liveness:
         self.host = host
         self.now = now
         self._consumers: dict[str, dict[str, Any]] | None = None
+        self._gone: dict[str | None, str | None] = {}
 
     def info(self, consumer_id: str | None) -> dict[str, Any]:
         if self._consumers is None:
@@ -323,6 +324,11 @@ class _Liveness:
 
     def consumer_gone(self, consumer_id: str | None) -> str | None:
         """Why the consumer counts as gone, or None while it may still be running."""
+        if consumer_id not in self._gone:
+            self._gone[consumer_id] = self._consumer_gone(consumer_id)
+        return self._gone[consumer_id]
+
+    def _consumer_gone(self, consumer_id: str | None) -> str | None:
         info = self.info(consumer_id)
         if info["stopped_at"] is not None:
             return "the consumer was stopped"

@@ -233,7 +233,7 @@ def test_rerun_interrupted_puts_back_the_kept_message(huey, journal, tmp_path, s
     assert (message.id, message.args) == (task.id, (4, 5))
     assert journal.task(task.id)["state"] == ENQUEUED
     assert kept_interrupted(huey) == []
-    with pytest.raises(UserError, match="still enqueued"):
+    with pytest.raises(UserError):
         rerun_interrupted(huey, journal, task.id)  # nothing kept now: the dispatcher refuses
 
 

@@ -13,7 +13,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from desktop_app.core.journal import COMPLETE, ERROR, INTERRUPTED, RESTORED, SqliteJournal
+from desktop_app.core.journal import (
+    COMPLETE,
+    ERROR,
+    EXECUTING,
+    INTERRUPTED,
+    RESTORED,
+    SqliteJournal,
+)
 from tests.helpers import Consumer, cli_json, env_for, run_python, wait_until
 
 pytestmark = pytest.mark.consumer
@@ -130,11 +137,11 @@ def account(journal, ids, failing) -> dict[str, int]:
         interrupted = kinds.count(INTERRUPTED)
         restored = [e for e in events if e.kind == RESTORED and e.data.get("rerun")]
         interruptions += interrupted
-        before_start += sum(
-            1
-            for e in events
-            if e.kind == INTERRUPTED and "before it was seen to start" in e.data.get("error", "")
-        )
+        for n, e in enumerate(events):
+            if e.kind == INTERRUPTED and "before it was seen to start" in e.data.get("error", ""):
+                # taken by a worker that died before its "executing" event: none exists
+                assert not [x for x in events[:n] if x.kind == EXECUTING and x.pid == e.pid]
+                before_start += 1
         reruns += len(restored)
         if interrupted:
             # each interruption is followed by a re-run, and the last run ended

@@ -208,9 +208,12 @@ class Inspector:
             )
         return out
 
-    def status(self) -> dict[str, Any]:
-        """Queue counts, workers and task-state counts, as one JSON-safe object."""
-        counts = self.counts()
+    def status(self, counts: dict[str, int] | None = None) -> dict[str, Any]:
+        """Queue counts, workers and task-state counts, as one JSON-safe object.
+
+        ``counts``: queue counts read earlier (counting a big queue is the costly part).
+        """
+        counts = counts if counts is not None else self.counts()
         states = self.journal.state_counts()
         live = self.journal.live_consumers()
         running = [t for t in self.journal.running_tasks() if t["consumer"] in live]

@@ -381,10 +381,15 @@ class Journal(abc.ABC):
 class SqliteJournal(Journal):
     """The journal in a SQLite file (WAL), one connection per thread and process."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], cache_mb: int = 64) -> None:
         """Nothing is opened here: the file is created and its tables made on first use,
-        in the thread that uses it (the window makes one on its GUI thread)."""
+        in the thread that uses it (the window makes one on its GUI thread).
+
+        ``cache_mb``: SQLite's page cache per connection; the writer wants the task index
+        in memory, a reader that scans does not need to keep what it scanned.
+        """
         self.path = Path(path)
+        self.cache_mb = cache_mb
         self._local = threading.local()
         self._ready_pid: int | None = None
 
@@ -408,7 +413,7 @@ class SqliteJournal(Journal):
                 # cut the writer's cost per event by 40 % (measured: 65 -> 39 us).
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA wal_autocheckpoint=10000")
-                conn.execute("PRAGMA cache_size=-65536")
+                conn.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
             except sqlite3.DatabaseError as exc:
                 raise UserError(
                     f"The journal {self.path} cannot be opened ({exc}); move it aside and "

@@ -42,6 +42,7 @@ from desktop_app.gui.submit_panel import SubmitPanel
 from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.tray import Notifier
 
+LOG_FLUSH_MS = 100  # the consumer's output reaches the log view at most this often
 FILTER_DELAY_MS = 150  # typing pause after which the tasks filter is applied
 RESULT_STATES = (
     "all",
@@ -229,6 +230,11 @@ class MainWindow(QMainWindow):
         self.log_level.addItems(["All output", "Warnings and errors"])
         self.log_level.currentIndexChanged.connect(self._rerender_log)
         self._keep_following = True
+        self._log_buffer: list[str] = []
+        self._log_timer = QTimer(self)
+        self._log_timer.setSingleShot(True)
+        self._log_timer.setInterval(LOG_FLUSH_MS)
+        self._log_timer.timeout.connect(self._flush_log)
         output = QWidget()
         output_layout = QVBoxLayout(output)
         output_layout.setContentsMargins(0, 0, 0, 0)
@@ -384,15 +390,26 @@ class MainWindow(QMainWindow):
         return self._keep_following  # continuation lines and our own messages
 
     def _append_output(self, line: str) -> None:
+        """Queue a line for the log view; lines are added a batch at a time, because one
+        layout pass per line stalled the window when a consumer logged 20,000 lines."""
         if self._wanted(line):
-            self.log.appendPlainText(line)
+            self._log_buffer.append(line)
+            if not self._log_timer.isActive():
+                self._log_timer.start()
+
+    def _flush_log(self) -> None:
+        lines, self._log_buffer = self._log_buffer[-LOG_LINES:], []
+        if lines:
+            self.log.appendPlainText("\n".join(lines))
 
     def _rerender_log(self) -> None:
+        self._log_buffer = []
         self.log.clear()
         self._keep_following = True
         if self.consumer is not None:
             for line in list(self.consumer.lines):
                 self._append_output(line)
+        self._flush_log()
 
     def _consumer_state(self, state: str) -> None:
         pid = self.consumer.pid if self.consumer else None

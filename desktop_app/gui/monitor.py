@@ -24,7 +24,9 @@ from desktop_app.gui.windowed_model import BLOCK
 logger = logging.getLogger("huey_desk.monitor")
 
 TICK_MS = 25  # how often new journal events are looked for (one primary-key query)
-STATUS_EVERY_S = 1.0  # counts, workers and the queue page, at most this often
+STATUS_EVERY_S = 1.0  # workers and counts when nothing happens; the queue's size and page
+READER_CACHE_MB = 8  # per connection: the monitor's, and the one that counts filter matches
+LIVE_STATUS_S = 0.1  # workers and counts while events arrive, at most this often
 QUEUE_SCAN = 20_000  # queued tasks a queue filter looks through (each is decoded)
 QUEUE_REFRESH_S = 5.0  # how often a filtered queue view is looked through again
 QUEUE_BLOCKS_KEPT = 6  # blocks of the queue view read again when the queue changes
@@ -75,6 +77,9 @@ class Monitor(QObject):
         self._inspector: Inspector | None = None
         self._cursor = 0
         self._next_status = 0.0
+        self._next_live = 0.0
+        self._next_queue = 0.0
+        self._queue_counts: dict[str, int] | None = None
         self._timer: QTimer | None = None
         self._last_error: str | None = None
         self._process: psutil.Process | None = None
@@ -94,7 +99,7 @@ class Monitor(QObject):
     def start(self) -> None:
         """Open the journal in this (the monitor's) thread and start ticking."""
         try:
-            self._journal = SqliteJournal(self.journal_path)
+            self._journal = SqliteJournal(self.journal_path, cache_mb=READER_CACHE_MB)
         except UserError as exc:
             self.failed.emit(str(exc))
             return
@@ -214,7 +219,7 @@ class Monitor(QObject):
     @Slot()
     def refresh(self) -> None:
         """Read counts, workers and the queue now (after an action by the user)."""
-        self._next_status = 0.0
+        self._next_status = self._next_queue = 0.0
 
     def _tick(self) -> None:
         assert self._journal is not None and self._inspector is not None
@@ -229,9 +234,16 @@ class Monitor(QObject):
                     rows = self._journal.tasks_by_ids(sorted(touched))
                     self.tasks_changed.emit([slim(r) for r in rows])
             now = time.monotonic()
-            if events or now >= self._next_status:
+            if now >= self._next_status or (events and now >= self._next_live):
+                # Workers change with events: shown within LIVE_STATUS_S.  Counting a big
+                # queue costs tens of milliseconds: once a second is enough.
                 self._next_status = now + STATUS_EVERY_S
-                self._emit_status()
+                self._next_live = now + LIVE_STATUS_S
+                queue_due = now >= self._next_queue or self._queue_counts is None
+                if queue_due:
+                    self._next_queue = now + STATUS_EVERY_S
+                    self._queue_counts = self._inspector.counts()
+                self._emit_status(queue_due)
             self._last_error = None
         except UserError as exc:
             self._report(str(exc))
@@ -239,9 +251,9 @@ class Monitor(QObject):
             logger.exception("monitor tick failed")
             self._report(f"Reading the queue failed ({type(exc).__name__}: {exc}).")
 
-    def _emit_status(self) -> None:
+    def _emit_status(self, queue_due: bool = True) -> None:
         assert self._journal is not None and self._inspector is not None
-        status = self._inspector.status()
+        status = self._inspector.status(self._queue_counts)
         busy = [w["task_id"] for w in status["workers"] if w["task_id"]]
         progress = {t["task_id"]: t for t in self._journal.tasks_by_ids(busy)} if busy else {}
         for w in status["workers"]:
@@ -251,7 +263,8 @@ class Monitor(QObject):
             w["started_at"] = task["started_at"] if task else None
         status["process"] = self._process_stats()
         self.status_changed.emit(status)
-        self._refresh_queue(status["pending"], status["scheduled"])
+        if queue_due:
+            self._refresh_queue(status["pending"], status["scheduled"])
 
     # -- the queue table's window ------------------------------------------------------
     @Slot(object)

@@ -12,17 +12,24 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from desktop_app.gui import app
 
 
+def _tasks_modules() -> dict:
+    return {n: m for n, m in sys.modules.items() if n == "tasks" or n.startswith("tasks.")}
+
+
 @pytest.fixture
-def fresh_tasks(monkeypatch):
-    """Import ``tasks`` anew (it reads HUEY_DESK_DB when imported); restore it after."""
-    for name in [m for m in sys.modules if m == "tasks" or m.startswith("tasks.")]:
-        monkeypatch.delitem(sys.modules, name)
+def fresh_tasks():
+    """Import ``tasks`` anew (it reads HUEY_DESK_DB when imported); afterwards put back
+    exactly the modules there were, so later tests see the session's queue."""
+    before = _tasks_modules()
+    for name in before:
+        del sys.modules[name]
     yield
-    for name in [m for m in sys.modules if m == "tasks" or m.startswith("tasks.")]:
-        module = sys.modules[name]
+    for name, module in _tasks_modules().items():
         huey = getattr(module, "huey", None)
         if huey is not None and name == "tasks.config":
             huey.storage.close()
+        del sys.modules[name]
+    sys.modules.update(before)
 
 
 @pytest.fixture

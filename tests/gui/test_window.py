@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, Qt
 
 from desktop_app.core.target import load_target
 from desktop_app.gui.app import Desk
+from desktop_app.gui.consumer_process import LOG_LINES
 
 pytestmark = pytest.mark.consumer
 
@@ -84,10 +85,20 @@ def test_a_failure_shows_its_error(qtbot, desk):
     qtbot.waitUntil(
         lambda: states(desk.window.tasks_model).get(task_id) == "error", timeout=20_000
     )
-    desk.window.state_combo.setCurrentText("error")
-    view = desk.window.results_view
-    assert view.model().rowCount() >= 1
-    assert "printer on fire" in view.model().index(0, 6).data()
+    model = desk.window.tasks_model
+    desk.window.state_combo.setCurrentText("error")  # filtered in the store
+    qtbot.waitUntil(
+        lambda: model.shown_generation == model.generation and model.row(0) is not None,
+        timeout=10_000,
+    )
+    assert {r["state"] for r in model.loaded_rows()} == {"error"}
+    assert "printer on fire" in desk.window.results_view.model().index(0, 6).data()
+    desk.window.text_filter.setText("no such text anywhere")
+    qtbot.waitUntil(lambda: model.query.text == "no such text anywhere", timeout=5_000)
+    qtbot.waitUntil(
+        lambda: model.shown_generation == model.generation and model.rowCount() == 0,
+        timeout=10_000,
+    )
 
 
 def test_bad_input_is_refused_inline(qtbot, desk):
@@ -257,6 +268,12 @@ def test_consumer_output_filter_keeps_warnings_errors_and_their_tracebacks(qtbot
     assert shown == [*lines[1:4], lines[5]]
     window.log_level.setCurrentIndex(0)
     assert window.log.toPlainText().splitlines() == lines
+    # a flood of output reaches the view in batches, and only the last lines are kept
+    flood = [f"[t] INFO:huey:Worker-1:line {i}" for i in range(LOG_LINES + 500)]
+    for line in flood:
+        desk.consumer.output.emit(line)
+    qtbot.waitUntil(lambda: window.log.toPlainText().endswith(flood[-1]), timeout=5_000)
+    assert window.log.blockCount() == LOG_LINES
     desk.thread.quit()
     desk.thread.wait()
     desk.journal.close()

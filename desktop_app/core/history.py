@@ -21,6 +21,21 @@ TEXT_COLUMNS = ("task_id", "task_name", "args_preview", "error", "result_preview
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
+def clean_text(text: str) -> str:
+    """Filter text SQLite can take: no NUL (it ends a LIKE pattern early), no lone
+    surrogates (they cannot be encoded)."""
+    text = text.replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class TaskQuery:
     """Which tasks to show: one state (or all), one task name (or all), free text."""
@@ -28,6 +43,9 @@ class TaskQuery:
     state: str | None = None
     task_name: str | None = None
     text: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clean_text(self.text))
 
     @property
     def counted(self) -> bool:

@@ -113,3 +113,12 @@ def test_a_journal_from_before_the_counts_is_counted_on_open(tmp_path):
     reopened = SqliteJournal(path)
     assert reopened.state_counts() == {ENQUEUED: 1, COMPLETE: 1}
     reopened.close()
+
+
+def test_filter_text_sqlite_cannot_take_is_cleaned(filled):
+    history = History(filled)
+    for text in ("us\x00er1", "\ud800user1", "user1\udfff"):
+        query = TaskQuery(text=text)
+        window = history.open(query, page=100)
+        every = history.open(TaskQuery(), page=100).first
+        assert ids(window.first) == ids([r for r in every if query.matches(r)])

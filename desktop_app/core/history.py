@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from desktop_app.core.journal import SqliteJournal
+from desktop_app.core.search_index import MIN_CHARS
 
 # Columns free text is looked for in: what the results table shows.
 TEXT_COLUMNS = ("task_id", "task_name", "args_preview", "error", "result_preview", "worker")
@@ -104,15 +106,65 @@ def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
 
 
 class History:
-    """Reads windows of task summaries from a journal (one per reading thread)."""
+    """Reads windows of task summaries from a journal (one per reading thread).
 
-    def __init__(self, journal: SqliteJournal) -> None:
+    With ``search`` (the file a ``SearchIndex`` keeps), free text of three characters
+    or more is looked up in that index for the tasks it covers and scanned for the rest.
+    """
+
+    def __init__(self, journal: SqliteJournal, search: Path | None = None) -> None:
         self.journal = journal
+        self.search = search
+        self._attached: set[int] = set()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = self.journal._conn()
+        if (
+            self.search is not None
+            and id(conn) not in self._attached
+            and self.search.is_file()  # never made here: the index makes it, private
+        ):
+            try:
+                conn.execute("ATTACH DATABASE ? AS search", (str(self.search),))
+            except sqlite3.Error:
+                pass  # no index yet (or unreadable): scan
+            else:
+                self._attached.add(id(conn))
+        return conn
+
+    def _indexed(self, conn: sqlite3.Connection, query: TaskQuery) -> int:
+        """Up to which task the index answers for this query's text (0: it cannot)."""
+        if id(conn) not in self._attached or len(query.text) < MIN_CHARS:
+            return 0
+        if "%" in query.text or "_" in query.text:
+            return 0
+        try:
+            row = conn.execute("SELECT value FROM search.meta WHERE key = 'upto'").fetchone()
+        except sqlite3.Error:
+            return 0
+        return row[0] if row else 0
+
+    def _select(
+        self, conn: sqlite3.Connection, query: TaskQuery, what: str, anchor: int
+    ) -> tuple[str, list[Any]]:
+        """The SELECT of ``what`` over the query's tasks up to ``anchor``: one scan, or the
+        index's candidates (checked again) and a scan of the tasks beyond the index."""
+        where, args = query.where()
+        upto = self._indexed(conn, query)
+        if not upto:
+            return f"SELECT {what} FROM tasks WHERE rowid <= ? AND {where}", [anchor, *args]
+        pattern = "%" + query.text + "%"
+        return (
+            f"SELECT {what} FROM tasks WHERE rowid IN (SELECT rowid FROM search.idx "
+            f"WHERE body LIKE ? AND rowid <= ?) AND rowid <= ? AND {where} "
+            f"UNION ALL SELECT {what} FROM tasks WHERE rowid > ? AND rowid <= ? AND {where}",
+            [pattern, upto, anchor, *args, upto, anchor, *args],
+        )
 
     def open(self, query: TaskQuery, page: int = 200) -> Window:
         """Fix the anchor, count the matches when an index or the counts table can, and
         read the first page: one read transaction, so all three agree."""
-        conn = self.journal._conn()
+        conn = self._conn()
         conn.execute("BEGIN")
         try:
             anchor = conn.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
@@ -134,19 +186,17 @@ class History:
         return Window(query, anchor, total, first)
 
     def count(self, query: TaskQuery, anchor: int) -> int:
-        """How many tasks up to the anchor match (a scan when free text is given)."""
-        where, args = query.where()
-        return (
-            self.journal._conn()
-            .execute(f"SELECT count(*) FROM tasks WHERE rowid <= ? AND {where}", (anchor, *args))
-            .fetchone()[0]
-        )
+        """How many tasks up to the anchor match (a scan when free text is given and
+        the index cannot answer)."""
+        conn = self._conn()
+        sql, args = self._select(conn, query, "1", anchor)
+        return conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
 
     def page(
         self, query: TaskQuery, anchor: int, offset: int, limit: int, total: int | None = None
     ) -> list[dict[str, Any]]:
         """Rows ``offset`` to ``offset + limit`` of the window, newest first."""
-        return self._page(self.journal._conn(), query, anchor, offset, limit, total)
+        return self._page(self._conn(), query, anchor, offset, limit, total)
 
     def _page(
         self,
@@ -157,27 +207,22 @@ class History:
         limit: int,
         total: int | None,
     ) -> list[dict[str, Any]]:
-        where, args = query.where()
-        select = f"SELECT rowid AS seq, * FROM tasks WHERE rowid <= ? AND {where}"
+        select, args = self._select(conn, query, "rowid AS seq, *", anchor)
         if total is not None and offset > total // 2:
             # Nearer the oldest end: count from there, so no page skips more than half.
             start = max(total - offset - limit, 0)
             count = min(limit, total - offset)
             if count <= 0:
                 return []
-            cur = conn.execute(
-                f"{select} ORDER BY rowid LIMIT ? OFFSET ?", (anchor, *args, count, start)
-            )
+            cur = conn.execute(f"{select} ORDER BY seq LIMIT ? OFFSET ?", (*args, count, start))
             return _rows(cur)[::-1]
-        cur = conn.execute(
-            f"{select} ORDER BY rowid DESC LIMIT ? OFFSET ?", (anchor, *args, limit, offset)
-        )
+        cur = conn.execute(f"{select} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
         return _rows(cur)
 
     def newer(self, query: TaskQuery, after: int, limit: int = 5000) -> list[dict[str, Any]]:
         """Matching tasks created after ``after`` (a rowid), oldest first."""
         where, args = query.where()
-        cur = self.journal._conn().execute(
+        cur = self._conn().execute(
             f"SELECT rowid AS seq, * FROM tasks WHERE rowid > ? AND {where} "
             "ORDER BY rowid LIMIT ?",
             (after, *args, limit),

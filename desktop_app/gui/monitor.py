@@ -19,6 +19,8 @@ from desktop_app.core.errors import UserError
 from desktop_app.core.history import History, TaskQuery
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import SqliteJournal
+from desktop_app.core.search_index import index_path
+from desktop_app.gui.indexer import Indexer
 from desktop_app.gui.windowed_model import BLOCK
 
 logger = logging.getLogger("huey_desk.monitor")
@@ -86,6 +88,7 @@ class Monitor(QObject):
         self._history: History | None = None
         self._queries: dict[int, TaskQuery] = {}
         self._counter: ThreadPoolExecutor | None = None
+        self._indexer: Indexer | None = None
         self._queue_generation = 0
         self._queue_text = ""
         self._queue_blocks: list[int] = []  # recently asked for, most recent last
@@ -104,7 +107,9 @@ class Monitor(QObject):
             self.failed.emit(str(exc))
             return
         self._inspector = Inspector(self.huey, self._journal, self.target)
-        self._history = History(self._journal)
+        self._indexer = Indexer(self.journal_path)
+        self._indexer.start()
+        self._history = History(self._journal, index_path(self.journal_path))
         self._cursor = self._journal.last_id()
         self._timer = QTimer(self)
         self._timer.setObjectName("monitor-tick")
@@ -119,6 +124,8 @@ class Monitor(QObject):
             self._timer.stop()
         if self._counter is not None:
             self._counter.shutdown(wait=True, cancel_futures=True)
+        if self._indexer is not None:
+            self._indexer.stop()
         if self._journal is not None:
             self._journal.close()
         self.huey.storage.close()
@@ -233,6 +240,8 @@ class Monitor(QObject):
                 if touched:
                     rows = self._journal.tasks_by_ids(sorted(touched))
                     self.tasks_changed.emit([slim(r) for r in rows])
+                    if self._indexer is not None:
+                        self._indexer.touched(rows, self._cursor)
             now = time.monotonic()
             if now >= self._next_status or (events and now >= self._next_live):
                 # Workers change with events: shown within LIVE_STATUS_S.  Counting a big

@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="drop journal history older than D days (default 30)",
     )
+    consumer.add_argument(
+        "--no-rerun-interrupted",
+        action="store_true",
+        help="when a consumer dies mid-task, only record its tasks as interrupted; by "
+        "default those that declared retries are put back on the queue",
+    )
     consumer.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     consumer.add_argument(
         "--parent-pid",
@@ -457,6 +463,7 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
         retain_days=ns.retain_days,
         periodic=not ns.no_periodic,
         parent_pid=ns.parent_pid,
+        rerun_interrupted=not ns.no_rerun_interrupted,
     )
     return EXIT_OK
 

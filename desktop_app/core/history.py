@@ -9,6 +9,7 @@ indexes, free text as a scan that stops at the first page of matches.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,11 +120,7 @@ class History:
 
     def _conn(self) -> sqlite3.Connection:
         conn = self.journal._conn()
-        if (
-            self.search is not None
-            and id(conn) not in self._attached
-            and self.search.is_file()  # never made here: the index makes it, private
-        ):
+        if self.search is not None and id(conn) not in self._attached and self._ready():
             try:
                 conn.execute("ATTACH DATABASE ? AS search", (str(self.search),))
             except sqlite3.Error:
@@ -131,6 +128,21 @@ class History:
             else:
                 self._attached.add(id(conn))
         return conn
+
+    def _ready(self) -> bool:
+        """Whether the index file exists and has its tables.  An empty file attached
+        stays empty for that connection (seen: "no such table" long after the index
+        had made it), so a connection attaches only once there is something to see."""
+        assert self.search is not None
+        if not self.search.is_file():  # never made here: the index makes it, private
+            return False
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{self.search}?mode=ro", uri=True)
+            ) as probe:
+                return probe.execute("SELECT 1 FROM meta LIMIT 1").fetchone() is not None
+        except sqlite3.Error:
+            return False
 
     def _indexed(self, conn: sqlite3.Connection, query: TaskQuery) -> int:
         """Up to which task the index answers for this query's text (0: it cannot)."""

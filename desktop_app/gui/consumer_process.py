@@ -58,6 +58,8 @@ class ConsumerProcess(QObject):
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self.process.kill)
         self.crashes: list[float] = []
+        # re-run the tasks a dead consumer left that declared retries (a setting)
+        self.rerun_interrupted = True
         self.restart_timer = QTimer(self)
         self.restart_timer.setObjectName("consumer-restart-timer")
         self.restart_timer.setSingleShot(True)
@@ -82,6 +84,8 @@ class ConsumerProcess(QObject):
             args += ["--path", path]
         if self.journal:
             args += ["--journal", self.journal]
+        if not self.rerun_interrupted:
+            args.append("--no-rerun-interrupted")
         return [*args, "--parent-pid", str(os.getpid())]
 
     def start(self) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app import __version__
 from desktop_app.core.history import TaskQuery
+from desktop_app.core.inflight import rerun_interrupted
 from desktop_app.gui.charts import ChartsPanel
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
 from desktop_app.gui.details import TaskDetails
@@ -315,7 +316,10 @@ class MainWindow(QMainWindow):
         self._told_about_tray = False
         self.notifier = Notifier(self, self.settings)
         self.notifier.open_task.connect(self.open_task)
+        self._monitor: Monitor | None = None
         self._menus()
+        if consumer is not None:
+            consumer.rerun_interrupted = self.rerun_action.isChecked()
         self._wire_consumer()
         self._restore()
 
@@ -345,6 +349,15 @@ class MainWindow(QMainWindow):
         view.addAction(refresh)
         view.addSeparator()
         view.addMenu(self.notifier.mode_menu())
+        self.rerun_action = QAction("Re-run &interrupted tasks that declared retries", self)
+        self.rerun_action.setCheckable(True)
+        self.rerun_action.setToolTip(
+            "When a consumer dies mid-task, put its tasks that declared retries back on "
+            "the queue; otherwise only record them as interrupted"
+        )
+        self.rerun_action.setChecked(self.settings.value("recovery/rerun", True, type=bool))
+        self.rerun_action.toggled.connect(self._set_rerun)
+        view.addAction(self.rerun_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Huey Desk", self)
         about.triggered.connect(self._about)
@@ -450,11 +463,46 @@ class MainWindow(QMainWindow):
         )
 
     def retry(self, task_id: str) -> None:
-        run_job(
-            lambda: self.dispatcher.retry(task_id),
-            lambda new_id: self._acted(f"Retried {task_id[:8]} as {new_id}."),
-            self._acted,
-        )
+        """Run a task again with the same arguments: an interrupted one from the message
+        its dead consumer left (same id), any other as a new task."""
+        dispatcher = self.dispatcher
+
+        def again() -> str:
+            record = dispatcher.journal.task(task_id) if dispatcher.journal else None
+            if record and record.get("state") == "interrupted":
+                return rerun_interrupted(dispatcher.huey, dispatcher.journal, task_id)
+            return dispatcher.retry(task_id)
+
+        def done(new_id: str) -> None:
+            if new_id == task_id:
+                self._acted(f"Re-running {task_id[:8]}.")
+            else:
+                self._acted(f"Retried {task_id[:8]} as {new_id}.")
+
+        run_job(again, done, self._acted)
+
+    def _set_rerun(self, on: bool) -> None:
+        self.settings.setValue("recovery/rerun", on)
+        if self._monitor is not None:
+            self._monitor.rerun_interrupted = on  # a bool the monitor reads once a second
+        if self.consumer is not None:
+            self.consumer.rerun_interrupted = on
+            if self.consumer.state in ("starting", "running"):
+                self.statusBar().showMessage(
+                    "The consumer follows the new choice from its next start (Restart).", 8000
+                )
+
+    def _recovered(self, report: dict) -> None:
+        interrupted = report["interrupted"]
+        rerun = len(report["rerun"])
+        if interrupted:
+            n = len(interrupted)
+            again = f"; {rerun} put back on the queue" if rerun else ""
+            self.statusBar().showMessage(
+                f"A consumer died with work in hand: {n} task{'s' if n != 1 else ''} "
+                f"interrupted{again}.",
+                15_000,
+            )
 
     def confirm(self, question: str) -> bool:
         """Ask yes or no (tests replace this; a modal dialog cannot be answered there)."""
@@ -473,6 +521,9 @@ class MainWindow(QMainWindow):
 
     # -- monitor signals ---------------------------------------------------------------
     def connect_monitor(self, monitor: Monitor) -> None:
+        self._monitor = monitor
+        monitor.rerun_interrupted = self.rerun_action.isChecked()
+        monitor.recovered.connect(self._recovered)
         model = self.tasks_model
         model.query_requested.connect(monitor.open_history)
         model.fetch_requested.connect(monitor.load_history)
@@ -614,6 +665,16 @@ class MonitorThread(QThread):
         monitor.moveToThread(self)
         self.started.connect(monitor.start)
         self.monitor = monitor
+
+    def run(self) -> None:
+        """Run the event loop from Python, so the thread keeps one Python thread state.
+
+        With Qt's own ``run`` every slot call into Python made a fresh thread state, so
+        ``threading.local`` forgot everything between calls: the journal and Huey's
+        storage opened a new SQLite connection on every tick (seen as connection ids
+        changing from call to call, and an attached database vanishing).
+        """
+        self.exec()
 
     def shutdown(self) -> None:
         from PySide6.QtCore import QMetaObject

@@ -13,10 +13,12 @@ from typing import Any
 
 import psutil
 from huey import Huey
+from huey.storage import SqliteStorage
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop_app.core.errors import UserError
 from desktop_app.core.history import History, TaskQuery
+from desktop_app.core.inflight import recover
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import SqliteJournal
 from desktop_app.core.search_index import index_path
@@ -28,6 +30,7 @@ logger = logging.getLogger("huey_desk.monitor")
 TICK_MS = 25  # how often new journal events are looked for (one primary-key query)
 STATUS_EVERY_S = 1.0  # workers and counts when nothing happens; the queue's size and page
 READER_CACHE_MB = 8  # per connection: the monitor's, and the one that counts filter matches
+RECOVER_EVERY_S = 1.0  # how often tasks left by a dead consumer are looked for
 LIVE_STATUS_S = 0.1  # workers and counts while events arrive, at most this often
 QUEUE_SCAN = 20_000  # queued tasks a queue filter looks through (each is decoded)
 QUEUE_REFRESH_S = 5.0  # how often a filtered queue view is looked through again
@@ -69,6 +72,7 @@ class Monitor(QObject):
     history_block = Signal(object)
     failed = Signal(str)  # a plain sentence: what cannot be read, and what to do
     ready = Signal()  # started: windows on the history and the queue can be opened
+    recovered = Signal(object)  # RecoveryReport.as_dict(): tasks a dead consumer left
 
     def __init__(self, huey: Huey, journal_path: str, target: str = "") -> None:
         super().__init__()
@@ -89,6 +93,8 @@ class Monitor(QObject):
         self._queries: dict[int, TaskQuery] = {}
         self._counter: ThreadPoolExecutor | None = None
         self._indexer: Indexer | None = None
+        self.rerun_interrupted = True  # set from the GUI thread; read here (a bool)
+        self._next_recovery = 0.0
         self._queue_generation = 0
         self._queue_text = ""
         self._queue_blocks: list[int] = []  # recently asked for, most recent last
@@ -253,12 +259,26 @@ class Monitor(QObject):
                     self._next_queue = now + STATUS_EVERY_S
                     self._queue_counts = self._inspector.counts()
                 self._emit_status(queue_due)
+            if now >= self._next_recovery:
+                self._next_recovery = now + RECOVER_EVERY_S
+                self._recover()
             self._last_error = None
         except UserError as exc:
             self._report(str(exc))
         except Exception as exc:  # the window must stay up whatever storage does
             logger.exception("monitor tick failed")
             self._report(f"Reading the queue failed ({type(exc).__name__}: {exc}).")
+
+    def _recover(self) -> None:
+        """Find the tasks a dead consumer (or worker) left, record them as interrupted,
+        and re-run those that declared retries when the setting says so."""
+        if not isinstance(self.huey.storage, SqliteStorage):
+            return
+        assert self._journal is not None
+        report = recover(self.huey, self._journal, rerun=self.rerun_interrupted)
+        if report:
+            self.recovered.emit(report.as_dict())
+            self._next_status = 0.0
 
     def _emit_status(self, queue_due: bool = True) -> None:
         assert self._journal is not None and self._inspector is not None

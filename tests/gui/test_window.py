@@ -277,3 +277,42 @@ def test_consumer_output_filter_keeps_warnings_errors_and_their_tracebacks(qtbot
     desk.thread.quit()
     desk.thread.wait()
     desk.journal.close()
+
+
+def test_a_killed_consumer_leaves_interrupted_tasks_that_rerun_with_one_click(qtbot, tmp_path):
+    import signal
+
+    target = load_target("tasks:huey")
+    d = Desk(target, str(tmp_path / "journal.sqlite"), workers=1)
+    qtbot.addWidget(d.window)
+    window = d.window
+    window.rerun_action.setChecked(False)  # recorded only; the user re-runs by hand
+    d.start()
+    try:
+        qtbot.waitUntil(lambda: d.consumer.state == "running", timeout=20_000)
+        task_id = window.dispatcher.submit("sleep_for", [4])
+        qtbot.waitUntil(
+            lambda: states(window.tasks_model).get(task_id) == "executing", timeout=20_000
+        )
+        first_pid = d.consumer.pid
+        os.kill(first_pid, signal.SIGKILL)
+        qtbot.waitUntil(
+            lambda: states(window.tasks_model).get(task_id) == "interrupted", timeout=20_000
+        )
+        row = window.tasks_model.row(window.tasks_model.row_number(task_id))
+        assert "died" in row["error"]
+        assert "interrupted" in window.statusBar().currentMessage()
+        # the window started its consumer again, with back-off
+        qtbot.waitUntil(
+            lambda: d.consumer.state == "running" and d.consumer.pid != first_pid, timeout=30_000
+        )
+        assert len(d.consumer.crashes) == 1
+        window.retry(task_id)  # the Retry button of an interrupted task: the same task again
+        qtbot.waitUntil(
+            lambda: "Re-running" in window.statusBar().currentMessage(), timeout=10_000
+        )
+        qtbot.waitUntil(
+            lambda: states(window.tasks_model).get(task_id) == "complete", timeout=30_000
+        )
+    finally:
+        d.shutdown()

@@ -66,11 +66,15 @@ class WindowedModel(QAbstractTableModel):
         self.matches: Callable[[dict], bool] = lambda _row: True
         self.anchor = 0
         self._head: list[dict] = []  # live rows above the anchor, oldest first
+        # Blocks are stored under a key that never changes: block shown = key + _base.
+        # Folding head rows in adds to _base, so nothing already stored is touched.
+        self._base = 0
         self._blocks: OrderedDict[int, list[dict]] = OrderedDict()
-        self._where: dict[Any, tuple[int, int]] = {}  # key -> (block or -1 for head, index)
+        self._where: dict[Any, tuple[int | None, int]] = {}  # key -> (stored block or
+        # None for the head, index)
         self._folded: dict[int, int] = {}  # anchor asked at -> blocks folded in since
-        self._wanted: set[int] = set()
-        self._asked: set[int] = set()
+        self._wanted: set[int] = set()  # stored keys
+        self._asked: set[int] = set()  # stored keys
         self._ask_timer = QTimer(self)
         self._ask_timer.setSingleShot(True)
         self._ask_timer.setInterval(0)
@@ -103,7 +107,7 @@ class WindowedModel(QAbstractTableModel):
             row = self._head[head - 1 - number]
         else:
             block, at = divmod(number - head, BLOCK)
-            rows = self._blocks.get(block)
+            rows = self._blocks.get(block - self._base)
             row = rows[at] if rows is not None and at < len(rows) else None
         if row is None:
             if role == _DISPLAY and 0 <= number < head + self.total:
@@ -133,7 +137,7 @@ class WindowedModel(QAbstractTableModel):
         if number < head:
             return self._head[head - 1 - number]
         block, at = divmod(number - head, BLOCK)
-        rows = self._blocks.get(block)
+        rows = self._blocks.get(block - self._base)
         if rows is None or at >= len(rows):
             return None
         return rows[at]
@@ -150,9 +154,9 @@ class WindowedModel(QAbstractTableModel):
         if place is None:
             return None
         block, at = place
-        if block < 0:
+        if block is None:
             return len(self._head) - 1 - at
-        return len(self._head) + block * BLOCK + at
+        return len(self._head) + (block + self._base) * BLOCK + at
 
     # -- from the store ----------------------------------------------------------------
     def begin(self) -> int:
@@ -182,6 +186,7 @@ class WindowedModel(QAbstractTableModel):
         self.total = total if total is not None else len(first)
         self.matches = matches or (lambda _row: True)
         self._head = []
+        self._base = 0
         self._blocks.clear()
         self._where.clear()
         self._asked.clear()
@@ -205,7 +210,7 @@ class WindowedModel(QAbstractTableModel):
         elif total < self.total:
             self.beginRemoveRows(QModelIndex(), head + total, head + self.total - 1)
             self.total = total
-            for block in [b for b in self._blocks if b * BLOCK >= total]:
+            for block in [b for b in self._blocks if (b + self._base) * BLOCK >= total]:
                 self._drop(block)
             self.endRemoveRows()
 
@@ -213,13 +218,14 @@ class WindowedModel(QAbstractTableModel):
         """A block asked for (counted from ``anchor``) has arrived."""
         if generation != self.generation or anchor not in self._folded:
             return
-        block += self._folded[anchor]
+        shown = block + self._folded[anchor]
+        block = shown - self._base
         self._asked.discard(block)
         old = self._blocks.get(block)
         if old is not None:
             self._drop(block)
         self._store(block, rows)
-        first = len(self._head) + block * BLOCK
+        first = len(self._head) + shown * BLOCK
         if rows:
             last = min(first + len(rows), len(self._head) + self.total) - 1
             if last >= first:
@@ -250,16 +256,17 @@ class WindowedModel(QAbstractTableModel):
                 del self._where[key]
 
     def _want(self, number: int) -> None:
-        block = (number - len(self._head)) // BLOCK
-        if block >= 0 and block not in self._asked:
+        block = (number - len(self._head)) // BLOCK - self._base
+        if block + self._base >= 0 and block not in self._asked:
             self._wanted.add(block)
             self._ask_timer.start()
 
     def _ask(self) -> None:
-        blocks = sorted(self._wanted - self._asked)
+        stored = self._wanted - self._asked
         self._wanted.clear()
+        blocks = sorted(b + self._base for b in stored)
         if blocks:
-            self._asked.update(blocks)
+            self._asked.update(stored)
             self.fetch_requested.emit(
                 {
                     "generation": self.generation,
@@ -279,7 +286,7 @@ class WindowedModel(QAbstractTableModel):
             place = self._where.get(key)
             if place is not None:
                 block, at = place
-                if block < 0:
+                if block is None:
                     self._head[at] = row
                 else:
                     self._blocks[block][at] = row
@@ -296,7 +303,7 @@ class WindowedModel(QAbstractTableModel):
             new.sort(key=lambda r: r.get(seq) or 0)
             self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
             for row in new:
-                self._where[row.get(self.key)] = (-1, len(self._head))
+                self._where[row.get(self.key)] = (None, len(self._head))
                 self._head.append(row)
             self.endInsertRows()
             if len(self._head) >= BLOCK:
@@ -304,27 +311,21 @@ class WindowedModel(QAbstractTableModel):
 
     def _fold(self, seq: str) -> None:
         """Move whole blocks of the oldest head rows below the anchor (no row moves on
-        screen: only the bookkeeping changes)."""
+        screen, and only the head's bookkeeping changes: the cost is one block's rows,
+        not every row in memory; rebuilding it all stalled the window 80 ms)."""
         whole = len(self._head) // BLOCK * BLOCK
         if not whole:
             return
         folded, self._head = self._head[:whole], self._head[whole:]
         shift = whole // BLOCK
-        blocks = OrderedDict((b + shift, rows) for b, rows in self._blocks.items())
+        self._base += shift
         newest_first = folded[::-1]
-        for b in range(shift):
-            blocks[b] = newest_first[b * BLOCK : (b + 1) * BLOCK]
-            blocks.move_to_end(b)
-        self._blocks = blocks
+        for shown in range(shift):
+            self._store(shown - self._base, newest_first[shown * BLOCK : (shown + 1) * BLOCK])
+        for at, row in enumerate(self._head):
+            self._where[row.get(self.key)] = (None, at)
         self.total += whole
         self.anchor = max(self.anchor, *(r.get(seq) or 0 for r in folded))
-        self._where = {}
-        for at, row in enumerate(self._head):
-            self._where[row.get(self.key)] = (-1, at)
-        for b, rows in self._blocks.items():
-            for at, row in enumerate(rows):
-                self._where[row.get(self.key)] = (b, at)
-        self._asked = {b + shift for b in self._asked}
         self._folded = {a: n + shift for a, n in self._folded.items()}
         self._folded[self.anchor] = 0
         while len(self._blocks) > MAX_BLOCKS:

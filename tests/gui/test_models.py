@@ -195,3 +195,29 @@ def test_charts_bucket_finished_and_failed_tasks(qtbot):
     assert len(xs) == len(done) + 1 and xs[1] - xs[0] == BUCKET_S
     charts.redraw()
     assert list(charts.depth_curve.getData()[1]) == [5]
+
+
+def test_tasks_model_rows_stay_put_through_many_folds(qtbot, qtmodeltester):
+    model = TasksModel()
+    total = 3 * BLOCK
+    first = [task(f"o{total - i}", seq=total - i) for i in range(BLOCK)]
+    generation = opened(model, first, total=total, anchor=total)
+    anchor = model.anchor
+    seq = total
+    for _ in range(3):  # three folds, each of a whole block and a bit
+        rows = [task(f"n{seq + j + 1}", seq=seq + j + 1) for j in range(BLOCK + 7)]
+        seq += len(rows)
+        model.apply(rows)
+    assert model.rowCount() == total + seq - total
+    expected = [f"n{n}" for n in range(seq, total, -1)] + [f"o{n}" for n in range(total, 0, -1)]
+    # the oldest block, asked for at the first anchor, lands where it belongs
+    last_block = (total - 1) // BLOCK
+    old_rows = [task(f"o{total - n}", seq=total - n) for n in range(last_block * BLOCK, total)]
+    model.put_block(generation, anchor, last_block, old_rows)
+    loaded = {i: model.row(i)["task_id"] for i in range(model.rowCount()) if model.row(i)}
+    assert all(expected[i] == name for i, name in loaded.items())
+    assert loaded[model.rowCount() - 1] == "o1" and loaded[0] == f"n{seq}"
+    assert model.row_number("o1") == model.rowCount() - 1
+    model.apply([task("o1", seq=1, state="error")])
+    assert model.row(model.rowCount() - 1)["state"] == "error"
+    qtmodeltester.check(model)

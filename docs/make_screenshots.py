@@ -1,6 +1,10 @@
 """Render screenshots of the window with demo data into docs/ (offscreen or under Xvfb).
 
-QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py
+QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py          # window.png
+QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py --scale  # window-1m.png
+
+``--scale`` builds 100,000 pending and 1,000,000 finished tasks first (about two minutes,
+the data of ``benchmarks.monitor``) and shows a text filter over them.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def main() -> int:
 
     def shoot() -> None:
         model = desk.window.tasks_model
-        states = {model.row(i).get("state") for i in range(model.rowCount())}
+        states = {r.get("state") for r in model.loaded_rows()}
         if not ({"complete", "error", "executing"} <= states) and shoot.tries < 150:
             shoot.tries += 1
             QTimer.singleShot(200, shoot)
@@ -73,5 +77,43 @@ def main() -> int:
     return app.exec()
 
 
+def at_scale() -> int:
+    """The window on 100,000 pending and 1,000,000 finished tasks, filtered by text."""
+    import time
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from benchmarks.monitor import build
+    from desktop_app.core.target import load_target
+    from desktop_app.gui.app import Desk
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(workdir))
+    build(workdir, 100_000, 1_000_000)
+    app = QApplication(sys.argv[:1])
+    desk = Desk(load_target("tasks:huey"), str(workdir / "journal.sqlite"), start_consumer=False)
+    desk.start()
+    desk.window.resize(1400, 880)
+    model = desk.window.tasks_model
+
+    def wait(ready, seconds: float = 60.0) -> None:
+        end = time.monotonic() + seconds
+        while not ready() and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)  # a script's event loop, not a test
+
+    wait(lambda: model.row(0) is not None and desk.window.queue_model.row(0) is not None)
+    desk.window.text_filter.setText("mailbox 17")
+    desk.window.apply_filter()
+    generation = model.generation
+    wait(lambda: model.shown_generation == generation and model.row(0) is not None)
+    wait(lambda: False, 1.5)  # counts and status settle
+    path = HERE / "window-1m.png"
+    desk.window.grab().save(str(path))
+    print(f"wrote {path}")
+    desk.shutdown()
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(at_scale() if "--scale" in sys.argv[1:] else main())

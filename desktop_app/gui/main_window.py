@@ -599,8 +599,8 @@ class MainWindow(QMainWindow):
             f" · {shown} shown"
         )
         self.counts.setText(
-            f"pending {status['pending']} · running {status['running']} · "
-            f"done {counts.get('complete', 0)} · failed {counts.get('error', 0)}"
+            f"pending {status['pending']:,} · running {status['running']:,} · "
+            f"done {counts.get('complete', 0):,} · failed {counts.get('error', 0):,}"
         )
 
     # -- settings ----------------------------------------------------------------------

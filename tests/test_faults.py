@@ -19,6 +19,7 @@ from desktop_app.core.journal import (
     EXECUTING,
     INTERRUPTED,
     RESTORED,
+    RETRYING,
     SqliteJournal,
 )
 from tests.helpers import Consumer, cli_json, env_for, run_python, wait_until
@@ -140,7 +141,15 @@ def account(journal, ids, failing) -> dict[str, int]:
         for n, e in enumerate(events):
             if e.kind == INTERRUPTED and "before it was seen to start" in e.data.get("error", ""):
                 # taken by a worker that died before its "executing" event: none exists
-                assert not [x for x in events[:n] if x.kind == EXECUTING and x.pid == e.pid]
+                # for this attempt (the same worker may have run an earlier one, which
+                # failed and was retried, or was interrupted and re-run)
+                attempt = max(
+                    (i for i, x in enumerate(events[:n]) if x.kind in (RETRYING, RESTORED)),
+                    default=-1,
+                )
+                assert not [
+                    x for x in events[attempt + 1 : n] if x.kind == EXECUTING and x.pid == e.pid
+                ], (task_id, kinds)
                 before_start += 1
         reruns += len(restored)
         if interrupted:

@@ -56,12 +56,6 @@ def test_result_that_cannot_be_pickled_leaves_the_consumer_working(env, consumer
     assert info["result"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Huey raises while storing the result, after the task ran: no complete or error "
-    "signal fires, so the journal keeps the task 'executing' while its worker lives on "
-    "(needs a hook in desktop_app/core/consumer.py; reported)",
-)
 def test_result_that_cannot_be_pickled_ends_as_an_error(env, consumer):
     bad = submit(env, "unpicklable")
     submit(env, "fine", "--args", "[1]")

@@ -20,6 +20,7 @@ from huey import Huey
 from huey.consumer import Consumer, Worker, WorkerRecycle
 from huey.storage import SqliteStorage
 
+from desktop_app.core.execute_guard import ExecuteGuard
 from desktop_app.core.inflight import (
     InFlight,
     RecoveryReport,
@@ -313,6 +314,8 @@ def run_consumer(
     )
     recorder = Recorder(huey, str(path), consumer_id, worker_type, writer="process")
     recorder.install()
+    guard = ExecuteGuard(huey)  # after the recorder: its error hook must be there first
+    guard.install()
     inflight = None
     if isinstance(huey.storage, SqliteStorage):
         inflight = InFlight(huey, consumer_id, worker_type)
@@ -335,6 +338,7 @@ def run_consumer(
     finally:
         recorder.close()
         recorder.uninstall()
+        guard.uninstall()
         if inflight is not None:
             inflight.uninstall()
         try:

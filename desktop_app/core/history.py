@@ -39,16 +39,40 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
+# Columns the tasks table can be sorted by (a whitelist: these names go into SQL).
+SORT_COLUMNS = frozenset(
+    ("state", "task_name", "args_preview", "worker", "started_at", "duration", "error", "task_id")
+)
+
+
 @dataclass(frozen=True)
 class TaskQuery:
-    """Which tasks to show: one state (or all), one task name (or all), free text."""
+    """Which tasks to show: one state (or all), one task name (or all), free text; and in
+    which order (``order``: a column of ``SORT_COLUMNS``, or None for creation order)."""
 
     state: str | None = None
     task_name: str | None = None
     text: str = ""
+    order: str | None = None
+    descending: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))
+        if self.order is not None and self.order not in SORT_COLUMNS:
+            raise ValueError(f"cannot sort tasks by {self.order!r}")
+
+    @property
+    def live(self) -> bool:
+        """Whether new tasks belong on top (newest first); a sorted view is a snapshot."""
+        return self.order is None and self.descending
+
+    def order_by(self, reverse: bool = False) -> str:
+        """The ORDER BY of this query's rows (``reverse``: read from the other end)."""
+        down = self.descending != reverse
+        direction = "DESC" if down else "ASC"
+        if self.order is None:
+            return f"seq {direction}"
+        return f"{self.order} {direction}, seq {direction}"
 
     @property
     def counted(self) -> bool:
@@ -207,7 +231,7 @@ class History:
     def page(
         self, query: TaskQuery, anchor: int, offset: int, limit: int, total: int | None = None
     ) -> list[dict[str, Any]]:
-        """Rows ``offset`` to ``offset + limit`` of the window, newest first."""
+        """Rows ``offset`` to ``offset + limit`` of the window, in the query's order."""
         return self._page(self._conn(), query, anchor, offset, limit, total)
 
     def _page(
@@ -226,9 +250,14 @@ class History:
             count = min(limit, total - offset)
             if count <= 0:
                 return []
-            cur = conn.execute(f"{select} ORDER BY seq LIMIT ? OFFSET ?", (*args, count, start))
+            cur = conn.execute(
+                f"{select} ORDER BY {query.order_by(reverse=True)} LIMIT ? OFFSET ?",
+                (*args, count, start),
+            )
             return _rows(cur)[::-1]
-        cur = conn.execute(f"{select} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+        cur = conn.execute(
+            f"{select} ORDER BY {query.order_by()} LIMIT ? OFFSET ?", (*args, limit, offset)
+        )
         return _rows(cur)
 
     def newer(self, query: TaskQuery, after: int, limit: int = 5000) -> list[dict[str, Any]]:

@@ -253,6 +253,13 @@ class MainWindow(QMainWindow):
         self.results_view = table(
             self.tasks_model, "results-view", (90, 130, 220, 80, 80, 80, 320), sorted_here=False
         )
+        # Sorting by a column runs in the store; no indicator: newest first, live.
+        header = self.results_view.horizontalHeader()
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        self.results_view.setSortingEnabled(True)
+        header.sortIndicatorChanged.connect(self._sort_changed)
+        self.tasks_model.sort_refused.connect(self._sort_refused)
         tools = QWidget()
         t = QHBoxLayout(tools)
         t.setContentsMargins(0, 0, 0, 0)
@@ -347,6 +354,10 @@ class MainWindow(QMainWindow):
         refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(self.refresh_requested.emit)
         view.addAction(refresh)
+        newest = QAction("&Newest first", self, shortcut=QKeySequence("Ctrl+Shift+N"))
+        newest.setToolTip("Tasks in the order they were created, newest on top, live")
+        newest.triggered.connect(self.newest_first)
+        view.addAction(newest)
         view.addSeparator()
         view.addMenu(self.notifier.mode_menu())
         self.rerun_action = QAction("Re-run &interrupted tasks that declared retries", self)
@@ -549,6 +560,34 @@ class MainWindow(QMainWindow):
         # the first windows (every task, newest first; the whole queue), once it runs
         monitor.ready.connect(self._open_windows)
 
+    def _sort_changed(self, column: int, _order: Qt.SortOrder) -> None:
+        if column >= 0 and not self.tasks_model.query.live:
+            self.statusBar().showMessage(
+                "Sorted in the store: new tasks appear again in the default order "
+                "(View → Newest first).",
+                6000,
+            )
+
+    def _sort_refused(self, why: str) -> None:
+        self.statusBar().showMessage(why, 8000)
+        header = self.results_view.horizontalHeader()
+        order = Qt.SortOrder.DescendingOrder
+        if self.tasks_model.query.order in self.tasks_model.sort_keys:
+            column = self.tasks_model.sort_keys.index(self.tasks_model.query.order)
+            if not self.tasks_model.query.descending:
+                order = Qt.SortOrder.AscendingOrder
+        else:
+            column = -1
+        header.blockSignals(True)  # show the order in force again, without sorting
+        header.setSortIndicator(column, order)
+        header.blockSignals(False)
+        header.viewport().update()
+
+    def newest_first(self) -> None:
+        """Back to the default order: newest first, with new tasks arriving on top."""
+        self.results_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        self.tasks_model.sort(-1)
+
     def _show_failure(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
 
@@ -560,11 +599,14 @@ class MainWindow(QMainWindow):
         """Ask the store for the tasks that match the state, task and text chosen."""
         self._filter_timer.stop()
         state = self.state_combo.currentText()
+        current = self.tasks_model.query
         self.tasks_model.set_query(
             TaskQuery(
                 state=None if state == "all" else state,
                 task_name=self.task_combo.currentData(),
                 text=self.text_filter.text().strip(),
+                order=current.order,
+                descending=current.descending,
             )
         )
 

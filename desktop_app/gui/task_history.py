@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 
 from desktop_app.core.history import TaskQuery
 from desktop_app.gui.models import Column, clock, seconds, short
 from desktop_app.gui.windowed_model import WindowedModel
+
+SORT_LIMIT = 50_000  # tasks a column sort is offered for (about 0.3 s a block here)
 
 
 class TasksModel(WindowedModel):
@@ -36,11 +39,39 @@ class TasksModel(WindowedModel):
     )
 
     query_requested = Signal(object)  # {"generation", "query"}
+    sort_refused = Signal(str)  # why a sort was not done (too many tasks to sort)
+    # What each column sorts by, in the store (None: creation order)
+    sort_keys = (
+        "state",
+        "task_name",
+        "args_preview",
+        "worker",
+        "started_at",
+        "duration",
+        "error",
+        "task_id",
+    )
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.query = TaskQuery()
         self._pending: dict[int, TaskQuery] = {}
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort in the store (a header click); column -1: newest first, live again.
+
+        A sorted view is a snapshot: new tasks show when it is back to newest first."""
+        key = self.sort_keys[column] if 0 <= column < len(self.sort_keys) else None
+        descending = key is None or order == Qt.SortOrder.DescendingOrder
+        if key is not None and (not self.counted or self.total > SORT_LIMIT):
+            # SQLite sorts every match for each block read: seconds at a million tasks.
+            self.sort_refused.emit(
+                f"Sorting is done for up to {SORT_LIMIT:,} tasks; narrow the filter "
+                "(state, task or text) first."
+            )
+            return
+        if (key, descending) != (self.query.order, self.query.descending):
+            self.set_query(replace(self.query, order=key, descending=descending))
 
     def set_query(self, query: TaskQuery) -> None:
         """Show the tasks that match ``query`` (rows appear when the monitor answers)."""
@@ -57,8 +88,9 @@ class TasksModel(WindowedModel):
         query = self._pending.get(answer["generation"])
         if query is None:
             return
+        matches = query.matches if query.live else _nothing
         self.opened(
-            answer["generation"], answer["anchor"], answer["total"], answer["rows"], query.matches
+            answer["generation"], answer["anchor"], answer["total"], answer["rows"], matches
         )
 
     def on_counted(self, answer: dict) -> None:
@@ -66,3 +98,7 @@ class TasksModel(WindowedModel):
 
     def on_block(self, answer: dict) -> None:
         self.put_block(answer["generation"], answer["anchor"], answer["block"], answer["rows"])
+
+
+def _nothing(_row: dict) -> bool:
+    return False

@@ -122,3 +122,24 @@ def test_filter_text_sqlite_cannot_take_is_cleaned(filled):
         window = history.open(query, page=100)
         every = history.open(TaskQuery(), page=100).first
         assert ids(window.first) == ids([r for r in every if query.matches(r)])
+
+
+@pytest.mark.parametrize("order", ["state", "task_name", "duration", "error", "task_id"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_sorted_pages_from_either_end_agree_with_a_sort(filled, order, descending):
+    history = History(filled)
+    everything = history.open(TaskQuery(), page=100).first
+    query = TaskQuery(order=order, descending=descending)
+    window = history.open(query, page=7)
+    pages = [
+        r
+        for offset in range(0, window.total, 7)
+        for r in history.page(query, window.anchor, offset, 7, window.total)
+    ]
+    ids_seen = ids(pages)
+    assert sorted(ids_seen) == sorted(ids(everything)) and len(set(ids_seen)) == 30
+    keys = [(r[order] is not None, r[order], r["seq"]) for r in pages]
+    assert keys == sorted(keys, reverse=descending)
+    assert not query.live and TaskQuery().live
+    with pytest.raises(ValueError):
+        TaskQuery(order="1; DROP TABLE tasks")

@@ -221,3 +221,24 @@ def test_tasks_model_rows_stay_put_through_many_folds(qtbot, qtmodeltester):
     model.apply([task("o1", seq=1, state="error")])
     assert model.row(model.rowCount() - 1)["state"] == "error"
     qtmodeltester.check(model)
+
+
+def test_tasks_model_sorts_in_the_store_and_sorted_views_take_no_live_rows(qtbot):
+    model = TasksModel()
+    opened(model, [task("a", seq=1)], total=60_000)
+    with qtbot.waitSignal(model.sort_refused):  # too many to sort
+        model.sort(5, Qt.SortOrder.AscendingOrder)
+    assert model.query.live
+    opened(model, [task("a", seq=1)])
+    with qtbot.waitSignal(model.query_requested) as asked:
+        model.sort(5, Qt.SortOrder.AscendingOrder)  # Duration
+    query = asked.args[0]["query"]
+    assert (query.order, query.descending) == ("duration", False) and not query.live
+    model.on_opened(
+        {"generation": model.generation, "anchor": 2, "total": 2, "rows": [task("b", seq=2)]}
+    )
+    model.apply([task("new", seq=9)])  # a snapshot: not inserted on top
+    assert model.row_number("new") is None and model.rowCount() == 2
+    with qtbot.waitSignal(model.query_requested) as asked:
+        model.sort(-1)
+    assert asked.args[0]["query"].live

@@ -93,6 +93,21 @@ def test_a_failure_shows_its_error(qtbot, desk):
     )
     assert {r["state"] for r in model.loaded_rows()} == {"error"}
     assert "printer on fire" in desk.window.results_view.model().index(0, 6).data()
+    # a header click sorts in the store: the failures by task id, then back to newest first
+    header = desk.window.results_view.horizontalHeader()
+    header.setSortIndicator(7, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(
+        lambda: (
+            model.query.order == "task_id"
+            and model.shown_generation == model.generation
+            and model.row(0) is not None
+        ),
+        timeout=10_000,
+    )
+    shown = [r["task_id"] for r in model.loaded_rows()]
+    assert shown == sorted(shown)
+    desk.window.newest_first()
+    qtbot.waitUntil(lambda: model.query.live, timeout=5_000)
     desk.window.text_filter.setText("no such text anywhere")
     qtbot.waitUntil(lambda: model.query.text == "no such text anywhere", timeout=5_000)
     qtbot.waitUntil(

@@ -201,6 +201,24 @@ _MERGE = {
     "attempts": "tasks.attempts + excluded.attempts",
     "first_event": "coalesce(tasks.first_event, excluded.first_event)",
 }
+# Columns that describe the task's latest run: a batch older than what is stored (a dead
+# consumer's writer flushing late, after recovery journalled the task interrupted) must
+# not overwrite them, as it cannot overwrite the state.
+for _column in (
+    "started_at",
+    "finished_at",
+    "duration",
+    "worker",
+    "pid",
+    "consumer",
+    "error",
+    "traceback",
+    "result_preview",
+):
+    _MERGE[_column] = (
+        f"CASE WHEN excluded.state_ts >= tasks.state_ts THEN excluded.{_column} "
+        f"ELSE tasks.{_column} END"
+    )
 _upserts: dict[tuple[str, ...], str] = {}
 # Events after which the worker that fired them is free again.
 _WORKER_FREED = frozenset(

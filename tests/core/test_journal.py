@@ -6,6 +6,8 @@ import os
 import stat
 import time
 
+import pytest
+
 from desktop_app.core.journal import (
     COMPLETE,
     ENQUEUED,
@@ -127,3 +129,18 @@ def test_ids_are_never_reused_after_pruning(journal):
     journal.prune(keep_events=0)
     journal.append([ev(ENQUEUED, "later")])
     assert journal.tail(last)[0].id > last
+
+
+def test_a_late_older_batch_does_not_undo_a_newer_end(journal):
+    now = time.time()
+    journal.append([ev(ENQUEUED, "late", ts=now - 3)])
+    journal.append([ev(ERROR, "late", ts=now - 1, error="interrupted: the consumer died")])
+    # the dead consumer's writer flushes its "executing" after recovery wrote the above
+    journal.append([ev(EXECUTING, "late", ts=now - 2)])
+    task = journal.task("late")
+    assert task["state"] == ERROR and task["error"] == "interrupted: the consumer died"
+    assert task["finished_at"] == pytest.approx(now - 1)
+    # a newer run still replaces everything
+    journal.append([ev(EXECUTING, "late", ts=now)])
+    task = journal.task("late")
+    assert task["state"] == EXECUTING and task["error"] is None and task["finished_at"] is None

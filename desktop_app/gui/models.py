@@ -9,21 +9,37 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QPalette
 
 Index = QModelIndex | QPersistentModelIndex
 
+# State colours for a light and for a dark palette (the dark ones lighter, so both read
+# well against the window's own background).
 STATE_COLOURS = {
-    "complete": "#2f855a",
-    "error": "#c53030",
-    "interrupted": "#c05621",
-    "executing": "#2b6cb0",
-    "busy": "#2b6cb0",
-    "retrying": "#b7791f",
-    "revoked": "#718096",
-    "dead": "#c53030",
-    "crashed": "#c53030",
+    "complete": ("#2f855a", "#68d391"),
+    "error": ("#c53030", "#fc8181"),
+    "interrupted": ("#c05621", "#f6ad55"),
+    "executing": ("#2b6cb0", "#63b3ed"),
+    "busy": ("#2b6cb0", "#63b3ed"),
+    "retrying": ("#b7791f", "#f6e05e"),
+    "revoked": ("#718096", "#a0aec0"),
+    "dead": ("#c53030", "#fc8181"),
+    "crashed": ("#c53030", "#fc8181"),
 }
+_brushes: dict[str, QBrush] = {}
+
+
+def state_brush(state: Any) -> QBrush | None:
+    """The text colour of a state, for the palette in use (light or dark)."""
+    colours = STATE_COLOURS.get(str(state))
+    if colours is None:
+        return None
+    dark = QGuiApplication.palette().color(QPalette.ColorRole.Base).lightness() < 128
+    colour = colours[1] if dark else colours[0]
+    brush = _brushes.get(colour)
+    if brush is None:
+        brush = _brushes[colour] = QBrush(QColor(colour))
+    return brush
 
 
 class Role(enum.IntEnum):
@@ -103,8 +119,7 @@ class RowModel(QAbstractTableModel):
             value = column.show(row)
             return None if value in (None, "") else str(value)
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
-            colour = STATE_COLOURS.get(str(row.get(self.state_field)))
-            return QBrush(QColor(colour)) if colour else None
+            return state_brush(row.get(self.state_field))
         if role == Role.ROW:
             return row
         if role == Role.SORT:

@@ -21,9 +21,8 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
 
-from desktop_app.gui.models import STATE_COLOURS, Column, Role
+from desktop_app.gui.models import Column, Role, state_brush
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -32,14 +31,6 @@ _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
 _ROW = Role.ROW.value
 _ROLES = frozenset((_DISPLAY, _TOOLTIP, _FOREGROUND, _ROW, Role.SORT.value))
-_brushes: dict[str, QBrush] = {}
-
-
-def _brush(colour: str) -> QBrush:
-    brush = _brushes.get(colour)
-    if brush is None:
-        brush = _brushes[colour] = QBrush(QColor(colour))
-    return brush
 
 
 BLOCK = 200  # rows per block read from the store
@@ -123,8 +114,7 @@ class WindowedModel(QAbstractTableModel):
         if role == _FOREGROUND:
             if index.column() != 0:
                 return None
-            colour = STATE_COLOURS.get(str(row.get(self.state_field)))
-            return _brush(colour) if colour else None
+            return state_brush(row.get(self.state_field))
         if role == _ROW:
             return row
         value = self.columns[index.column()].sort(row)  # Role.SORT

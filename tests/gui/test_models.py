@@ -242,3 +242,20 @@ def test_tasks_model_sorts_in_the_store_and_sorted_views_take_no_live_rows(qtbot
     with qtbot.waitSignal(model.query_requested) as asked:
         model.sort(-1)
     assert asked.args[0]["query"].live
+
+
+def test_state_colours_follow_a_light_or_dark_palette(qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    from desktop_app.gui.models import state_brush
+
+    original = qapp.palette()
+    try:
+        for base, want in (("#ffffff", "#2f855a"), ("#202020", "#68d391")):
+            palette = QPalette(original)
+            palette.setColor(QPalette.ColorRole.Base, QColor(base))
+            qapp.setPalette(palette)
+            assert state_brush("complete").color().name() == want
+        assert state_brush("pending") is None
+    finally:
+        qapp.setPalette(original)

@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -60,16 +61,41 @@ class Desk:
             self.consumer.start()
         self.window.show()
 
-    def shutdown(self) -> None:
-        """Stop the consumer gracefully, stop the monitor, close the window."""
+    def shutdown(self, stop_timeout_ms: int | None = None) -> None:
+        """Stop the consumer gracefully (its running tasks finish, up to a timeout; then
+        it is killed and what it ran is recorded as interrupted), stop the monitor,
+        close the window."""
         self.window.quitting = True
+        killed = False
         if self.consumer is not None:
-            self.consumer.wait_stopped()
+            if stop_timeout_ms is None:
+                killed = self.consumer.wait_stopped()
+            else:
+                killed = self.consumer.wait_stopped(stop_timeout_ms)
         self.thread.shutdown()
         self.window.save_settings()
         self.window.close()
+        if killed:
+            self._record_unfinished()
         self.window.deleteLater()
         self.journal.close()
+
+    def _record_unfinished(self, within_s: float = 5.0) -> None:
+        """After killing the consumer at exit: journal its unfinished tasks as interrupted
+        now, not at the next start (recovery waits until the dead consumer's journal
+        writer has been silent a moment, so this polls for a few seconds at most)."""
+        from desktop_app.core.inflight import recover
+
+        rerun = self.window.rerun_action.isChecked()
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            try:
+                report = recover(self.target.huey, self.journal, rerun=rerun)
+            except UserError:
+                return
+            if report.interrupted:
+                return
+            time.sleep(0.1)  # polling a dead process's silence at exit, not a guess
 
 
 def ask_for_queue_file(

@@ -176,11 +176,14 @@ class ConsumerProcess(QObject):
             self.state = state
             self.state_changed.emit(state)
 
-    def wait_stopped(self, timeout_ms: int = STOP_TIMEOUT_MS) -> None:
-        """Stop and wait (only at application exit, never from a slot)."""
+    def wait_stopped(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
+        """Stop and wait (only at application exit, never from a slot); True when the
+        consumer did not finish its tasks in time and was killed."""
         if self.state in ("starting", "running"):
             self.stop()
         running = self.process.state() != QProcess.ProcessState.NotRunning
         if running and not self.process.waitForFinished(timeout_ms):
             self.process.kill()
             self.process.waitForFinished(5000)
+            return True
+        return False

@@ -331,3 +331,24 @@ def test_a_killed_consumer_leaves_interrupted_tasks_that_rerun_with_one_click(qt
         )
     finally:
         d.shutdown()
+
+
+def test_quitting_kills_a_consumer_that_overruns_and_records_its_task(qtbot, tmp_path):
+    target = load_target("tasks:huey")
+    d = Desk(target, str(tmp_path / "journal.sqlite"), workers=1)
+    qtbot.addWidget(d.window)
+    d.window.rerun_action.setChecked(False)
+    d.start()
+    qtbot.waitUntil(lambda: d.consumer.state == "running", timeout=20_000)
+    task_id = d.window.dispatcher.submit("sleep_for", [60])
+    qtbot.waitUntil(
+        lambda: states(d.window.tasks_model).get(task_id) == "executing", timeout=20_000
+    )
+    journal = d.journal
+    d.shutdown(stop_timeout_ms=300)  # the task would take a minute: the consumer is killed
+    reopened = type(journal)(journal.path)
+    try:
+        record = reopened.task(task_id)
+        assert record["state"] == "interrupted" and "died" in record["error"]
+    finally:
+        reopened.close()

@@ -235,6 +235,7 @@ class Inspector:
             "running": len(running),
             "workers": self.workers(),
             "counts": final,
+            "states": states,  # every state, as the journal counts them (transient too)
             "host": socket.gethostname(),
         }
 

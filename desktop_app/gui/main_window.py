@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSettings, QSortFilterProxyModel, Qt, QThread, QTimer, Signal
@@ -45,6 +46,8 @@ from desktop_app.gui.tray import Notifier
 
 LOG_FLUSH_MS = 100  # the consumer's output reaches the log view at most this often
 FILTER_DELAY_MS = 150  # typing pause after which the tasks filter is applied
+TRANSIENT_STATES = ("enqueued", "scheduled", "executing", "retrying")
+FOLLOW_EVERY_S = 2.0  # a view of a transient state is read again at most this often
 RESULT_STATES = (
     "all",
     "complete",
@@ -324,6 +327,7 @@ class MainWindow(QMainWindow):
         self.notifier = Notifier(self, self.settings)
         self.notifier.open_task.connect(self.open_task)
         self._monitor: Monitor | None = None
+        self._next_follow = 0.0
         self._menus()
         if consumer is not None:
             consumer.rerun_interrupted = self.rerun_action.isChecked()
@@ -568,6 +572,23 @@ class MainWindow(QMainWindow):
                 6000,
             )
 
+    def _follow_transient_state(self, states: dict) -> None:
+        """A view of one transient state (enqueued, executing...) is read again when the
+        number of tasks in that state changed: its tasks leave it all the time, and rows
+        counted by offset would shift under the view.  At most every few seconds."""
+        query = self.tasks_model.query
+        if query.state not in TRANSIENT_STATES or query.text or query.task_name:
+            return
+        now = time.monotonic()
+        if (
+            now < self._next_follow
+            or self.tasks_model.shown_generation != self.tasks_model.generation
+        ):
+            return
+        if states.get(query.state, 0) != self.tasks_model.rowCount():
+            self._next_follow = now + FOLLOW_EVERY_S
+            self.tasks_model.refresh()
+
     def _sort_refused(self, why: str) -> None:
         self.statusBar().showMessage(why, 8000)
         header = self.results_view.horizontalHeader()
@@ -635,6 +656,7 @@ class MainWindow(QMainWindow):
         self.workers_panel.set_count(f"— {busy} busy of {live}")
         counts = status["counts"]
         model = self.tasks_model
+        self._follow_transient_state(status.get("states", {}))
         shown = f"{model.rowCount():,}" + ("" if model.counted else "+")
         self.results_panel.set_count(
             f"— {counts.get('complete', 0):,} complete, {counts.get('error', 0):,} failed"

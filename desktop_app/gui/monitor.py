@@ -23,6 +23,7 @@ from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import SqliteJournal
 from desktop_app.core.search_index import index_path
 from desktop_app.gui.indexer import Indexer
+from desktop_app.gui.queue_table import QueueModel
 from desktop_app.gui.windowed_model import BLOCK
 
 logger = logging.getLogger("huey_desk.monitor")
@@ -34,7 +35,6 @@ RECOVER_EVERY_S = 1.0  # how often tasks left by a dead consumer are looked for
 LIVE_STATUS_S = 0.1  # workers and counts while events arrive, at most this often
 QUEUE_SCAN = 20_000  # queued tasks a queue filter looks through (each is decoded)
 QUEUE_REFRESH_S = 5.0  # how often a filtered queue view is looked through again
-QUEUE_BLOCKS_KEPT = 6  # blocks of the queue view read again when the queue changes
 TAIL_BATCH = 5000
 # What the tasks table needs of a summary row; the details view reads the rest by id.
 HEAVY_COLUMNS = ("args", "kwargs", "traceback")
@@ -174,7 +174,7 @@ class Monitor(QObject):
         except Exception:
             logger.exception("counting the history failed")
             return
-        self.history_counted.emit({"generation": generation, "total": total})
+        self.history_counted.emit({"generation": generation, "anchor": anchor, "total": total})
 
     @Slot(object)
     def load_history(self, request: dict[str, Any]) -> None:
@@ -339,7 +339,7 @@ class Monitor(QObject):
             self.queue_block.emit(
                 {"generation": self._queue_generation, "anchor": 0, "block": block, "rows": rows}
             )
-        del self._queue_blocks[:-QUEUE_BLOCKS_KEPT]
+        del self._queue_blocks[: -QueueModel.max_blocks]
 
     def _refresh_queue(self, pending: int, scheduled: int) -> None:
         """The queue may have changed: read the blocks in view again, and the size."""

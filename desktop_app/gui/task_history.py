@@ -94,7 +94,7 @@ class TasksModel(WindowedModel):
         )
 
     def on_counted(self, answer: dict) -> None:
-        self.counted_total(answer["generation"], answer["total"])
+        self.counted_total(answer["generation"], answer["total"], answer.get("anchor"))
 
     def on_block(self, answer: dict) -> None:
         self.put_block(answer["generation"], answer["anchor"], answer["block"], answer["rows"])

@@ -35,6 +35,7 @@ _ROLES = frozenset((_DISPLAY, _TOOLTIP, _FOREGROUND, _ROW, Role.SORT.value))
 
 BLOCK = 200  # rows per block read from the store
 MAX_BLOCKS = 100  # blocks kept in memory (20,000 rows); the least recently loaded go
+MAX_ANCHORS = 64  # anchors whose late answers are still placed (one per fold)
 LOADING = "…"
 
 
@@ -43,6 +44,7 @@ class WindowedModel(QAbstractTableModel):
 
     columns: Sequence[Column] = ()
     key = "id"
+    max_blocks = MAX_BLOCKS
     state_field = "state"
 
     # {"generation", "anchor", "blocks": [int], "total": int | None}: read these blocks
@@ -102,8 +104,10 @@ class WindowedModel(QAbstractTableModel):
             row = rows[at] if rows is not None and at < len(rows) else None
         if row is None:
             if role == _DISPLAY and 0 <= number < head + self.total:
-                self._want(number)
-                return LOADING if index.column() == 0 else ""
+                if number < head or rows is None:
+                    self._want(number)
+                    return LOADING if index.column() == 0 else ""
+                return ""  # the store had fewer rows than counted: gone since (not asked again)
             return None
         if role == _DISPLAY:
             value = self.columns[index.column()].show(row)
@@ -180,15 +184,19 @@ class WindowedModel(QAbstractTableModel):
         self._blocks.clear()
         self._where.clear()
         self._asked.clear()
+        self._wanted.clear()
         self._folded = {anchor: 0}
         self._store(0, first[:BLOCK])
         self.endResetModel()
 
-    def counted_total(self, generation: int, total: int) -> None:
-        """The count of a query that needed a scan has arrived."""
+    def counted_total(self, generation: int, total: int, anchor: int | None = None) -> None:
+        """The count of a query that needed a scan has arrived (counted up to ``anchor``:
+        rows folded in since are added to it)."""
         if generation != self.generation or self.counted:
             return
         self.counted = True
+        if anchor is not None:
+            total += self._folded.get(anchor, 0) * BLOCK
         self._resize(total)
 
     def _resize(self, total: int) -> None:
@@ -222,7 +230,7 @@ class WindowedModel(QAbstractTableModel):
                 self.dataChanged.emit(
                     self.index(first, 0), self.index(last, len(self.columns) - 1)
                 )
-        while len(self._blocks) > MAX_BLOCKS:
+        while len(self._blocks) > self.max_blocks:
             self._drop(next(iter(self._blocks)))
 
     def reload(self, total: int | None = None) -> None:
@@ -252,6 +260,8 @@ class WindowedModel(QAbstractTableModel):
             self._ask_timer.start()
 
     def _ask(self) -> None:
+        if self.shown_generation != self.generation:
+            return  # a new query is being opened: its size and rows are not known yet
         stored = self._wanted - self._asked
         self._wanted.clear()
         blocks = sorted(b + self._base for b in stored)
@@ -318,5 +328,8 @@ class WindowedModel(QAbstractTableModel):
         self.anchor = max(self.anchor, *(r.get(seq) or 0 for r in folded))
         self._folded = {a: n + shift for a, n in self._folded.items()}
         self._folded[self.anchor] = 0
-        while len(self._blocks) > MAX_BLOCKS:
+        if len(self._folded) > MAX_ANCHORS:  # answers that old are not waited for
+            for old in sorted(self._folded)[:-MAX_ANCHORS]:
+                del self._folded[old]
+        while len(self._blocks) > self.max_blocks:
             self._drop(next(iter(self._blocks)))

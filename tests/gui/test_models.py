@@ -259,3 +259,32 @@ def test_state_colours_follow_a_light_or_dark_palette(qapp):
         assert state_brush("pending") is None
     finally:
         qapp.setPalette(original)
+
+
+def test_a_short_block_is_not_asked_for_again_and_late_counts_keep_folded_rows(qtbot):
+    model = TasksModel()
+    total = 5 * BLOCK
+    generation = opened(model, [task(f"t{total - i}", seq=total - i) for i in range(BLOCK)], total)
+    # the store had fewer rows than counted (tasks left the filter): the rest is blank
+    model.put_block(generation, total, 2, [task("x", seq=5)])
+    assert model.index(2 * BLOCK + 1, 0).data() == ""
+    assert not model._ask_timer.isActive()  # nothing asked for
+    # a count that arrives after live rows were folded in keeps them
+    model = TasksModel()
+    generation = model.begin()
+    model.opened(generation, 10, None, [task("a", seq=10)], lambda r: True)
+    model.apply([task(f"n{i}", seq=100 + i) for i in range(BLOCK)])
+    assert model.rowCount() == BLOCK + 1
+    model.counted_total(generation, 50, anchor=10)
+    assert model.rowCount() == 50 + BLOCK
+
+
+def test_the_queue_model_keeps_only_the_blocks_the_monitor_reads_again():
+    from desktop_app.gui.queue_table import QueueModel
+
+    queue = QueueModel()
+    generation = queue.begin()
+    queue.opened(generation, 0, 20 * BLOCK, [])
+    for block in range(10):
+        queue.put_block(generation, 0, block, [{"id": f"q{block}", "state": "pending"}])
+    assert len(list(queue.loaded_rows())) == queue.max_blocks

@@ -168,17 +168,18 @@ class History:
         except sqlite3.Error:
             return False
 
-    def _indexed(self, conn: sqlite3.Connection, query: TaskQuery) -> int:
-        """Up to which task the index answers for this query's text (0: it cannot)."""
+    def _indexed(self, conn: sqlite3.Connection, query: TaskQuery) -> tuple[int, int]:
+        """Up to which task the index answers for this query's text (0: it cannot), and
+        the last event its documents reflect (tasks changed since are looked at too)."""
         if id(conn) not in self._attached or len(query.text) < MIN_CHARS:
-            return 0
+            return 0, 0
         if "%" in query.text or "_" in query.text:
-            return 0
+            return 0, 0
         try:
-            row = conn.execute("SELECT value FROM search.meta WHERE key = 'upto'").fetchone()
+            meta = dict(conn.execute("SELECT key, value FROM search.meta").fetchall())
         except sqlite3.Error:
-            return 0
-        return row[0] if row else 0
+            return 0, 0
+        return meta.get("upto", 0), meta.get("event", 0)
 
     def _select(
         self, conn: sqlite3.Connection, query: TaskQuery, what: str, anchor: int
@@ -186,15 +187,19 @@ class History:
         """The SELECT of ``what`` over the query's tasks up to ``anchor``: one scan, or the
         index's candidates (checked again) and a scan of the tasks beyond the index."""
         where, args = query.where()
-        upto = self._indexed(conn, query)
+        upto, event = self._indexed(conn, query)
         if not upto:
             return f"SELECT {what} FROM tasks WHERE rowid <= ? AND {where}", [anchor, *args]
         pattern = "%" + query.text + "%"
+        # Candidates: the index's, and every covered task changed after the last event
+        # the index has applied (its document may be stale); then the tasks beyond it.
         return (
             f"SELECT {what} FROM tasks WHERE rowid IN (SELECT rowid FROM search.idx "
-            f"WHERE body LIKE ? AND rowid <= ?) AND rowid <= ? AND {where} "
+            f"WHERE body LIKE ? AND rowid <= ? UNION SELECT t.rowid FROM events e "
+            f"JOIN tasks t ON t.task_id = e.task_id WHERE e.id > ? AND t.rowid <= ?) "
+            f"AND rowid <= ? AND {where} "
             f"UNION ALL SELECT {what} FROM tasks WHERE rowid > ? AND rowid <= ? AND {where}",
-            [pattern, upto, anchor, *args, upto, anchor, *args],
+            [pattern, upto, event, upto, anchor, *args, upto, anchor, *args],
         )
 
     def open(self, query: TaskQuery, page: int = 200) -> Window:

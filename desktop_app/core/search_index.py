@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,25 +60,28 @@ class SearchIndex:
         self._select = f"SELECT rowid, {', '.join(self.columns)} FROM tasks"
 
     # -- keeping it up to date ---------------------------------------------------------
-    def catch_up(self) -> None:
-        """On start: apply what changed while no window was open, or start again when
-        the journal was replaced or its events pruned past what was applied."""
+    def catch_up(self, until: int | None = None, stop: Callable[[], bool] = bool) -> None:
+        """On start: apply the events written while no window was open, up to event
+        ``until`` (the monitor's cursor: it passes on everything after), or start again
+        when the journal was replaced or its events pruned past what was applied."""
         conn = self.journal._conn()
         last_task = conn.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
         first_event, last_event = conn.execute(
             "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events"
         ).fetchone()
+        until = last_event if until is None else min(until, last_event)
         replaced = self.upto > last_task or self.event > last_event
         lost = first_event > self.event + 1 and self.upto > 0
         if self.upto == 0 or replaced or lost:  # (re)built from the tasks as they are now
             self._reset()
-            self._set(event=last_event)
+            self._set(event=until)
             return
-        while self.event < last_event:
-            events = self.journal.tail(self.event, 20_000)
+        while self.event < until and not stop():
+            events = [e for e in self.journal.tail(self.event, 20_000) if e.id <= until]
+            if not events:
+                break
             touched = sorted({e.task_id for e in events if e.task_id})
-            self.update(self.journal.tasks_by_ids(touched))
-            self._set(event=events[-1].id)
+            self.update(self.journal.tasks_by_ids(touched), events[-1].id)
 
     def step(self, limit: int = CHUNK) -> bool:
         """Index the next ``limit`` tasks not yet covered; False when all are."""

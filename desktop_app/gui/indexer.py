@@ -25,8 +25,11 @@ class Indexer:
     the interpreter lock released.  ``touched`` is called from the monitor's thread.
     """
 
-    def __init__(self, journal_path: str | Path) -> None:
+    def __init__(self, journal_path: str | Path, cursor: int) -> None:
+        """``cursor``: the last event the monitor read before starting this; the
+        catch-up stops there, and the monitor passes on every change after it."""
         self.journal_path = journal_path
+        self.cursor = cursor
         self._changes: queue.SimpleQueue[tuple[list[dict[str, Any]], int]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="huey-desk-indexer", daemon=True)
@@ -49,7 +52,7 @@ class Indexer:
         index: SearchIndex | None = None
         try:
             index = SearchIndex(journal, TEXT_COLUMNS)
-            index.catch_up()
+            index.catch_up(self.cursor, self._stop.is_set)
             while not self._stop.is_set():
                 rows: list[dict[str, Any]] = []
                 event = None

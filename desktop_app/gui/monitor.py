@@ -113,10 +113,10 @@ class Monitor(QObject):
             self.failed.emit(str(exc))
             return
         self._inspector = Inspector(self.huey, self._journal, self.target)
-        self._indexer = Indexer(self.journal_path)
+        self._cursor = self._journal.last_id()
+        self._indexer = Indexer(self.journal_path, self._cursor)
         self._indexer.start()
         self._history = History(self._journal, index_path(self.journal_path))
-        self._cursor = self._journal.last_id()
         self._timer = QTimer(self)
         self._timer.setObjectName("monitor-tick")
         self._timer.timeout.connect(self._tick)

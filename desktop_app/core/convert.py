@@ -210,6 +210,21 @@ def bind_arguments(task: TaskInfo, args: list | tuple, kwargs: dict) -> tuple[tu
         raise UserError(
             f"{task.short_name}: the arguments are too deeply nested ({exc})."
         ) from None
+    params = task.signature.parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        # Python's binder reports a missing argument before an unknown one; the unknown
+        # name is usually the mistake (a typo), so say that first.
+        keywords = {
+            n
+            for n, p in params.items()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        }
+        unknown = sorted(k for k in kwargs if k not in keywords)
+        if unknown:
+            known = ", ".join(sorted(keywords)) or "none"
+            raise UserError(
+                f"{task.short_name}: unknown keyword argument {unknown[0]!r}; it takes: {known}."
+            )
     try:
         bound = task.signature.bind(*args, **kwargs)
     except TypeError as exc:

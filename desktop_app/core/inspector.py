@@ -36,7 +36,8 @@ from desktop_app.core.storage_errors import guarded
 
 MAX_PAGE = 1000
 # Workers of consumers silent for longer than this are left out of the status.
-FORGET_AFTER_S = 600.0
+FORGET_AFTER_S = 600.0  # a dead consumer's workers are listed this long
+FORGET_STOPPED_S = 60.0  # a consumer stopped on purpose: its workers this long
 REPORTED_STATES = (COMPLETE, ERROR, INTERRUPTED, REVOKED, EXPIRED)
 
 
@@ -192,6 +193,8 @@ class Inspector:
             if now - (row.get("consumer_beat") or 0) > FORGET_AFTER_S:
                 continue
             state = worker_state(row, now)
+            if state == "stopped" and now - (row.get("consumer_beat") or 0) > FORGET_STOPPED_S:
+                continue  # a consumer stopped on purpose: nothing to look at after a while
             busy = state == "busy"
             out.append(
                 {
@@ -206,6 +209,7 @@ class Inspector:
                     "last_beat": row["last_beat"],
                 }
             )
+        out.sort(key=lambda w: w["state"] not in ("busy", "idle"))  # live ones first
         return out
 
     def status(self, counts: dict[str, int] | None = None) -> dict[str, Any]:

@@ -68,6 +68,11 @@ class Desk:
         self.window.quitting = True
         killed = False
         if self.consumer is not None:
+            if self.consumer.state in ("starting", "running"):
+                self.window.statusBar().showMessage(
+                    "Stopping the consumer: waiting for its running tasks to finish…"
+                )
+                self.window.repaint()  # seen now: the wait below blocks the event loop
             if stop_timeout_ms is None:
                 killed = self.consumer.wait_stopped()
             else:

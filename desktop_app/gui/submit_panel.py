@@ -46,6 +46,10 @@ from desktop_app.gui.models import seconds
 INT_LIMIT = 2_000_000_000
 RECENT = 10
 
+# Dates shown as ISO 8601, whatever the locale's short format (one had no separators).
+DATE_FORMAT = "yyyy-MM-dd"
+DATETIME_FORMAT = "yyyy-MM-dd HH:mm"
+
 
 class ParamEditor:
     """One parameter's widget and how to read a JSON-ready value out of it."""
@@ -89,10 +93,12 @@ class ParamEditor:
             self.kind = "datetime"
             self.widget = QDateTimeEdit(QDateTime.currentDateTime())
             self.widget.setCalendarPopup(True)
+            self.widget.setDisplayFormat(DATETIME_FORMAT)
         elif annotation is dt.date:
             self.kind = "date"
             self.widget = QDateEdit(QDate.currentDate())
             self.widget.setCalendarPopup(True)
+            self.widget.setDisplayFormat(DATE_FORMAT)
         else:
             text = "" if not has_default else json.dumps(_jsonable(default))
             self.widget = QLineEdit(text)
@@ -230,6 +236,7 @@ class SubmitPanel(QWidget):
             button.toggled.connect(self._validate)
         self.delay = QDoubleSpinBox(suffix=" s", maximum=10 * 365 * 86400.0, value=60.0)
         self.eta = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600), calendarPopup=True)
+        self.eta.setDisplayFormat(DATETIME_FORMAT)
         self.priority = QLineEdit(placeholderText="task default")
         self.priority.setObjectName("priority")
         self.priority.textChanged.connect(self._validate)

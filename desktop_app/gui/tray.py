@@ -104,7 +104,8 @@ class Notifier(QObject):
             if kind in FAILURES and not data.get("retries"):  # a retried error is not final
                 self.failures_unseen += 1
                 if self.mode != "none":
-                    self.notify(f"{name} failed", str(data.get("error") or kind), e["task_id"])
+                    ended = "was interrupted" if kind == "interrupted" else "failed"
+                    self.notify(f"{name} {ended}", str(data.get("error") or kind), e["task_id"])
             elif kind == "complete":
                 duration = data.get("duration") or 0.0
                 if self.mode == "all" or (self.mode == "long" and duration >= LONG_TASK_S):
@@ -126,7 +127,7 @@ class Notifier(QObject):
         if self.tray is not None and self.tray.supportsMessages():
             level = (
                 QSystemTrayIcon.MessageIcon.Warning
-                if "failed" in title
+                if "failed" in title or "interrupted" in title
                 else QSystemTrayIcon.MessageIcon.Information
             )
             self.tray.showMessage(title, text[:300], level, 8000)

@@ -88,7 +88,8 @@ def test_bind_var_args(huey):
     [
         ([], {}, "missing a required argument: 'a'"),
         ([1, 2, 3], {}, "too many positional arguments"),
-        ([1], {"c": 1}, "unexpected keyword argument 'c'"),
+        ([1], {"c": 1}, "unknown keyword argument 'c'; it takes: a, b"),
+        ([], {"c": 1}, "unknown keyword argument 'c'"),  # said before the missing 'a'
         (["one"], {}, "argument 'a' must be a whole number"),
         ("notalist", {}, "must be a JSON list"),
         ([1], {1: 2}, "must be a JSON object"),

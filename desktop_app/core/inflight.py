@@ -32,10 +32,17 @@ from desktop_app.core import jsonsafe
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import (
+    CANCELED,
     COMPLETE,
     ERROR,
+    EXPIRED,
     INTERRUPTED,
+    LOCKED,
+    RATE_LIMITED,
     RESTORED,
+    RETRYING,
+    REVOKED,
+    SCHEDULED,
     Journal,
     NewEvent,
 )
@@ -44,6 +51,12 @@ from desktop_app.core.safe_decode import MessageView, decode_message
 from desktop_app.core.storage_errors import guarded
 
 logger = logging.getLogger("huey_desk.inflight")
+
+# States after which a taken message needs nothing more: it ran, or Huey put it where it
+# belongs (the schedule, the queue again for a retry) or dropped it on purpose.
+DEALT_WITH = frozenset(
+    (COMPLETE, SCHEDULED, RETRYING, REVOKED, EXPIRED, CANCELED, LOCKED, RATE_LIMITED)
+)
 
 # A dead consumer's journal writer drains its last records within milliseconds; waiting
 # until the consumer has been silent this long means they are written before ours (a
@@ -473,13 +486,16 @@ def _dead_rows(
 
 
 def _ended(row: tuple[Any, ...], record: dict[str, Any] | None) -> bool:
-    """True if the journal shows the run of this take ended for good: the consumer died
-    after the task finished and before its row was released."""
-    if record is None or record["consumer"] != row[3]:
+    """True if the journal shows this take was dealt with for good: the consumer died
+    after the task finished (or was scheduled for later, retried, revoked, expired...)
+    and before its row was released.  Re-running such a take would run it twice."""
+    if record is None or (record["state_ts"] or 0) < row[6] - 0.001:
         return False
-    if (record["started_at"] or 0) < row[6] - 0.001:
-        return False
-    return record["state"] == COMPLETE or (record["state"] == ERROR and not record["retries"])
+    state = record["state"]
+    if state in DEALT_WITH:
+        return True
+    # an error with retries left ends only once Huey has queued the retry ("retrying")
+    return state == ERROR and not record["retries"]
 
 
 def _claim(

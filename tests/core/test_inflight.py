@@ -155,7 +155,9 @@ def test_an_interrupted_task_keeps_its_row_for_recovery(huey, worker):
     assert len(rows(huey)) == 2
 
 
-def _die_after_taking(queue_db, journal_path, *, start_task=False, end_task=False) -> int:
+def _die_after_taking(
+    queue_db, journal_path, *, start_task=False, end_task=False, schedule=False
+) -> int:
     """A consumer process that takes one message (and maybe journals "executing", and
     "complete") and is SIGKILLed before doing anything more; returns its pid."""
     code = f"""
@@ -179,6 +181,12 @@ if {start_task!r}:
 if {end_task!r}:
     journal.append([NewEvent(COMPLETE, view.id, view.name, pid=os.getpid(),
                              worker="MainThread", consumer=cid)])
+if {schedule!r}:  # what a worker does with a message whose time has not come
+    import datetime
+    view = decode_message(huey.serializer, data)
+    huey.storage.add_to_schedule(data, datetime.datetime.now() + datetime.timedelta(hours=1))
+    journal.append([NewEvent("scheduled", view.id, view.name, pid=os.getpid(),
+                             worker="MainThread", consumer=cid)])
 os.kill(os.getpid(), signal.SIGKILL)
 """
     proc = subprocess.Popen(
@@ -187,6 +195,19 @@ os.kill(os.getpid(), signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, err
     return proc.pid
+
+
+def test_a_take_moved_to_the_schedule_before_the_kill_is_not_run_twice(
+    huey, journal, tmp_path, settled
+):
+    from tests.core.conftest import Colour
+
+    task = huey.test_tasks["paint"].schedule((Colour.RED,), delay=3600)  # retries=2
+    _die_after_taking(tmp_path / "queue.db", journal.path, schedule=True)
+    report = recover(huey, journal, rerun=True)
+    assert not report.interrupted and report.ended == 1
+    assert rows(huey) == [] and queued(huey) == 0  # not put back on the queue
+    assert huey.scheduled_count() == 1 and journal.task(task.id)["state"] == "scheduled"
 
 
 def test_a_kill_between_take_and_executing_is_recovered_and_rerun(

@@ -20,7 +20,7 @@ class QueueModel(WindowedModel):
     key = "id"
     # Only the blocks the monitor reads again when the queue changes are kept: a block
     # kept beyond those would go stale (tasks taken, rows shifted).
-    max_blocks = 6
+    max_blocks = 2
     columns = (
         Column("State", lambda r: r.get("state")),
         Column("Task", lambda r: short(r.get("task")) or "(not decoded)"),

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -22,7 +21,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from desktop_app.gui.models import Column, Role, state_brush
+from desktop_app.gui.models import Column, ColumnsTable, Role, state_brush
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -39,7 +38,7 @@ MAX_ANCHORS = 64  # anchors whose late answers are still placed (one per fold)
 LOADING = "…"
 
 
-class WindowedModel(QAbstractTableModel):
+class WindowedModel(ColumnsTable):
     """Rows fetched a block at a time; live rows on top; placeholders while loading."""
 
     columns: Sequence[Column] = ()
@@ -76,17 +75,6 @@ class WindowedModel(QAbstractTableModel):
     # -- Qt's interface ----------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._head) + self.total
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.columns):
-            return self.columns[section].title
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         # Called for every cell, for every role, on every paint: the roles not shown are

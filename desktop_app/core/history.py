@@ -264,13 +264,3 @@ class History:
             f"{select} ORDER BY {query.order_by()} LIMIT ? OFFSET ?", (*args, limit, offset)
         )
         return _rows(cur)
-
-    def newer(self, query: TaskQuery, after: int, limit: int = 5000) -> list[dict[str, Any]]:
-        """Matching tasks created after ``after`` (a rowid), oldest first."""
-        where, args = query.where()
-        cur = self._conn().execute(
-            f"SELECT rowid AS seq, * FROM tasks WHERE rowid > ? AND {where} "
-            "ORDER BY rowid LIMIT ?",
-            (after, *args, limit),
-        )
-        return _rows(cur)

@@ -713,14 +713,6 @@ class SqliteJournal(Journal):
             out.extend(dict(zip(names, row)) for row in cur.fetchall())
         return out
 
-    def recent_tasks(self, limit: int = 500) -> list[dict[str, Any]]:
-        """The most recently created task summaries, newest first."""
-        cur = self._conn().execute(
-            "SELECT rowid AS seq, * FROM tasks ORDER BY rowid DESC LIMIT ?", (limit,)
-        )
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
     def typical_duration(self, task_name: str | None = None, sample: int = 50) -> float | None:
         """The median duration of the latest completed runs (of one task, or of all)."""
         if task_name is None:

@@ -221,15 +221,6 @@ class WindowedModel(ColumnsTable):
         while len(self._blocks) > self.max_blocks:
             self._drop(next(iter(self._blocks)))
 
-    def reload(self, total: int | None = None) -> None:
-        """Read the loaded blocks again (the store changed under them), and the size."""
-        if total is not None:
-            self._resize(total)
-        for block in self._blocks:
-            self._wanted.add(block)
-        if self._wanted:
-            self._ask_timer.start()
-
     def _store(self, block: int, rows: list[dict]) -> None:
         self._blocks[block] = rows
         for at, row in enumerate(rows):

@@ -276,6 +276,11 @@ class Dispatcher:
                                 f"Task {task_id} holds objects Huey Desk does not decode; "
                                 "it cannot be rewritten to run now."
                             )
+                        if table == "task" and message.eta is None:
+                            raise UserError(
+                                f"Task {task_id} is already waiting for a worker (it has no "
+                                "delay or time set); there is nothing to bring forward."
+                            )
                         blob = serializer.serialize(message._replace(eta=None))
                         cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
                         cursor.execute(

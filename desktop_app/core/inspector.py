@@ -161,6 +161,25 @@ class Inspector:
             [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
         )
 
+    def revoked(self, task_ids: list[str]) -> set[str]:
+        """Which of these tasks are revoked (one indexed read on SQLite)."""
+        ids = [i for i in task_ids if i]
+        if not ids:
+            return set()
+        storage = self.huey.storage
+        if not self._sqlite:
+            return {i for i in ids if guarded(lambda i=i: self.huey.is_revoked(i), self._where)}
+        keys = [f"r:{i}" for i in ids]
+        rows = guarded(
+            lambda: storage.sql(
+                f"SELECT key FROM kv WHERE queue = ? AND key IN ({','.join('?' * len(keys))})",
+                (storage.name, *keys),
+                results=True,
+            ),
+            self._where,
+        )
+        return {r[0][2:] for r in rows}
+
     def _with_enqueue_times(self, tasks: list[QueuedTask]) -> list[QueuedTask]:
         ids = [t.id for t in tasks if t.id]
         if not ids:

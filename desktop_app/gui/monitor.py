@@ -387,6 +387,9 @@ class Monitor(QObject):
                 t.as_dict() | {"state": "scheduled"}
                 for t in self._inspector.scheduled(start, limit - len(rows))
             ]
+        revoked = self._inspector.revoked([r["id"] for r in rows if r.get("id")])
+        for row in rows:
+            row["revoked"] = row.get("id") in revoked
         return rows
 
     def _scan_queue(self) -> None:

@@ -22,7 +22,9 @@ class QueueModel(WindowedModel):
     # kept beyond those would go stale (tasks taken, rows shifted).
     max_blocks = 2
     columns = (
-        Column("State", lambda r: r.get("state")),
+        Column(
+            "State", lambda r: f"{r.get('state')}, revoked" if r.get("revoked") else r.get("state")
+        ),
         Column("Task", lambda r: short(r.get("task")) or "(not decoded)"),
         Column("Arguments", lambda r: r.get("args") if r.get("decoded") else r.get("problem")),
         Column("Priority", lambda r: r.get("priority"), lambda r: r.get("priority") or 0),

@@ -178,6 +178,17 @@ def test_run_now_clears_the_eta_of_a_delayed_or_scheduled_task(dispatcher, huey,
     assert journal.task(task.id)["state"] == ENQUEUED
     with pytest.raises(UserError, match="not waiting"):
         dispatcher.run_now("missing")
+    with pytest.raises(UserError, match="nothing to bring forward"):
+        dispatcher.run_now(later)  # now plain pending: refused, left as it is
+    assert {m.id for m in huey.pending()} == {later, task.id}
+
+
+def test_revoked_queued_tasks_are_found_in_one_read(dispatcher, huey, journal):
+    from desktop_app.core.inspector import Inspector
+
+    ids = [dispatcher.submit("add", [i]) for i in range(3)]
+    dispatcher.revoke(ids[1])
+    assert Inspector(huey, journal).revoked([*ids, "unknown", ""]) == {ids[1]}
 
 
 def test_delayed_submission_is_journalled_as_scheduled_with_its_eta(dispatcher, journal):

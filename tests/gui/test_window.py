@@ -195,6 +195,12 @@ def test_revoke_restore_and_flush_from_the_queue(qtbot, desk, monkeypatch):
         lambda: "Revoked 1 task" in window.statusBar().currentMessage(), timeout=10_000
     )
     assert window.dispatcher.huey.is_revoked(ids[0])
+    qtbot.waitUntil(  # the queue panel says so
+        lambda: any(r.get("id") == ids[0] and r.get("revoked") for r in queue.loaded_rows()),
+        timeout=10_000,
+    )
+    row = window.queue_model.row_number(ids[0])
+    assert window.queue_model.index(row, 0).data().endswith(", revoked")
     qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: "Restored 1 task" in window.statusBar().currentMessage(), timeout=10_000

@@ -292,7 +292,8 @@ class Dispatcher:
 
         if not self._guarded(move):
             raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
-        self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True})
+        # eta None: the journal no longer shows the time it was waiting for
+        self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True, "eta": None})
 
     def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""

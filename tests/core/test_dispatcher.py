@@ -176,6 +176,7 @@ def test_run_now_clears_the_eta_of_a_delayed_or_scheduled_task(dispatcher, huey,
     assert huey.scheduled_count() == 0
     assert {m.id for m in huey.pending()} == {later, task.id}
     assert journal.task(task.id)["state"] == ENQUEUED
+    assert journal.task(later)["eta"] is None  # run now: no time to wait for any more
     with pytest.raises(UserError, match="not waiting"):
         dispatcher.run_now("missing")
     with pytest.raises(UserError, match="nothing to bring forward"):

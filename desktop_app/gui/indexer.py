@@ -33,7 +33,6 @@ class Indexer:
         self._changes: queue.SimpleQueue[tuple[list[dict[str, Any]], int]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="huey-desk-indexer", daemon=True)
-        self.failed: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -64,9 +63,8 @@ class Indexer:
                 more = index.step(CHUNK // 5)  # ~30 ms a step: never a long lock
                 if not more and not rows:
                     self._stop.wait(IDLE_S)
-        except Exception as exc:  # the window goes on; text filters scan instead
+        except Exception:  # the window goes on; text filters scan instead
             logger.exception("the search index stopped")
-            self.failed = f"{type(exc).__name__}: {exc}"
         finally:
             if index is not None:
                 index.close()

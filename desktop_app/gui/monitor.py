@@ -371,8 +371,18 @@ class Monitor(QObject):
 
     def _queue_rows(self, offset: int, limit: int) -> list[dict[str, Any]]:
         """Rows ``offset``.. of the queue view: pending (and delayed), then scheduled."""
+        assert self._inspector is not None
         if self._queue_text:
-            return list((self._queue_matches or [])[offset : offset + limit])
+            rows = [dict(r) for r in (self._queue_matches or [])[offset : offset + limit]]
+        else:
+            rows = self._queue_page(offset, limit)
+        revoked = self._inspector.revoked([r["id"] for r in rows if r.get("id")])
+        for row in rows:
+            row["revoked"] = row.get("id") in revoked
+        return rows
+
+    def _queue_page(self, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Rows ``offset``.. of the whole queue, read from storage."""
         assert self._inspector is not None
         pending = self._queue_sizes[0]
         rows: list[dict[str, Any]] = []
@@ -387,9 +397,6 @@ class Monitor(QObject):
                 t.as_dict() | {"state": "scheduled"}
                 for t in self._inspector.scheduled(start, limit - len(rows))
             ]
-        revoked = self._inspector.revoked([r["id"] for r in rows if r.get("id")])
-        for row in rows:
-            row["revoked"] = row.get("id") in revoked
         return rows
 
     def _scan_queue(self) -> None:
@@ -399,7 +406,10 @@ class Monitor(QObject):
         text = self._queue_text
         matches: list[dict[str, Any]] = []
         seen = 0
-        for source, state in ((self._inspector.pending, None), (self._inspector.scheduled, "s")):
+        for source, scheduled in (
+            (self._inspector.pending, False),
+            (self._inspector.scheduled, True),
+        ):
             offset = 0
             while seen < QUEUE_SCAN:
                 page = source(offset, min(1000, QUEUE_SCAN - seen))
@@ -411,7 +421,7 @@ class Monitor(QObject):
                     row = t.as_dict()
                     haystack = f"{row.get('id')} {row.get('task')} {row.get('args')}".lower()
                     if text in haystack:
-                        kind = "scheduled" if state else ("delayed" if t.eta else "pending")
+                        kind = "scheduled" if scheduled else ("delayed" if t.eta else "pending")
                         matches.append(row | {"state": kind})
         self._queue_matches = matches
         self._queue_capped = seen >= QUEUE_SCAN and sum(self._queue_sizes) > QUEUE_SCAN

@@ -201,6 +201,20 @@ def test_revoke_restore_and_flush_from_the_queue(qtbot, desk, monkeypatch):
     )
     row = window.queue_model.row_number(ids[0])
     assert window.queue_model.index(row, 0).data().endswith(", revoked")
+    window.queue_model.set_text(ids[0][:13])  # a filtered view marks it too
+    qtbot.waitUntil(
+        lambda: (
+            queue.shown_generation == queue.generation
+            and [(r["id"], r["revoked"]) for r in queue.loaded_rows()] == [(ids[0], True)]
+        ),
+        timeout=10_000,
+    )
+    window.queue_model.set_text("")
+    qtbot.waitUntil(
+        lambda: queue.shown_generation == queue.generation and ids[0] in queued_ids(),
+        timeout=10_000,
+    )
+    view.selectRow(window.queue_model.row_number(ids[0]))  # a new view: select it again
     qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: "Restored 1 task" in window.statusBar().currentMessage(), timeout=10_000

@@ -22,54 +22,27 @@ from typing import Any
 
 from desktop_app.core.errors import QueueBusyError, UserError
 from desktop_app.core.paths import ensure_private_file
-
-# Event kinds: Huey's signals plus our own (progress, restored, flushed).
-ENQUEUED = "enqueued"
-SCHEDULED = "scheduled"
-EXECUTING = "executing"
-PROGRESS = "progress"
-COMPLETE = "complete"
-ERROR = "error"
-RETRYING = "retrying"
-REVOKED = "revoked"
-RESTORED = "restored"
-EXPIRED = "expired"
-LOCKED = "locked"
-CANCELED = "canceled"
-INTERRUPTED = "interrupted"
-TIMEOUT = "timeout"
-RATE_LIMITED = "rate-limited"
-FLUSHED = "flushed"
-
-FINAL_STATES = (
-    COMPLETE,
-    ERROR,
-    REVOKED,
-    EXPIRED,
-    LOCKED,
+from desktop_app.core.states import (  # noqa: F401  (re-exported for callers)
     CANCELED,
-    INTERRUPTED,
-    TIMEOUT,
-    RATE_LIMITED,
+    COMPLETE,
+    ENQUEUED,
+    ERROR,
+    EXECUTING,
+    EXPIRED,
+    FINAL_STATES,
     FLUSHED,
+    INTERRUPTED,
+    LOCKED,
+    PROGRESS,
+    RATE_LIMITED,
+    RESTORED,
+    RETRYING,
+    REVOKED,
+    SCHEDULED,
+    STATE_OF,
+    TIMEOUT,
 )
-# The task state an event moves a task to; progress changes no state.
-STATE_OF = {
-    ENQUEUED: ENQUEUED,
-    SCHEDULED: SCHEDULED,
-    EXECUTING: EXECUTING,
-    COMPLETE: COMPLETE,
-    ERROR: ERROR,
-    RETRYING: RETRYING,
-    REVOKED: REVOKED,
-    RESTORED: ENQUEUED,
-    EXPIRED: EXPIRED,
-    LOCKED: LOCKED,
-    CANCELED: CANCELED,
-    INTERRUPTED: INTERRUPTED,
-    TIMEOUT: TIMEOUT,
-    RATE_LIMITED: RATE_LIMITED,
-}
+
 # A consumer whose last heartbeat is older than this is taken for dead.
 STALE_AFTER_S = 5.0
 BUSY_TIMEOUT_S = 10.0

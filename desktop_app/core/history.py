@@ -143,7 +143,7 @@ class History:
         self._attached: set[int] = set()
 
     def _conn(self) -> sqlite3.Connection:
-        conn = self.journal._conn()
+        conn = self.journal.connection()
         if self.search is not None and id(conn) not in self._attached and self._ready():
             try:
                 conn.execute("ATTACH DATABASE ? AS search", (str(self.search),))

@@ -42,6 +42,7 @@ from desktop_app.core.states import (  # noqa: F401  (re-exported for callers)
     STATE_OF,
     TIMEOUT,
 )
+from desktop_app.core.storage_errors import is_busy
 
 # A consumer whose last heartbeat is older than this is taken for dead.
 STALE_AFTER_S = 5.0
@@ -283,6 +284,11 @@ class Event:
         self._data: dict[str, Any] | None = None
 
     @property
+    def cursor(self) -> Cursor:
+        """Where this event stands in the journal, for ``tail(after=...)``."""
+        return self.id
+
+    @property
     def data(self) -> dict[str, Any]:
         if self._data is None:
             self._data = json.loads(self._raw) if self._raw else {}
@@ -326,47 +332,111 @@ def _first_id_at(conn: sqlite3.Connection, ts: float) -> int:
     return lo
 
 
+# A position in the journal's event order, as ``Event.cursor`` gives it and ``tail``
+# takes it back: an int for SQLite (the event id), a stream id for Redis.  Callers only
+# pass it back and compare it for equality; ``Journal.START`` reads from the beginning.
+Cursor = Any
+
+
 class Journal(abc.ABC):
-    """Append events, read them back by cursor, and keep task and worker summaries."""
+    """Append events, read them back by cursor, and keep task and worker summaries.
+
+    Everything the window, the command line, the consumer and recovery read or write
+    besides Huey's own data goes through these methods, so that another storage (Redis,
+    shared by consumers on several machines) can stand in for SQLite.
+    """
+
+    START: Cursor = 0
+
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the journal lives, for messages (a file, or a Redis key prefix)."""
+
+    # -- writing ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def append(self, events: Iterable[NewEvent]) -> None:
+        """Write a batch of events and fold them into the task and worker summaries."""
 
     @abc.abstractmethod
-    def append(self, events: Iterable[NewEvent]) -> None: ...
+    def register_consumer(self, consumer_id: str, **info: Any) -> None:
+        """Record a consumer that starts (host, pid, target, worker_type, workers)."""
 
     @abc.abstractmethod
-    def tail(self, after: int = 0, limit: int = 1000) -> list[Event]: ...
+    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
+        """Mark the consumer and its live workers (name, pid, alive) as alive now."""
 
     @abc.abstractmethod
-    def last_id(self) -> int: ...
+    def consumer_stopped(self, consumer_id: str) -> None:
+        """Record a consumer that stopped on purpose; its workers are stopped too."""
 
     @abc.abstractmethod
-    def events_for(self, task_id: str) -> list[Event]: ...
+    def prune(self, keep_events: int | None = None, max_age_s: float | None = None) -> int:
+        """Drop the oldest events beyond ``keep_events`` or older than ``max_age_s``."""
+
+    # -- events ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def tail(self, after: Cursor = 0, limit: int = 1000) -> list[Event]:
+        """Up to ``limit`` events after ``after``, oldest first (paying for those only)."""
 
     @abc.abstractmethod
-    def task(self, task_id: str) -> dict[str, Any] | None: ...
+    def last_id(self) -> Cursor:
+        """The cursor of the newest event (``START`` when there is none)."""
 
     @abc.abstractmethod
-    def state_counts(self) -> dict[str, int]: ...
+    def events_for(self, task_id: str) -> list[Event]:
+        """One task's events, oldest first."""
+
+    # -- tasks -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def task(self, task_id: str) -> dict[str, Any] | None:
+        """The summary of one task (``args`` and ``kwargs`` decoded), or None."""
 
     @abc.abstractmethod
-    def register_consumer(self, consumer_id: str, **info: Any) -> None: ...
+    def tasks_by_ids(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Summary rows of the given tasks (those the journal knows), in no set order."""
 
     @abc.abstractmethod
-    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None: ...
+    def find_tasks(self, prefix: str, limit: int = 5) -> list[str]:
+        """Ids of tasks that start with ``prefix`` (for short ids typed by hand)."""
 
     @abc.abstractmethod
-    def consumer_stopped(self, consumer_id: str) -> None: ...
+    def running_tasks(self) -> list[dict[str, Any]]:
+        """Tasks whose last state is executing, with their consumer's beat and stop."""
 
     @abc.abstractmethod
-    def consumers(self) -> list[dict[str, Any]]: ...
+    def typical_duration(self, task_name: str | None = None, sample: int = 50) -> float | None:
+        """The median duration of the latest completed runs (of one task, or of all)."""
 
     @abc.abstractmethod
-    def workers(self) -> list[dict[str, Any]]: ...
+    def enqueue_times(self, task_ids: Sequence[str]) -> dict[str, float]:
+        """When each of these tasks was enqueued, for those the journal knows."""
 
     @abc.abstractmethod
-    def prune(self, keep_events: int | None = None, max_age_s: float | None = None) -> int: ...
+    def state_counts(self) -> dict[str, int]:
+        """Tasks per state (without scanning the tasks)."""
+
+    # -- consumers and workers -------------------------------------------------------
+    @abc.abstractmethod
+    def consumers(self) -> list[dict[str, Any]]:
+        """Every consumer known, oldest first, with its heartbeat and stop time."""
 
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def workers(self) -> list[dict[str, Any]]:
+        """Every worker known, with its consumer's host, beat and stop time."""
+
+    def live_consumers(self) -> set[str]:
+        """Ids of consumers that have not stopped and beat within ``STALE_AFTER_S``."""
+        now = time.time()
+        return {
+            c["consumer_id"]
+            for c in self.consumers()
+            if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S
+        }
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release what this process holds open (connections); the journal stays."""
 
 
 class SqliteJournal(Journal):
@@ -384,7 +454,16 @@ class SqliteJournal(Journal):
         self._local = threading.local()
         self._ready_pid: int | None = None
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     # -- connections -------------------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for the SQLite-side readers of the history
+        (``history``, ``search_index``); nothing else opens the journal's file."""
+        return self._conn()
+
     def _conn(self) -> sqlite3.Connection:
         local = self._local
         conn = getattr(local, "conn", None)
@@ -452,7 +531,7 @@ class SqliteJournal(Journal):
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+                if is_busy(exc):
                     raise QueueBusyError(
                         f"The journal {self.path} is locked by another process; try again."
                     ) from None
@@ -686,8 +765,21 @@ class SqliteJournal(Journal):
             out.extend(dict(zip(names, row)) for row in cur.fetchall())
         return out
 
+    def enqueue_times(self, task_ids: Sequence[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        conn = self._conn()
+        ids = [i for i in task_ids if i]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                f"SELECT task_id, enqueued_at FROM tasks WHERE enqueued_at IS NOT NULL "
+                f"AND task_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            out.update(rows)
+        return out
+
     def typical_duration(self, task_name: str | None = None, sample: int = 50) -> float | None:
-        """The median duration of the latest completed runs (of one task, or of all)."""
         if task_name is None:
             rows = (
                 self._conn()
@@ -733,15 +825,6 @@ class SqliteJournal(Journal):
         cur = self._conn().execute("SELECT * FROM consumers ORDER BY started_at")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
-
-    def live_consumers(self) -> set[str]:
-        """Ids of consumers that have not stopped and beat within ``STALE_AFTER_S``."""
-        now = time.time()
-        return {
-            c["consumer_id"]
-            for c in self.consumers()
-            if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S
-        }
 
     def workers(self) -> list[dict[str, Any]]:
         cur = self._conn().execute(

@@ -64,7 +64,7 @@ class SearchIndex:
         """On start: apply the events written while no window was open, up to event
         ``until`` (the monitor's cursor: it passes on everything after), or start again
         when the journal was replaced or its events pruned past what was applied."""
-        conn = self.journal._conn()
+        conn = self.journal.connection()
         last_task = conn.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
         first_event, last_event = conn.execute(
             "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events"
@@ -86,7 +86,7 @@ class SearchIndex:
     def step(self, limit: int = CHUNK) -> bool:
         """Index the next ``limit`` tasks not yet covered; False when all are."""
         rows = (
-            self.journal._conn()
+            self.journal.connection()
             .execute(f"{self._select} WHERE rowid > ? ORDER BY rowid LIMIT ?", (self.upto, limit))
             .fetchall()
         )

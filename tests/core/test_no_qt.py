@@ -27,7 +27,26 @@ print('ok')
 
 
 def core_modules() -> list[str]:
-    return [f"desktop_app.core.{m.name}" for m in pkgutil.iter_modules(desktop_app.core.__path__)]
+    """Every module of the core, sub-packages included."""
+    return [
+        m.name
+        for m in pkgutil.walk_packages(desktop_app.core.__path__, prefix="desktop_app.core.")
+    ]
+
+
+def test_core_modules_include_sub_packages(tmp_path, monkeypatch):
+    """A module in a sub-package of the core is checked too, not only top-level ones."""
+    package = tmp_path / "corepkg"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "__init__.py").write_text("")
+    (package / "inner" / "deep.py").write_text("")
+    monkeypatch.setattr(desktop_app.core, "__path__", [str(package)])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert "desktop_app.core.inner.deep" in core_modules()
+    finally:
+        sys.modules.pop("desktop_app.core.inner", None)
 
 
 def test_core_and_tasks_import_with_qt_blocked():

@@ -3,9 +3,8 @@ with one sentence, and a refused one leaves nothing in the queue."""
 
 from __future__ import annotations
 
-import importlib
-
 import datetime as dt
+import importlib
 import json
 import math
 import sqlite3

@@ -43,7 +43,7 @@ def register(journal, consumer_id, host, pid, beat_age=0.0, stopped=False):
     now = time.time()
     conn.execute(
         "UPDATE consumers SET last_beat = ?, started_at = ?, stopped_at = ? WHERE consumer_id = ?",
-        (now - beat_age, min(now - beat_age, STARTED), now if stopped else None, consumer_id),
+        (now - beat_age, STARTED, now if stopped else None, consumer_id),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from huey import Huey
+from huey import signals as S
 from huey.registry import Message
 from huey.storage import SqliteStorage
 from huey.utils import normalize_time
@@ -22,7 +23,11 @@ from desktop_app.core import jsonsafe
 from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
-from desktop_app.core.journal import (
+from desktop_app.core.journal import Journal, NewEvent
+from desktop_app.core.paths import sqlite_filename
+from desktop_app.core.recorder import encode_call
+from desktop_app.core.safe_decode import decode
+from desktop_app.core.states import (
     ENQUEUED,
     EXECUTING,
     FINAL_STATES,
@@ -31,12 +36,7 @@ from desktop_app.core.journal import (
     RETRYING,
     REVOKED,
     SCHEDULED,
-    Journal,
-    NewEvent,
 )
-from desktop_app.core.paths import sqlite_filename
-from desktop_app.core.recorder import encode_call
-from desktop_app.core.safe_decode import decode
 from desktop_app.core.storage_errors import guarded
 
 logger = logging.getLogger("huey_desk.dispatcher")
@@ -152,15 +152,16 @@ class Dispatcher:
     ) -> str:
         assert info.task_class is not None
         task = info.task_class(args, kwargs, eta=eta, priority=priority)
-        try:
-            data = self.huey.serialize_task(task)
-        except Exception as exc:
+        storage = self.huey.storage
+        if task.priority and not getattr(storage, "priority", True):
+            # Huey's own refusal is a NotImplementedError from the storage: say it plainly
+            given = "a priority" if priority else f"its declared priority {task.priority}"
             raise UserError(
-                f"{info.short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
-            ) from None
+                f"The queue {self._where} ({type(storage).__name__}) has no priorities, so "
+                f"{info.short_name} cannot be queued with {given}; submit it without one."
+            )
         ts = time.time()
-        # One INSERT: a busy retry cannot enqueue twice, a failure enqueues nothing.
-        self._guarded(lambda: self.huey.storage.enqueue(data, task.priority))
+        self._put(task, info.short_name)
         fields = encode_call(args, kwargs)
         fields["priority"] = task.priority
         if eta is not None:
@@ -170,6 +171,32 @@ class Dispatcher:
         kind = SCHEDULED if eta is not None else ENQUEUED
         self._record(NewEvent(kind=kind, task_id=task.id, task_name=info.name, ts=ts, data=fields))
         return task.id
+
+    def _put(self, task: Any, short_name: str) -> None:
+        """What ``Huey.enqueue`` does for one task, with the storage write alone retried.
+
+        Huey resolves ``expires`` against the enqueue time, fires ``SIGNAL_ENQUEUED`` and
+        writes one row.  Calling ``huey.enqueue`` inside the busy retry would resolve and
+        fire again on every attempt; here they happen once: the expiry is resolved before
+        the first attempt, the signal fires after the one write that went through (so a
+        refused submission fires nothing), and the write is one INSERT, which a failed
+        attempt leaves undone.  ``tests/core/test_dispatcher.py`` compares the result with
+        ``huey.enqueue``'s own.
+        """
+        huey = self.huey
+        if task.expires:
+            task.resolve_expires(huey.utc)
+        if huey._immediate:  # no storage to retry on: Huey runs it here and now
+            huey.enqueue(task)
+            return
+        try:
+            data = huey.serialize_task(task)
+        except Exception as exc:
+            raise UserError(
+                f"{short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
+            ) from None
+        self._guarded(lambda: huey.storage.enqueue(data, task.priority))
+        huey._emit(S.SIGNAL_ENQUEUED, task)
 
     def _record_about(
         self,

@@ -91,14 +91,23 @@ class DeskWorker(Worker):
         return pid is not None and os.getpid() != pid and os.getppid() != pid
 
     def sleep(self) -> None:
-        """Called by Huey when the queue was empty (or unreadable): wait for a change.
+        """Called by Huey when the queue was empty, or when reading it raised.
 
-        On the first empty look the watch is armed and the queue looked at once more
-        (a task enqueued before the watch existed would send no notification).  A
-        notification that arrived since the last look means the queue may have changed
-        after it: look again, after a short pause, before blocking.
+        Huey calls ``sleep`` from its ``except`` block after a failed dequeue, so an
+        exception being handled here means the storage failed: wait with Huey's own
+        back-off (``delay`` growing by ``backoff`` up to ``max_delay``, reset by the next
+        task), or an outage would be retried, and logged, several times a second.
+
+        On an empty queue, wait for a change instead.  On the first empty look the watch
+        is armed and the queue looked at once more (a task enqueued before the watch
+        existed would send no notification).  A notification that arrived since the last
+        look means the queue may have changed after it: look again, after a short pause,
+        before blocking.
         """
         if self.stop_flag.is_set():
+            return
+        if sys.exc_info()[1] is not None:
+            super().sleep()
             return
         if not self._watcher.armed:
             self._watcher.arm()

@@ -24,6 +24,7 @@ from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import Journal, NewEvent
+from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
 from desktop_app.core.paths import sqlite_filename
 from desktop_app.core.recorder import encode_call
 from desktop_app.core.safe_decode import decode
@@ -221,7 +222,18 @@ class Dispatcher:
         return self.journal.task(task_id)
 
     def retry(self, task_id: str) -> str:
-        """Enqueue the task ``task_id`` again with the same arguments; returns the new id."""
+        """Run task ``task_id`` again with the same arguments; returns the id that will run.
+
+        The one retry rule, for the window and the command line alike: when a kept
+        message exists (recovery kept an interrupted task's, or a consumer kept one it
+        could not run) that message goes back on the queue, the original bytes with the
+        same id; otherwise a new task is enqueued with the arguments the journal recorded.
+        """
+        storage = self.huey.storage
+        if isinstance(storage, SqliteStorage):
+            kept = self._guarded(lambda: find_kept(storage, task_id))
+            if kept is not None:
+                return self._rerun_kept(kept)
         record = self._known(task_id)
         if record is None:
             raise UserError(
@@ -245,6 +257,19 @@ class Dispatcher:
         return self.submit(
             record["task_name"], args, kwargs, priority=record["priority"], retry_of=task_id
         )
+
+    def _rerun_kept(self, kept: KeptMessage) -> str:
+        data: dict[str, Any] = {"requested": True, "reason": REASONS[kept.table]}
+        if kept.table == INTERRUPTED_TABLE:
+            data["rerun"] = True  # counted against the retries a task declared
+        # journalled before the message is back on the queue: the new run's events are later
+        self._record(
+            NewEvent(kind=RESTORED, task_id=kept.task_id, task_name=kept.task_name, data=data)
+        )
+        storage = self.huey.storage
+        if not self._guarded(lambda: requeue(storage, kept.table, kept.row_id)):
+            raise UserError(f"Task {kept.task_id} has already been re-run.")
+        return kept.task_id
 
     def revoke(self, task_id: str) -> None:
         """Revoke a pending or scheduled task: the consumer will skip it."""

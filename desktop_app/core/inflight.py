@@ -19,7 +19,6 @@ import socket
 import sqlite3
 import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,7 +29,6 @@ from huey.storage import SqliteStorage
 
 from desktop_app.core import jsonsafe
 from desktop_app.core.dispatcher import Dispatcher
-from desktop_app.core.errors import UserError
 from desktop_app.core.journal import (
     CANCELED,
     COMPLETE,
@@ -45,6 +43,13 @@ from desktop_app.core.journal import (
     SCHEDULED,
     Journal,
     NewEvent,
+)
+from desktop_app.core.kept import (
+    INTERRUPTED_TABLE,
+    RERUN_REASON,
+    ensure_tables,
+    requeue,
+    where,
 )
 from desktop_app.core.recorder import current_worker_name
 from desktop_app.core.safe_decode import MessageView, decode_message
@@ -71,35 +76,10 @@ REMOTE_STALE_AFTER_S = 60.0
 CREATE_TIME_SLACK_S = 2.0
 # Messages of interrupted tasks nobody re-ran are dropped after this long.
 KEEP_INTERRUPTED_S = 30 * 86400
-RERUN_REASON = "re-run after interruption"
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS desk_inflight (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, "
-    "data BLOB NOT NULL, priority REAL NOT NULL DEFAULT 0, consumer TEXT NOT NULL, "
-    "worker TEXT, pid INTEGER, taken_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS desk_inflight_queue ON desk_inflight (queue, consumer)",
-    "CREATE TABLE IF NOT EXISTS desk_interrupted (id INTEGER PRIMARY KEY, "
-    "queue TEXT NOT NULL, task_id TEXT, task_name TEXT, data BLOB NOT NULL, "
-    "priority REAL NOT NULL DEFAULT 0, consumer TEXT, worker TEXT, "
-    "interrupted_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS desk_interrupted_task ON desk_interrupted (queue, task_id)",
-    "CREATE INDEX IF NOT EXISTS desk_interrupted_at ON desk_interrupted (queue, interrupted_at)",
-)
-_ready: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
-
-
-def ensure_tables(storage: SqliteStorage) -> None:
-    """Create our two tables in the queue database (once per storage object)."""
-    if storage in _ready:
-        return
-    with storage.db(commit=True) as cursor:
-        for statement in _SCHEMA:
-            cursor.execute(statement)
-    _ready.add(storage)
 
 
 def _where(storage: SqliteStorage) -> str:
-    return str(storage.filename)
+    return where(storage)
 
 
 class InFlight:
@@ -586,12 +566,10 @@ def _interrupted_event(item: Interrupted, now: float, data: dict[str, Any]) -> N
     )
 
 
-def _rerun_event(item: Interrupted, now: float, manual: bool = False) -> NewEvent:
+def _rerun_event(item: Interrupted, now: float) -> NewEvent:
     # just after the interruption, and journalled before the message is back on the queue:
     # the new run's events are always later
     data: dict[str, Any] = {"rerun": True, "reason": RERUN_REASON}
-    if manual:
-        data["requested"] = True
     return NewEvent(
         kind=RESTORED, task_id=item.task_id, task_name=item.task_name, ts=now + 1e-6, data=data
     )
@@ -606,52 +584,13 @@ def _may_rerun(journal: Journal, view: MessageView) -> bool:
 
 
 def _requeue(storage: SqliteStorage, kept_id: int) -> bool:
-    """Put a kept message back on the queue, exactly once."""
-
-    def move() -> bool:
-        with storage.db(commit=True) as cursor:
-            row = cursor.execute(
-                "SELECT data, priority FROM desk_interrupted WHERE id = ?", (kept_id,)
-            ).fetchone()
-            if row is None:
-                return False
-            cursor.execute("DELETE FROM desk_interrupted WHERE id = ?", (kept_id,))
-            cursor.execute(
-                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
-                (storage.name, row[0], row[1] or 0),
-            )
-            return True
-
-    return guarded(move, _where(storage))
+    """Put a kept interrupted message back on the queue, exactly once."""
+    return guarded(lambda: requeue(storage, INTERRUPTED_TABLE, kept_id), _where(storage))
 
 
 def rerun_interrupted(huey: Huey, journal: Journal, task_id: str) -> str:
-    """Run an interrupted task again; returns the id that will run.
-
-    The original message is put back when recovery kept it (same id, the arguments
-    exactly as enqueued, even for a task that was taken but never started or that came
-    from a producer the journal never saw); otherwise this is ``Dispatcher.retry``,
-    which enqueues a new task with the arguments the journal recorded.
-    """
-    storage = huey.storage
-    if isinstance(storage, SqliteStorage):
-        ensure_tables(storage)
-        row = guarded(
-            lambda: storage.sql(
-                "SELECT id, task_name FROM desk_interrupted WHERE queue = ? AND task_id = ? "
-                "ORDER BY id DESC LIMIT 1",
-                (storage.name, task_id),
-                results=True,
-            ),
-            _where(storage),
-        )
-        if row:
-            kept_id, name = row[0]
-            item = Interrupted(task_id, name, None, None, None, "", started=False)
-            journal.append([_rerun_event(item, time.time(), manual=True)])
-            if not _requeue(storage, kept_id):
-                raise UserError(f"Task {task_id} has already been re-run.")
-            return task_id
+    """A name kept for ``Dispatcher.retry``, the one retry rule (kept message, else a
+    new task with the recorded arguments)."""
     return Dispatcher(huey, journal).retry(task_id)
 
 

@@ -24,6 +24,7 @@ from desktop_app.core.execute_guard import ExecuteGuard
 from desktop_app.core.inflight import (
     InFlight,
     RecoveryReport,
+    UnrunnableMessage,
     process_alive,
     recover,
 )
@@ -106,7 +107,10 @@ class DeskWorker(Worker):
         """
         if self.stop_flag.is_set():
             return
-        if sys.exc_info()[1] is not None:
+        error = sys.exc_info()[1]
+        if isinstance(error, UnrunnableMessage):
+            return  # kept, not a storage failure: the next message may be waiting
+        if error is not None:
             super().sleep()
             return
         if not self._watcher.armed:
@@ -327,7 +331,7 @@ def run_consumer(
     guard.install()
     inflight = None
     if isinstance(huey.storage, SqliteStorage):
-        inflight = InFlight(huey, consumer_id, worker_type)
+        inflight = InFlight(huey, consumer_id, worker_type, target=target, report=recorder.put)
         inflight.install()
     consumer = DeskConsumer(
         huey,

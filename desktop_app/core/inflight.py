@@ -19,12 +19,14 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psutil
 from huey import Huey
 from huey import signals as S
+from huey.exceptions import HueyException
 from huey.storage import SqliteStorage
 
 from desktop_app.core import jsonsafe
@@ -82,6 +84,13 @@ def _where(storage: SqliteStorage) -> str:
     return where(storage)
 
 
+class UnrunnableMessage(Exception):
+    """A taken message could not be made a task here; it was kept, not dropped.
+
+    Raised from the worker's dequeue so that Huey logs it; the worker then looks at the
+    queue again at once (the storage works: no back-off)."""
+
+
 class InFlight:
     """Takes messages for the workers of one consumer and records each take.
 
@@ -94,13 +103,25 @@ class InFlight:
     of which opens its own connection, as Huey's storage does).
     """
 
-    def __init__(self, huey: Huey, consumer_id: str, worker_type: str = "thread") -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        consumer_id: str,
+        worker_type: str = "thread",
+        *,
+        target: str | None = None,
+        report: Callable[[NewEvent], None] | None = None,
+    ) -> None:
+        """``target`` names the attached instance in sentences; ``report`` journals an
+        event from a worker (the consumer's recorder)."""
         if not isinstance(huey.storage, SqliteStorage):
             raise TypeError("in-flight tracking needs a SqliteStorage")
         self.huey = huey
         self.storage: SqliteStorage = huey.storage
         self.consumer_id = consumer_id
         self.worker_type = worker_type
+        self.target = target or f"the Huey instance {huey.name!r}"
+        self.report = report
         self._local = threading.local()
         self._lock = threading.Lock()
         self._rows_by_task: dict[str, int] = {}
@@ -109,10 +130,12 @@ class InFlight:
     def install(self) -> None:
         ensure_tables(self.storage)
         self.storage.dequeue = self.take  # type: ignore[method-assign]
+        self.huey.dequeue = self.dequeue  # type: ignore[method-assign]
         self.huey._signal.connect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
 
     def uninstall(self) -> None:
         self.storage.__dict__.pop("dequeue", None)
+        self.huey.__dict__.pop("dequeue", None)
         self.huey._signal.disconnect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
 
     # -- in the worker -----------------------------------------------------------------
@@ -164,6 +187,89 @@ class InFlight:
             return None
         self._local.row, self._local.task_id = taken[1], None
         return taken[0]
+
+    def dequeue(self) -> Any:
+        """``Huey.dequeue`` (take the message, make it a task), keeping what cannot run.
+
+        Stock Huey drops a message whose task is not registered in this process (or that
+        cannot be decoded): the worker logs the error and the task is gone.  Here the
+        message moves from its in-flight row to ``desk_unrunnable`` in one transaction,
+        an "error" event says what to attach to instead, and ``Dispatcher.retry`` can put
+        it back on the queue once the right target is attached.
+        """
+        data = self.storage.dequeue()
+        if data is None:
+            return None
+        try:
+            return self.huey.deserialize_task(data)
+        except Exception as exc:
+            raise UnrunnableMessage(self._keep_unrunnable(data, exc)) from exc
+
+    def _explain(self, view: MessageView, exc: Exception) -> str:
+        if isinstance(exc, HueyException) and "not found in TaskRegistry" in str(exc):
+            name = view.name or str(exc).replace(" not found in TaskRegistry", "")
+            module = name.rpartition(".")[0] or name
+            return (
+                f"Task {name!r} is not registered in {self.target}; attach the consumer to "
+                f"the module that imports it (--huey {module}:huey, with --path DIR if it is "
+                "not importable from here)"
+            )
+        what = f"message of task {view.id}" if view.id else "queued message"
+        return (
+            f"The {what} cannot be decoded by this consumer ({type(exc).__name__}: {exc}); "
+            f"it is kept: make {self.target} able to load it (a module or class it needs "
+            "may be gone), then retry it"
+        )
+
+    def _keep_unrunnable(self, data: bytes, exc: Exception) -> str:
+        """Move this thread's fresh in-flight row to ``desk_unrunnable``; journal why."""
+        view = decode_message(self.huey.serializer, data)
+        error = self._explain(view, exc)
+        row = getattr(self._local, "row", None)
+        self._local.row = self._local.task_id = None  # never released as "done"
+        storage = self.storage
+        now = time.time()
+
+        def move() -> bool:
+            with storage.db(commit=True) as cursor:
+                cursor.execute(
+                    "INSERT INTO desk_unrunnable (queue, task_id, task_name, data, priority, "
+                    "consumer, worker, error, kept_at) SELECT queue, ?, ?, data, priority, "
+                    "consumer, worker, ?, ? FROM desk_inflight WHERE id = ?",
+                    (view.id, view.name, error, now, row),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row,))
+                return True
+
+        kept = False
+        if row is not None:
+            try:
+                kept = guarded(move, _where(storage))
+            except Exception:
+                # its in-flight row stays: recovery keeps it once this consumer is gone
+                logger.exception("Could not keep the message of task %s", view.id)
+        logger.error("%s.", error)
+        if self.report is not None:
+            data_out: dict[str, Any] = {"error": error, "kept": kept}
+            if view.id and (view.args or view.kwargs):
+                args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+                kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+                data_out["args_preview"] = jsonsafe.args_preview(args, kwargs)
+            self.report(
+                NewEvent(
+                    kind=ERROR,
+                    task_id=view.id,
+                    task_name=view.name,
+                    ts=now,
+                    pid=os.getpid(),
+                    worker=current_worker_name(self.worker_type),
+                    consumer=self.consumer_id,
+                    data=data_out,
+                )
+            )
+        return error
 
     def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
         if signal == S.SIGNAL_EXECUTING:

@@ -43,6 +43,8 @@ from desktop_app.core.storage_errors import guarded
 logger = logging.getLogger("huey_desk.dispatcher")
 
 MAX_DELAY_S = 10 * 365 * 86400
+# How often run_now looks for a message again when its row changed under it.
+RUN_NOW_ATTEMPTS = 3
 T = TypeVar("T")
 
 
@@ -298,54 +300,90 @@ class Dispatcher:
         """Run a delayed or scheduled task as soon as a worker is free: its ETA is cleared.
 
         The message is rewritten from its safely decoded form; one that holds objects the
-        monitor will not decode is refused rather than rewritten.
+        monitor will not decode is refused rather than rewritten.  It is found with plain
+        reads (no write lock: the consumer's workers go on), then moved in one short
+        transaction that first checks the row is still there, unchanged.
         """
         storage = self.huey.storage
         if not isinstance(storage, SqliteStorage):
             raise UserError("Running a scheduled task now needs a SQLite queue.")
-        serializer = self.huey.serializer
-
-        def move() -> bool:
-            with storage.db(commit=True) as cursor:
-                for table in ("task", "schedule"):
-                    rows = cursor.execute(
-                        f"SELECT id, data FROM {table} WHERE queue = ?", (storage.name,)
-                    ).fetchall()
-                    for row_id, data in rows:
-                        decoded = decode(serializer, data)
-                        message = decoded.value
-                        if not isinstance(message, Message) or message.id != task_id:
-                            continue
-                        if decoded.tampered:
-                            raise UserError(
-                                f"Task {task_id} fails its signature check (tampered); "
-                                "it will not be rewritten or run."
-                            )
-                        if not decoded.ok:
-                            continue
-                        if decoded.refused:
-                            raise UserError(
-                                f"Task {task_id} holds objects Huey Desk does not decode; "
-                                "it cannot be rewritten to run now."
-                            )
-                        if table == "task" and message.eta is None:
-                            raise UserError(
-                                f"Task {task_id} is already waiting for a worker (it has no "
-                                "delay or time set); there is nothing to bring forward."
-                            )
-                        blob = serializer.serialize(message._replace(eta=None))
-                        cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
-                        cursor.execute(
-                            "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
-                            (storage.name, blob, message.priority or 0),
-                        )
-                        return True
-            return False
-
-        if not self._guarded(move):
-            raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
+        for _ in range(RUN_NOW_ATTEMPTS):
+            found = self._guarded(lambda: self._find_waiting(storage, task_id))
+            if found is None:
+                raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
+            if self._guarded(lambda found=found: self._bring_forward(storage, *found)):
+                break
+        else:
+            raise UserError(f"Task {task_id} kept changing while it was moved; try again.")
         # eta None: the journal no longer shows the time it was waiting for
         self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True, "eta": None})
+
+    def _find_waiting(
+        self, storage: SqliteStorage, task_id: str
+    ) -> tuple[str, int, bytes, Message] | None:
+        """Where the message of ``task_id`` waits: (table, row id, bytes, decoded message).
+
+        Plain reads outside any write transaction.  Only rows whose bytes contain the id
+        are decoded when the serializer does not compress (an uncompressed pickle, signed
+        or not, holds the id as UTF-8); if that finds nothing, every row is decoded.
+        """
+        serializer = self.huey.serializer
+        needle = task_id.encode("utf-8", "surrogatepass")
+        filters = [] if getattr(serializer, "comp", False) else [True]
+        filters.append(False)
+        for narrow in filters:
+            for table in ("task", "schedule"):
+                sql = f"SELECT id, data FROM {table} WHERE queue = ?"
+                params: tuple[Any, ...] = (storage.name,)
+                if narrow:
+                    sql += " AND instr(data, ?) > 0"
+                    params += (needle,)
+                for row_id, data in storage.sql(sql, params, results=True):
+                    message = self._waiting_message(table, task_id, data)
+                    if message is not None:
+                        return table, row_id, bytes(data), message
+        return None
+
+    def _waiting_message(self, table: str, task_id: str, data: bytes) -> Message | None:
+        """The message in ``data`` if it is task ``task_id``'s and may be brought forward."""
+        decoded = decode(self.huey.serializer, data)
+        message = decoded.value
+        if not isinstance(message, Message) or message.id != task_id:
+            return None
+        if decoded.tampered:
+            raise UserError(
+                f"Task {task_id} fails its signature check (tampered); "
+                "it will not be rewritten or run."
+            )
+        if not decoded.ok:
+            return None
+        if decoded.refused:
+            raise UserError(
+                f"Task {task_id} holds objects Huey Desk does not decode; "
+                "it cannot be rewritten to run now."
+            )
+        if table == "task" and message.eta is None:
+            raise UserError(
+                f"Task {task_id} is already waiting for a worker (it has no "
+                "delay or time set); there is nothing to bring forward."
+            )
+        return message
+
+    def _bring_forward(
+        self, storage: SqliteStorage, table: str, row_id: int, data: bytes, message: Message
+    ) -> bool:
+        """Move the message to the queue without its ETA; False if its row has changed."""
+        blob = self.huey.serializer.serialize(message._replace(eta=None))
+        with storage.db(commit=True) as cursor:
+            row = cursor.execute(f"SELECT data FROM {table} WHERE id = ?", (row_id,)).fetchone()
+            if row is None or bytes(row[0]) != data:
+                return False  # taken, moved or rewritten since it was read: look again
+            cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+            cursor.execute(
+                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
+                (storage.name, blob, message.priority or 0),
+            )
+        return True
 
     def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""

@@ -302,3 +302,46 @@ def test_priority_on_a_storage_without_priorities_is_one_sentence(journal):
         dispatcher.submit("urgent")
     assert huey.pending_count() == 0 and journal.last_id() == 0
     assert dispatcher.submit("add", [1]) and huey.pending_count() == 1
+
+
+def _while_decoding(monkeypatch, action):
+    """Run ``action`` once, from inside run_now's first decode of a message."""
+    from desktop_app.core import dispatcher as dispatcher_mod
+
+    real, done = dispatcher_mod.decode, []
+
+    def decode(serializer, data):
+        if not done:
+            done.append(action())
+        return real(serializer, data)
+
+    monkeypatch.setattr(dispatcher_mod, "decode", decode)
+    return done
+
+
+def test_run_now_reads_without_holding_the_write_lock(tmp_path, journal, monkeypatch):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / "q.db")
+    other = make_huey(tmp_path / "q.db", timeout=0.01)  # another process's producer
+    later = Dispatcher(huey, journal).submit("add", [1], delay=3600)
+    done = _while_decoding(monkeypatch, lambda: other.test_tasks["add"](2).id)
+    Dispatcher(huey, journal).run_now(later)  # the other write did not wait for it
+    assert done and {m.id for m in huey.pending()} == {later, done[0]}
+    for h in (huey, other):
+        h.storage.close()
+
+
+def test_run_now_looks_again_when_the_row_changed_after_the_read(tmp_path, journal, monkeypatch):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / "q.db")
+    other = make_huey(tmp_path / "q.db")
+    later = Dispatcher(huey, journal).submit("add", [1], delay=3600)
+    # a worker elsewhere takes it between the read and the move
+    _while_decoding(monkeypatch, other.storage.dequeue)
+    with pytest.raises(UserError, match="not waiting"):
+        Dispatcher(huey, journal).run_now(later)
+    assert huey.pending_count() == 0  # nothing put back twice, nothing invented
+    for h in (huey, other):
+        h.storage.close()

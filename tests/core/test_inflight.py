@@ -375,3 +375,33 @@ def test_a_task_that_ended_before_its_row_was_released_is_not_interrupted(
     assert not report and report.ended == 1
     assert rows(huey) == [] and queued(huey) == 0 and kept_interrupted(huey) == []
     assert journal.task(task.id)["state"] == COMPLETE
+
+
+def test_take_removes_what_hueys_own_dequeue_removes(tmp_path):
+    """``InFlight.take`` copies Huey's private dequeue query: an upgraded Huey that
+    changes its order (priorities, ties, negative and fractional priorities) fails here."""
+    from huey import SqliteHuey
+
+    priorities = [0, 5, -1, 5, 2.5, 0, None, 7, -1, 7, 2.5, 0]
+    order = {}
+    for kind in ("stock", "take"):
+        huey = SqliteHuey("order", filename=str(tmp_path / f"{kind}.db"))
+        for i, priority in enumerate(priorities):
+            huey.storage.enqueue(f"m{i}".encode(), priority)
+        elsewhere = SqliteHuey("elsewhere", filename=str(tmp_path / f"{kind}.db"))
+        elsewhere.storage.enqueue(b"another queue's", 99)  # never taken by this queue
+        elsewhere.storage.close()
+        if kind == "take":
+            tracker = InFlight(huey, f"{HOST}:{os.getpid()}:1")
+            tracker.install()
+        taken = []
+        while (data := huey.storage.dequeue()) is not None:
+            taken.append(bytes(data))
+            if kind == "take":
+                tracker.finish()
+        order[kind] = taken
+        if kind == "take":
+            tracker.uninstall()
+        huey.storage.close()
+    assert order["take"] == order["stock"]
+    assert len(order["stock"]) == len(priorities)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -52,7 +53,8 @@ def test_stop_pipe_wakes_the_waiter(tmp_path):
     setter.join()
     assert time.monotonic() - started < 5
     watcher.close()
-    stop.close()
+    os.close(stop.read_fd)
+    os.close(stop.write_fd)
     huey.storage.close()
 
 
@@ -123,4 +125,13 @@ def test_an_empty_queue_still_waits_for_a_change_not_a_delay(tmp_path):
     worker.loop()  # empty: the watch is armed for an instant wake-up, no back-off wait
     assert worker._watcher.armed and flag.waits == []
     worker.shutdown()
+    huey.storage.close()
+
+
+def test_watched_files_are_the_queue_file_paths_names(tmp_path, monkeypatch):
+    from desktop_app.core.paths import sqlite_filename
+
+    monkeypatch.chdir(tmp_path)
+    huey = SqliteHuey("w", filename="rel.db")  # relative: resolved the one way paths does
+    assert watched_files(huey) == [sqlite_filename(huey), tmp_path.resolve() / "rel.db-wal"]
     huey.storage.close()

@@ -444,13 +444,36 @@ class _Liveness:
         return None
 
 
-def _rows(storage: SqliteStorage) -> list[tuple[Any, ...]]:
-    return storage.sql(
+@dataclass(frozen=True)
+class InFlightRow:
+    """One row of ``desk_inflight``: a message a worker took and had not finished."""
+
+    id: int
+    data: bytes
+    priority: float
+    consumer: str
+    worker: str | None
+    pid: int | None
+    taken_at: float
+
+
+@dataclass(frozen=True)
+class DeadRow:
+    """An in-flight row whose worker is gone, why, and its message decoded safely."""
+
+    row: InFlightRow
+    reason: str
+    view: MessageView
+
+
+def _rows(storage: SqliteStorage) -> list[InFlightRow]:
+    found = storage.sql(
         "SELECT id, data, priority, consumer, worker, pid, taken_at FROM desk_inflight "
         "WHERE queue = ?",
         (storage.name,),
         results=True,
     )
+    return [InFlightRow(*r) for r in found]
 
 
 def _reruns_so_far(journal: Journal, task_id: str) -> int:
@@ -483,7 +506,7 @@ def recover(
     report = RecoveryReport()
     storage = huey.storage
     tracked = isinstance(storage, SqliteStorage)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[InFlightRow] = []
     if tracked:
         ensure_tables(storage)
         rows = guarded(lambda: _rows(storage), _where(storage))
@@ -491,20 +514,21 @@ def recover(
     if not rows and not running:
         return report
     live = _Liveness(journal, host, now)
-    handled: set[str] = set()
-    found = _dead_rows(huey, rows, live, report, handled)
+    found, handled, report.still_running = _dead_rows(huey, rows, live)
     events: list[NewEvent] = []
     requeue: list[int] = []
     if found:
-        ids = [v.id for _, _, v in found if v.id]
+        ids = [d.view.id for d in found if d.view.id]
         records = {r["task_id"]: r for r in journal.tasks_by_ids(ids)}
-        ended = {row[0] for row, _, view in found if _ended(row, records.get(view.id or ""))}
-        for row, reason, view, kept_id in _claim(storage, found, ended, now):
+        ended = {d.row.id for d in found if _ended(d.row, records.get(d.view.id or ""))}
+        for dead, kept_id in _claim(storage, found, ended, now):
             if kept_id is None:
                 report.ended += 1
                 continue
-            item = _row_event(row, reason, view, records.get(view.id or ""), now, events)
-            if rerun and _may_rerun(journal, view):
+            item, event = _row_event(dead, records.get(dead.view.id or ""), now)
+            if event is not None:
+                events.append(event)
+            if rerun and _may_rerun(journal, dead.view):
                 item.rerun = True
                 requeue.append(kept_id)
                 events.append(_rerun_event(item, now))
@@ -540,42 +564,41 @@ def recover(
 
 
 def _dead_rows(
-    huey: Huey,
-    rows: list[tuple[Any, ...]],
-    live: _Liveness,
-    report: RecoveryReport,
-    handled: set[str],
-) -> list[tuple[tuple[Any, ...], str, MessageView]]:
-    """The in-flight rows whose worker is gone, decoded, with the reason."""
-    found = []
+    huey: Huey, rows: list[InFlightRow], live: _Liveness
+) -> tuple[list[DeadRow], set[str], int]:
+    """The in-flight rows whose worker is gone; the ids of every row of a dead consumer
+    (its journal tasks need no orphan check); and how many of those rows a worker
+    process still runs (left alone)."""
+    found: list[DeadRow] = []
+    handled: set[str] = set()
+    still_running = 0
     for row in rows:
-        _, data, _, consumer_id, _, pid, taken_at = row
-        info = live.info(consumer_id)
+        info = live.info(row.consumer)
         local = info["host"] == live.host
-        own_process = pid is not None and pid != info["pid"]  # a process worker
-        reason = live.consumer_gone(consumer_id)
+        own_process = row.pid is not None and row.pid != info["pid"]  # a process worker
+        reason = live.consumer_gone(row.consumer)
         if reason is None:
-            if not (local and own_process) or live.now - taken_at < SETTLE_S:
+            if not (local and own_process) or live.now - row.taken_at < SETTLE_S:
                 continue
-            if process_alive(pid, taken_at):
+            if process_alive(row.pid, row.taken_at):
                 continue
             reason = "its worker process died"
-        view = decode_message(huey.serializer, data)
+        view = decode_message(huey.serializer, row.data)
         if view.id:
             handled.add(view.id)
-        if local and own_process and process_alive(pid, taken_at):
+        if local and own_process and process_alive(row.pid, row.taken_at):
             # its consumer is gone but the worker process still runs the task
-            report.still_running += 1
+            still_running += 1
             continue
-        found.append((row, reason, view))
-    return found
+        found.append(DeadRow(row, reason, view))
+    return found, handled, still_running
 
 
-def _ended(row: tuple[Any, ...], record: dict[str, Any] | None) -> bool:
+def _ended(row: InFlightRow, record: dict[str, Any] | None) -> bool:
     """True if the journal shows this take was dealt with for good: the consumer died
     after the task finished (or was scheduled for later, retried, revoked, expired...)
     and before its row was released.  Re-running such a take would run it twice."""
-    if record is None or (record["state_ts"] or 0) < row[6] - 0.001:
+    if record is None or (record["state_ts"] or 0) < row.taken_at - 0.001:
         return False
     state = record["state"]
     if state in DEALT_WITH:
@@ -585,78 +608,77 @@ def _ended(row: tuple[Any, ...], record: dict[str, Any] | None) -> bool:
 
 
 def _claim(
-    storage: SqliteStorage,
-    found: list[tuple[tuple[Any, ...], str, MessageView]],
-    ended: set[int],
-    now: float,
-) -> list[tuple[tuple[Any, ...], str, MessageView, int | None]]:
+    storage: SqliteStorage, found: list[DeadRow], ended: set[int], now: float
+) -> list[tuple[DeadRow, int | None]]:
     """Move the rows to ``desk_interrupted`` (only delete those in ``ended``) in one
-    transaction; only rows this call deleted are returned, so that concurrent callers
-    never both recover one."""
+    transaction; only rows this call deleted are returned (with their kept row's id, None
+    when only deleted), so that concurrent callers never both recover one."""
 
-    def move() -> list[tuple[tuple[Any, ...], str, MessageView, int | None]]:
-        claimed = []
+    def move() -> list[tuple[DeadRow, int | None]]:
+        claimed: list[tuple[DeadRow, int | None]] = []
         with storage.db(commit=True) as cursor:
             cursor.execute(
                 "DELETE FROM desk_interrupted WHERE queue = ? AND interrupted_at < ?",
                 (storage.name, now - KEEP_INTERRUPTED_S),
             )
-            for row, reason, view in found:
-                row_id, data, priority, consumer_id, worker = row[:5]
-                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row_id,))
+            for dead in found:
+                row, view = dead.row, dead.view
+                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row.id,))
                 if cursor.rowcount != 1:
                     continue
-                if row_id in ended:
-                    claimed.append((row, reason, view, None))
+                if row.id in ended:
+                    claimed.append((dead, None))
                     continue
                 cursor.execute(
                     "INSERT INTO desk_interrupted (queue, task_id, task_name, data, priority, "
                     "consumer, worker, interrupted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (storage.name, view.id, view.name, data, priority, consumer_id, worker, now),
+                    (
+                        storage.name,
+                        view.id,
+                        view.name,
+                        row.data,
+                        row.priority,
+                        row.consumer,
+                        row.worker,
+                        now,
+                    ),
                 )
-                claimed.append((row, reason, view, cursor.lastrowid))
+                claimed.append((dead, cursor.lastrowid))
         return claimed
 
     return guarded(move, _where(storage))
 
 
 def _row_event(
-    row: tuple[Any, ...],
-    reason: str,
-    view: MessageView,
-    record: dict[str, Any] | None,
-    now: float,
-    events: list[NewEvent],
-) -> Interrupted:
-    """The interruption of one recovered row; its event is added unless the consumer
-    already journalled it (SIGTERM: Huey's own "interrupted" signal)."""
-    _, _, _, consumer_id, worker, pid, taken_at = row
+    dead: DeadRow, record: dict[str, Any] | None, now: float
+) -> tuple[Interrupted, NewEvent | None]:
+    """The interruption of one recovered row, and its event (None when the consumer
+    already journalled it: SIGTERM fires Huey's own "interrupted" signal)."""
+    row, reason, view = dead.row, dead.reason, dead.view
     started = bool(
         record
-        and record["consumer"] == consumer_id
-        and (record["started_at"] or 0) >= taken_at - 0.001
+        and record["consumer"] == row.consumer
+        and (record["started_at"] or 0) >= row.taken_at - 0.001
     )
+    who = f"{row.worker} (pid {row.pid})"
     if started:
-        error = f"interrupted: {reason} while {worker} (pid {pid}) ran it"
+        error = f"interrupted: {reason} while {who} ran it"
     else:
-        error = (
-            f"interrupted: {reason} after {worker} (pid {pid}) took the task, "
-            "before it was seen to start"
-        )
-    item = Interrupted(view.id, view.name, consumer_id, worker, pid, error, started)
+        error = f"interrupted: {reason} after {who} took the task, before it was seen to start"
+    item = Interrupted(view.id, view.name, row.consumer, row.worker, row.pid, error, started)
     recorded = bool(
-        record and record["state"] == INTERRUPTED and (record["state_ts"] or 0) >= taken_at
+        record and record["state"] == INTERRUPTED and (record["state_ts"] or 0) >= row.taken_at
     )
-    if not recorded:
-        data: dict[str, Any] = {"detected": "in-flight", "taken_at": taken_at}
-        if view.id and (view.args or view.kwargs):
-            args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
-            kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
-            data["args_preview"] = jsonsafe.args_preview(args, kwargs)
-        if not view.id:
-            data["problem"] = view.error
-        events.append(_interrupted_event(item, now, data))
-    return item
+    if recorded:
+        return item, None
+    data: dict[str, Any] = {"detected": "in-flight", "taken_at": row.taken_at}
+    if view.id and (view.args or view.kwargs):
+        args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+        kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+        data["args_preview"] = jsonsafe.args_preview(args, kwargs)
+    if not view.id:
+        data["problem"] = view.error
+    return item, _interrupted_event(item, now, data)
 
 
 def _interrupted_event(item: Interrupted, now: float, data: dict[str, Any]) -> NewEvent:

@@ -71,6 +71,13 @@ def test_take_moves_the_message_into_the_inflight_table_in_one_transaction(huey,
     assert huey.deserialize_task(data).id == result.id
     assert huey.storage.dequeue() is None  # empty queue: nothing taken, nothing recorded
     assert len(rows(huey)) == 1
+    [row] = inflight_mod._rows(huey.storage)  # what recovery reads: named fields
+    assert (row.consumer, row.worker, row.pid, bytes(row.data)) == (
+        tracked.consumer_id,
+        threading.current_thread().name,
+        os.getpid(),
+        bytes(data),
+    )
 
 
 def test_a_failed_record_leaves_the_message_in_the_queue(huey, tracked):

@@ -24,6 +24,7 @@ from desktop_app.core.execute_guard import ExecuteGuard
 from desktop_app.core.inflight import (
     InFlight,
     RecoveryReport,
+    UnrunnableMessage,
     process_alive,
     recover,
 )
@@ -91,14 +92,26 @@ class DeskWorker(Worker):
         return pid is not None and os.getpid() != pid and os.getppid() != pid
 
     def sleep(self) -> None:
-        """Called by Huey when the queue was empty (or unreadable): wait for a change.
+        """Called by Huey when the queue was empty, or when reading it raised.
 
-        On the first empty look the watch is armed and the queue looked at once more
-        (a task enqueued before the watch existed would send no notification).  A
-        notification that arrived since the last look means the queue may have changed
-        after it: look again, after a short pause, before blocking.
+        Huey calls ``sleep`` from its ``except`` block after a failed dequeue, so an
+        exception being handled here means the storage failed: wait with Huey's own
+        back-off (``delay`` growing by ``backoff`` up to ``max_delay``, reset by the next
+        task), or an outage would be retried, and logged, several times a second.
+
+        On an empty queue, wait for a change instead.  On the first empty look the watch
+        is armed and the queue looked at once more (a task enqueued before the watch
+        existed would send no notification).  A notification that arrived since the last
+        look means the queue may have changed after it: look again, after a short pause,
+        before blocking.
         """
         if self.stop_flag.is_set():
+            return
+        error = sys.exc_info()[1]
+        if isinstance(error, UnrunnableMessage):
+            return  # kept, not a storage failure: the next message may be waiting
+        if error is not None:
+            super().sleep()
             return
         if not self._watcher.armed:
             self._watcher.arm()
@@ -318,7 +331,7 @@ def run_consumer(
     guard.install()
     inflight = None
     if isinstance(huey.storage, SqliteStorage):
-        inflight = InFlight(huey, consumer_id, worker_type)
+        inflight = InFlight(huey, consumer_id, worker_type, target=target, report=recorder.put)
         inflight.install()
     consumer = DeskConsumer(
         huey,

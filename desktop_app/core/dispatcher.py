@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from huey import Huey
+from huey import signals as S
 from huey.registry import Message
 from huey.storage import SqliteStorage
 from huey.utils import normalize_time
@@ -22,7 +23,12 @@ from desktop_app.core import jsonsafe
 from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
-from desktop_app.core.journal import (
+from desktop_app.core.journal import Journal, NewEvent
+from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
+from desktop_app.core.paths import sqlite_filename
+from desktop_app.core.recorder import encode_call
+from desktop_app.core.safe_decode import decode
+from desktop_app.core.states import (
     ENQUEUED,
     EXECUTING,
     FINAL_STATES,
@@ -31,17 +37,14 @@ from desktop_app.core.journal import (
     RETRYING,
     REVOKED,
     SCHEDULED,
-    Journal,
-    NewEvent,
 )
-from desktop_app.core.paths import sqlite_filename
-from desktop_app.core.recorder import encode_call
-from desktop_app.core.safe_decode import decode
 from desktop_app.core.storage_errors import guarded
 
 logger = logging.getLogger("huey_desk.dispatcher")
 
 MAX_DELAY_S = 10 * 365 * 86400
+# How often run_now looks for a message again when its row changed under it.
+RUN_NOW_ATTEMPTS = 3
 T = TypeVar("T")
 
 
@@ -152,15 +155,16 @@ class Dispatcher:
     ) -> str:
         assert info.task_class is not None
         task = info.task_class(args, kwargs, eta=eta, priority=priority)
-        try:
-            data = self.huey.serialize_task(task)
-        except Exception as exc:
+        storage = self.huey.storage
+        if task.priority and not getattr(storage, "priority", True):
+            # Huey's own refusal is a NotImplementedError from the storage: say it plainly
+            given = "a priority" if priority else f"its declared priority {task.priority}"
             raise UserError(
-                f"{info.short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
-            ) from None
+                f"The queue {self._where} ({type(storage).__name__}) has no priorities, so "
+                f"{info.short_name} cannot be queued with {given}; submit it without one."
+            )
         ts = time.time()
-        # One INSERT: a busy retry cannot enqueue twice, a failure enqueues nothing.
-        self._guarded(lambda: self.huey.storage.enqueue(data, task.priority))
+        self._put(task, info.short_name)
         fields = encode_call(args, kwargs)
         fields["priority"] = task.priority
         if eta is not None:
@@ -170,6 +174,32 @@ class Dispatcher:
         kind = SCHEDULED if eta is not None else ENQUEUED
         self._record(NewEvent(kind=kind, task_id=task.id, task_name=info.name, ts=ts, data=fields))
         return task.id
+
+    def _put(self, task: Any, short_name: str) -> None:
+        """What ``Huey.enqueue`` does for one task, with the storage write alone retried.
+
+        Huey resolves ``expires`` against the enqueue time, fires ``SIGNAL_ENQUEUED`` and
+        writes one row.  Calling ``huey.enqueue`` inside the busy retry would resolve and
+        fire again on every attempt; here they happen once: the expiry is resolved before
+        the first attempt, the signal fires after the one write that went through (so a
+        refused submission fires nothing), and the write is one INSERT, which a failed
+        attempt leaves undone.  ``tests/core/test_dispatcher.py`` compares the result with
+        ``huey.enqueue``'s own.
+        """
+        huey = self.huey
+        if task.expires:
+            task.resolve_expires(huey.utc)
+        if huey._immediate:  # no storage to retry on: Huey runs it here and now
+            huey.enqueue(task)
+            return
+        try:
+            data = huey.serialize_task(task)
+        except Exception as exc:
+            raise UserError(
+                f"{short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
+            ) from None
+        self._guarded(lambda: huey.storage.enqueue(data, task.priority))
+        huey._emit(S.SIGNAL_ENQUEUED, task)
 
     def _record_about(
         self,
@@ -194,7 +224,18 @@ class Dispatcher:
         return self.journal.task(task_id)
 
     def retry(self, task_id: str) -> str:
-        """Enqueue the task ``task_id`` again with the same arguments; returns the new id."""
+        """Run task ``task_id`` again with the same arguments; returns the id that will run.
+
+        The one retry rule, for the window and the command line alike: when a kept
+        message exists (recovery kept an interrupted task's, or a consumer kept one it
+        could not run) that message goes back on the queue, the original bytes with the
+        same id; otherwise a new task is enqueued with the arguments the journal recorded.
+        """
+        storage = self.huey.storage
+        if isinstance(storage, SqliteStorage):
+            kept = self._guarded(lambda: find_kept(storage, task_id))
+            if kept is not None:
+                return self._rerun_kept(kept)
         record = self._known(task_id)
         if record is None:
             raise UserError(
@@ -218,6 +259,19 @@ class Dispatcher:
         return self.submit(
             record["task_name"], args, kwargs, priority=record["priority"], retry_of=task_id
         )
+
+    def _rerun_kept(self, kept: KeptMessage) -> str:
+        data: dict[str, Any] = {"requested": True, "reason": REASONS[kept.table]}
+        if kept.table == INTERRUPTED_TABLE:
+            data["rerun"] = True  # counted against the retries a task declared
+        # journalled before the message is back on the queue: the new run's events are later
+        self._record(
+            NewEvent(kind=RESTORED, task_id=kept.task_id, task_name=kept.task_name, data=data)
+        )
+        storage = self.huey.storage
+        if not self._guarded(lambda: requeue(storage, kept.table, kept.row_id)):
+            raise UserError(f"Task {kept.task_id} has already been re-run.")
+        return kept.task_id
 
     def revoke(self, task_id: str) -> None:
         """Revoke a pending or scheduled task: the consumer will skip it."""
@@ -246,54 +300,90 @@ class Dispatcher:
         """Run a delayed or scheduled task as soon as a worker is free: its ETA is cleared.
 
         The message is rewritten from its safely decoded form; one that holds objects the
-        monitor will not decode is refused rather than rewritten.
+        monitor will not decode is refused rather than rewritten.  It is found with plain
+        reads (no write lock: the consumer's workers go on), then moved in one short
+        transaction that first checks the row is still there, unchanged.
         """
         storage = self.huey.storage
         if not isinstance(storage, SqliteStorage):
             raise UserError("Running a scheduled task now needs a SQLite queue.")
-        serializer = self.huey.serializer
-
-        def move() -> bool:
-            with storage.db(commit=True) as cursor:
-                for table in ("task", "schedule"):
-                    rows = cursor.execute(
-                        f"SELECT id, data FROM {table} WHERE queue = ?", (storage.name,)
-                    ).fetchall()
-                    for row_id, data in rows:
-                        decoded = decode(serializer, data)
-                        message = decoded.value
-                        if not isinstance(message, Message) or message.id != task_id:
-                            continue
-                        if decoded.tampered:
-                            raise UserError(
-                                f"Task {task_id} fails its signature check (tampered); "
-                                "it will not be rewritten or run."
-                            )
-                        if not decoded.ok:
-                            continue
-                        if decoded.refused:
-                            raise UserError(
-                                f"Task {task_id} holds objects Huey Desk does not decode; "
-                                "it cannot be rewritten to run now."
-                            )
-                        if table == "task" and message.eta is None:
-                            raise UserError(
-                                f"Task {task_id} is already waiting for a worker (it has no "
-                                "delay or time set); there is nothing to bring forward."
-                            )
-                        blob = serializer.serialize(message._replace(eta=None))
-                        cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
-                        cursor.execute(
-                            "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
-                            (storage.name, blob, message.priority or 0),
-                        )
-                        return True
-            return False
-
-        if not self._guarded(move):
-            raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
+        for _ in range(RUN_NOW_ATTEMPTS):
+            found = self._guarded(lambda: self._find_waiting(storage, task_id))
+            if found is None:
+                raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
+            if self._guarded(lambda found=found: self._bring_forward(storage, *found)):
+                break
+        else:
+            raise UserError(f"Task {task_id} kept changing while it was moved; try again.")
         # eta None: the journal no longer shows the time it was waiting for
         self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True, "eta": None})
+
+    def _find_waiting(
+        self, storage: SqliteStorage, task_id: str
+    ) -> tuple[str, int, bytes, Message] | None:
+        """Where the message of ``task_id`` waits: (table, row id, bytes, decoded message).
+
+        Plain reads outside any write transaction.  Only rows whose bytes contain the id
+        are decoded when the serializer does not compress (an uncompressed pickle, signed
+        or not, holds the id as UTF-8); if that finds nothing, every row is decoded.
+        """
+        serializer = self.huey.serializer
+        needle = task_id.encode("utf-8", "surrogatepass")
+        filters = [] if getattr(serializer, "comp", False) else [True]
+        filters.append(False)
+        for narrow in filters:
+            for table in ("task", "schedule"):
+                sql = f"SELECT id, data FROM {table} WHERE queue = ?"
+                params: tuple[Any, ...] = (storage.name,)
+                if narrow:
+                    sql += " AND instr(data, ?) > 0"
+                    params += (needle,)
+                for row_id, data in storage.sql(sql, params, results=True):
+                    message = self._waiting_message(table, task_id, data)
+                    if message is not None:
+                        return table, row_id, bytes(data), message
+        return None
+
+    def _waiting_message(self, table: str, task_id: str, data: bytes) -> Message | None:
+        """The message in ``data`` if it is task ``task_id``'s and may be brought forward."""
+        decoded = decode(self.huey.serializer, data)
+        message = decoded.value
+        if not isinstance(message, Message) or message.id != task_id:
+            return None
+        if decoded.tampered:
+            raise UserError(
+                f"Task {task_id} fails its signature check (tampered); "
+                "it will not be rewritten or run."
+            )
+        if not decoded.ok:
+            return None
+        if decoded.refused:
+            raise UserError(
+                f"Task {task_id} holds objects Huey Desk does not decode; "
+                "it cannot be rewritten to run now."
+            )
+        if table == "task" and message.eta is None:
+            raise UserError(
+                f"Task {task_id} is already waiting for a worker (it has no "
+                "delay or time set); there is nothing to bring forward."
+            )
+        return message
+
+    def _bring_forward(
+        self, storage: SqliteStorage, table: str, row_id: int, data: bytes, message: Message
+    ) -> bool:
+        """Move the message to the queue without its ETA; False if its row has changed."""
+        blob = self.huey.serializer.serialize(message._replace(eta=None))
+        with storage.db(commit=True) as cursor:
+            row = cursor.execute(f"SELECT data FROM {table} WHERE id = ?", (row_id,)).fetchone()
+            if row is None or bytes(row[0]) != data:
+                return False  # taken, moved or rewritten since it was read: look again
+            cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+            cursor.execute(
+                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
+                (storage.name, blob, message.priority or 0),
+            )
+        return True
 
     def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""

@@ -19,18 +19,18 @@ import socket
 import sqlite3
 import threading
 import time
-import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psutil
 from huey import Huey
 from huey import signals as S
+from huey.exceptions import HueyException
 from huey.storage import SqliteStorage
 
 from desktop_app.core import jsonsafe
 from desktop_app.core.dispatcher import Dispatcher
-from desktop_app.core.errors import UserError
 from desktop_app.core.journal import (
     CANCELED,
     COMPLETE,
@@ -45,6 +45,13 @@ from desktop_app.core.journal import (
     SCHEDULED,
     Journal,
     NewEvent,
+)
+from desktop_app.core.kept import (
+    INTERRUPTED_TABLE,
+    RERUN_REASON,
+    ensure_tables,
+    requeue,
+    where,
 )
 from desktop_app.core.recorder import current_worker_name
 from desktop_app.core.safe_decode import MessageView, decode_message
@@ -71,35 +78,17 @@ REMOTE_STALE_AFTER_S = 60.0
 CREATE_TIME_SLACK_S = 2.0
 # Messages of interrupted tasks nobody re-ran are dropped after this long.
 KEEP_INTERRUPTED_S = 30 * 86400
-RERUN_REASON = "re-run after interruption"
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS desk_inflight (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, "
-    "data BLOB NOT NULL, priority REAL NOT NULL DEFAULT 0, consumer TEXT NOT NULL, "
-    "worker TEXT, pid INTEGER, taken_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS desk_inflight_queue ON desk_inflight (queue, consumer)",
-    "CREATE TABLE IF NOT EXISTS desk_interrupted (id INTEGER PRIMARY KEY, "
-    "queue TEXT NOT NULL, task_id TEXT, task_name TEXT, data BLOB NOT NULL, "
-    "priority REAL NOT NULL DEFAULT 0, consumer TEXT, worker TEXT, "
-    "interrupted_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS desk_interrupted_task ON desk_interrupted (queue, task_id)",
-    "CREATE INDEX IF NOT EXISTS desk_interrupted_at ON desk_interrupted (queue, interrupted_at)",
-)
-_ready: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
-
-
-def ensure_tables(storage: SqliteStorage) -> None:
-    """Create our two tables in the queue database (once per storage object)."""
-    if storage in _ready:
-        return
-    with storage.db(commit=True) as cursor:
-        for statement in _SCHEMA:
-            cursor.execute(statement)
-    _ready.add(storage)
 
 
 def _where(storage: SqliteStorage) -> str:
-    return str(storage.filename)
+    return where(storage)
+
+
+class UnrunnableMessage(Exception):
+    """A taken message could not be made a task here; it was kept, not dropped.
+
+    Raised from the worker's dequeue so that Huey logs it; the worker then looks at the
+    queue again at once (the storage works: no back-off)."""
 
 
 class InFlight:
@@ -114,13 +103,25 @@ class InFlight:
     of which opens its own connection, as Huey's storage does).
     """
 
-    def __init__(self, huey: Huey, consumer_id: str, worker_type: str = "thread") -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        consumer_id: str,
+        worker_type: str = "thread",
+        *,
+        target: str | None = None,
+        report: Callable[[NewEvent], None] | None = None,
+    ) -> None:
+        """``target`` names the attached instance in sentences; ``report`` journals an
+        event from a worker (the consumer's recorder)."""
         if not isinstance(huey.storage, SqliteStorage):
             raise TypeError("in-flight tracking needs a SqliteStorage")
         self.huey = huey
         self.storage: SqliteStorage = huey.storage
         self.consumer_id = consumer_id
         self.worker_type = worker_type
+        self.target = target or f"the Huey instance {huey.name!r}"
+        self.report = report
         self._local = threading.local()
         self._lock = threading.Lock()
         self._rows_by_task: dict[str, int] = {}
@@ -129,10 +130,12 @@ class InFlight:
     def install(self) -> None:
         ensure_tables(self.storage)
         self.storage.dequeue = self.take  # type: ignore[method-assign]
+        self.huey.dequeue = self.dequeue  # type: ignore[method-assign]
         self.huey._signal.connect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
 
     def uninstall(self) -> None:
         self.storage.__dict__.pop("dequeue", None)
+        self.huey.__dict__.pop("dequeue", None)
         self.huey._signal.disconnect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
 
     # -- in the worker -----------------------------------------------------------------
@@ -184,6 +187,89 @@ class InFlight:
             return None
         self._local.row, self._local.task_id = taken[1], None
         return taken[0]
+
+    def dequeue(self) -> Any:
+        """``Huey.dequeue`` (take the message, make it a task), keeping what cannot run.
+
+        Stock Huey drops a message whose task is not registered in this process (or that
+        cannot be decoded): the worker logs the error and the task is gone.  Here the
+        message moves from its in-flight row to ``desk_unrunnable`` in one transaction,
+        an "error" event says what to attach to instead, and ``Dispatcher.retry`` can put
+        it back on the queue once the right target is attached.
+        """
+        data = self.storage.dequeue()
+        if data is None:
+            return None
+        try:
+            return self.huey.deserialize_task(data)
+        except Exception as exc:
+            raise UnrunnableMessage(self._keep_unrunnable(data, exc)) from exc
+
+    def _explain(self, view: MessageView, exc: Exception) -> str:
+        if isinstance(exc, HueyException) and "not found in TaskRegistry" in str(exc):
+            name = view.name or str(exc).replace(" not found in TaskRegistry", "")
+            module = name.rpartition(".")[0] or name
+            return (
+                f"Task {name!r} is not registered in {self.target}; attach the consumer to "
+                f"the module that imports it (--huey {module}:huey, with --path DIR if it is "
+                "not importable from here)"
+            )
+        what = f"message of task {view.id}" if view.id else "queued message"
+        return (
+            f"The {what} cannot be decoded by this consumer ({type(exc).__name__}: {exc}); "
+            f"it is kept: make {self.target} able to load it (a module or class it needs "
+            "may be gone), then retry it"
+        )
+
+    def _keep_unrunnable(self, data: bytes, exc: Exception) -> str:
+        """Move this thread's fresh in-flight row to ``desk_unrunnable``; journal why."""
+        view = decode_message(self.huey.serializer, data)
+        error = self._explain(view, exc)
+        row = getattr(self._local, "row", None)
+        self._local.row = self._local.task_id = None  # never released as "done"
+        storage = self.storage
+        now = time.time()
+
+        def move() -> bool:
+            with storage.db(commit=True) as cursor:
+                cursor.execute(
+                    "INSERT INTO desk_unrunnable (queue, task_id, task_name, data, priority, "
+                    "consumer, worker, error, kept_at) SELECT queue, ?, ?, data, priority, "
+                    "consumer, worker, ?, ? FROM desk_inflight WHERE id = ?",
+                    (view.id, view.name, error, now, row),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row,))
+                return True
+
+        kept = False
+        if row is not None:
+            try:
+                kept = guarded(move, _where(storage))
+            except Exception:
+                # its in-flight row stays: recovery keeps it once this consumer is gone
+                logger.exception("Could not keep the message of task %s", view.id)
+        logger.error("%s.", error)
+        if self.report is not None:
+            data_out: dict[str, Any] = {"error": error, "kept": kept}
+            if view.id and (view.args or view.kwargs):
+                args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+                kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+                data_out["args_preview"] = jsonsafe.args_preview(args, kwargs)
+            self.report(
+                NewEvent(
+                    kind=ERROR,
+                    task_id=view.id,
+                    task_name=view.name,
+                    ts=now,
+                    pid=os.getpid(),
+                    worker=current_worker_name(self.worker_type),
+                    consumer=self.consumer_id,
+                    data=data_out,
+                )
+            )
+        return error
 
     def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
         if signal == S.SIGNAL_EXECUTING:
@@ -358,13 +444,36 @@ class _Liveness:
         return None
 
 
-def _rows(storage: SqliteStorage) -> list[tuple[Any, ...]]:
-    return storage.sql(
+@dataclass(frozen=True)
+class InFlightRow:
+    """One row of ``desk_inflight``: a message a worker took and had not finished."""
+
+    id: int
+    data: bytes
+    priority: float
+    consumer: str
+    worker: str | None
+    pid: int | None
+    taken_at: float
+
+
+@dataclass(frozen=True)
+class DeadRow:
+    """An in-flight row whose worker is gone, why, and its message decoded safely."""
+
+    row: InFlightRow
+    reason: str
+    view: MessageView
+
+
+def _rows(storage: SqliteStorage) -> list[InFlightRow]:
+    found = storage.sql(
         "SELECT id, data, priority, consumer, worker, pid, taken_at FROM desk_inflight "
         "WHERE queue = ?",
         (storage.name,),
         results=True,
     )
+    return [InFlightRow(*r) for r in found]
 
 
 def _reruns_so_far(journal: Journal, task_id: str) -> int:
@@ -397,7 +506,7 @@ def recover(
     report = RecoveryReport()
     storage = huey.storage
     tracked = isinstance(storage, SqliteStorage)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[InFlightRow] = []
     if tracked:
         ensure_tables(storage)
         rows = guarded(lambda: _rows(storage), _where(storage))
@@ -405,20 +514,21 @@ def recover(
     if not rows and not running:
         return report
     live = _Liveness(journal, host, now)
-    handled: set[str] = set()
-    found = _dead_rows(huey, rows, live, report, handled)
+    found, handled, report.still_running = _dead_rows(huey, rows, live)
     events: list[NewEvent] = []
     requeue: list[int] = []
     if found:
-        ids = [v.id for _, _, v in found if v.id]
+        ids = [d.view.id for d in found if d.view.id]
         records = {r["task_id"]: r for r in journal.tasks_by_ids(ids)}
-        ended = {row[0] for row, _, view in found if _ended(row, records.get(view.id or ""))}
-        for row, reason, view, kept_id in _claim(storage, found, ended, now):
+        ended = {d.row.id for d in found if _ended(d.row, records.get(d.view.id or ""))}
+        for dead, kept_id in _claim(storage, found, ended, now):
             if kept_id is None:
                 report.ended += 1
                 continue
-            item = _row_event(row, reason, view, records.get(view.id or ""), now, events)
-            if rerun and _may_rerun(journal, view):
+            item, event = _row_event(dead, records.get(dead.view.id or ""), now)
+            if event is not None:
+                events.append(event)
+            if rerun and _may_rerun(journal, dead.view):
                 item.rerun = True
                 requeue.append(kept_id)
                 events.append(_rerun_event(item, now))
@@ -454,42 +564,41 @@ def recover(
 
 
 def _dead_rows(
-    huey: Huey,
-    rows: list[tuple[Any, ...]],
-    live: _Liveness,
-    report: RecoveryReport,
-    handled: set[str],
-) -> list[tuple[tuple[Any, ...], str, MessageView]]:
-    """The in-flight rows whose worker is gone, decoded, with the reason."""
-    found = []
+    huey: Huey, rows: list[InFlightRow], live: _Liveness
+) -> tuple[list[DeadRow], set[str], int]:
+    """The in-flight rows whose worker is gone; the ids of every row of a dead consumer
+    (its journal tasks need no orphan check); and how many of those rows a worker
+    process still runs (left alone)."""
+    found: list[DeadRow] = []
+    handled: set[str] = set()
+    still_running = 0
     for row in rows:
-        _, data, _, consumer_id, _, pid, taken_at = row
-        info = live.info(consumer_id)
+        info = live.info(row.consumer)
         local = info["host"] == live.host
-        own_process = pid is not None and pid != info["pid"]  # a process worker
-        reason = live.consumer_gone(consumer_id)
+        own_process = row.pid is not None and row.pid != info["pid"]  # a process worker
+        reason = live.consumer_gone(row.consumer)
         if reason is None:
-            if not (local and own_process) or live.now - taken_at < SETTLE_S:
+            if not (local and own_process) or live.now - row.taken_at < SETTLE_S:
                 continue
-            if process_alive(pid, taken_at):
+            if process_alive(row.pid, row.taken_at):
                 continue
             reason = "its worker process died"
-        view = decode_message(huey.serializer, data)
+        view = decode_message(huey.serializer, row.data)
         if view.id:
             handled.add(view.id)
-        if local and own_process and process_alive(pid, taken_at):
+        if local and own_process and process_alive(row.pid, row.taken_at):
             # its consumer is gone but the worker process still runs the task
-            report.still_running += 1
+            still_running += 1
             continue
-        found.append((row, reason, view))
-    return found
+        found.append(DeadRow(row, reason, view))
+    return found, handled, still_running
 
 
-def _ended(row: tuple[Any, ...], record: dict[str, Any] | None) -> bool:
+def _ended(row: InFlightRow, record: dict[str, Any] | None) -> bool:
     """True if the journal shows this take was dealt with for good: the consumer died
     after the task finished (or was scheduled for later, retried, revoked, expired...)
     and before its row was released.  Re-running such a take would run it twice."""
-    if record is None or (record["state_ts"] or 0) < row[6] - 0.001:
+    if record is None or (record["state_ts"] or 0) < row.taken_at - 0.001:
         return False
     state = record["state"]
     if state in DEALT_WITH:
@@ -499,78 +608,77 @@ def _ended(row: tuple[Any, ...], record: dict[str, Any] | None) -> bool:
 
 
 def _claim(
-    storage: SqliteStorage,
-    found: list[tuple[tuple[Any, ...], str, MessageView]],
-    ended: set[int],
-    now: float,
-) -> list[tuple[tuple[Any, ...], str, MessageView, int | None]]:
+    storage: SqliteStorage, found: list[DeadRow], ended: set[int], now: float
+) -> list[tuple[DeadRow, int | None]]:
     """Move the rows to ``desk_interrupted`` (only delete those in ``ended``) in one
-    transaction; only rows this call deleted are returned, so that concurrent callers
-    never both recover one."""
+    transaction; only rows this call deleted are returned (with their kept row's id, None
+    when only deleted), so that concurrent callers never both recover one."""
 
-    def move() -> list[tuple[tuple[Any, ...], str, MessageView, int | None]]:
-        claimed = []
+    def move() -> list[tuple[DeadRow, int | None]]:
+        claimed: list[tuple[DeadRow, int | None]] = []
         with storage.db(commit=True) as cursor:
             cursor.execute(
                 "DELETE FROM desk_interrupted WHERE queue = ? AND interrupted_at < ?",
                 (storage.name, now - KEEP_INTERRUPTED_S),
             )
-            for row, reason, view in found:
-                row_id, data, priority, consumer_id, worker = row[:5]
-                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row_id,))
+            for dead in found:
+                row, view = dead.row, dead.view
+                cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row.id,))
                 if cursor.rowcount != 1:
                     continue
-                if row_id in ended:
-                    claimed.append((row, reason, view, None))
+                if row.id in ended:
+                    claimed.append((dead, None))
                     continue
                 cursor.execute(
                     "INSERT INTO desk_interrupted (queue, task_id, task_name, data, priority, "
                     "consumer, worker, interrupted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (storage.name, view.id, view.name, data, priority, consumer_id, worker, now),
+                    (
+                        storage.name,
+                        view.id,
+                        view.name,
+                        row.data,
+                        row.priority,
+                        row.consumer,
+                        row.worker,
+                        now,
+                    ),
                 )
-                claimed.append((row, reason, view, cursor.lastrowid))
+                claimed.append((dead, cursor.lastrowid))
         return claimed
 
     return guarded(move, _where(storage))
 
 
 def _row_event(
-    row: tuple[Any, ...],
-    reason: str,
-    view: MessageView,
-    record: dict[str, Any] | None,
-    now: float,
-    events: list[NewEvent],
-) -> Interrupted:
-    """The interruption of one recovered row; its event is added unless the consumer
-    already journalled it (SIGTERM: Huey's own "interrupted" signal)."""
-    _, _, _, consumer_id, worker, pid, taken_at = row
+    dead: DeadRow, record: dict[str, Any] | None, now: float
+) -> tuple[Interrupted, NewEvent | None]:
+    """The interruption of one recovered row, and its event (None when the consumer
+    already journalled it: SIGTERM fires Huey's own "interrupted" signal)."""
+    row, reason, view = dead.row, dead.reason, dead.view
     started = bool(
         record
-        and record["consumer"] == consumer_id
-        and (record["started_at"] or 0) >= taken_at - 0.001
+        and record["consumer"] == row.consumer
+        and (record["started_at"] or 0) >= row.taken_at - 0.001
     )
+    who = f"{row.worker} (pid {row.pid})"
     if started:
-        error = f"interrupted: {reason} while {worker} (pid {pid}) ran it"
+        error = f"interrupted: {reason} while {who} ran it"
     else:
-        error = (
-            f"interrupted: {reason} after {worker} (pid {pid}) took the task, "
-            "before it was seen to start"
-        )
-    item = Interrupted(view.id, view.name, consumer_id, worker, pid, error, started)
+        error = f"interrupted: {reason} after {who} took the task, before it was seen to start"
+    item = Interrupted(view.id, view.name, row.consumer, row.worker, row.pid, error, started)
     recorded = bool(
-        record and record["state"] == INTERRUPTED and (record["state_ts"] or 0) >= taken_at
+        record and record["state"] == INTERRUPTED and (record["state_ts"] or 0) >= row.taken_at
     )
-    if not recorded:
-        data: dict[str, Any] = {"detected": "in-flight", "taken_at": taken_at}
-        if view.id and (view.args or view.kwargs):
-            args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
-            kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
-            data["args_preview"] = jsonsafe.args_preview(args, kwargs)
-        if not view.id:
-            data["problem"] = view.error
-        events.append(_interrupted_event(item, now, data))
-    return item
+    if recorded:
+        return item, None
+    data: dict[str, Any] = {"detected": "in-flight", "taken_at": row.taken_at}
+    if view.id and (view.args or view.kwargs):
+        args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+        kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+        data["args_preview"] = jsonsafe.args_preview(args, kwargs)
+    if not view.id:
+        data["problem"] = view.error
+    return item, _interrupted_event(item, now, data)
 
 
 def _interrupted_event(item: Interrupted, now: float, data: dict[str, Any]) -> NewEvent:
@@ -586,12 +694,10 @@ def _interrupted_event(item: Interrupted, now: float, data: dict[str, Any]) -> N
     )
 
 
-def _rerun_event(item: Interrupted, now: float, manual: bool = False) -> NewEvent:
+def _rerun_event(item: Interrupted, now: float) -> NewEvent:
     # just after the interruption, and journalled before the message is back on the queue:
     # the new run's events are always later
     data: dict[str, Any] = {"rerun": True, "reason": RERUN_REASON}
-    if manual:
-        data["requested"] = True
     return NewEvent(
         kind=RESTORED, task_id=item.task_id, task_name=item.task_name, ts=now + 1e-6, data=data
     )
@@ -606,52 +712,13 @@ def _may_rerun(journal: Journal, view: MessageView) -> bool:
 
 
 def _requeue(storage: SqliteStorage, kept_id: int) -> bool:
-    """Put a kept message back on the queue, exactly once."""
-
-    def move() -> bool:
-        with storage.db(commit=True) as cursor:
-            row = cursor.execute(
-                "SELECT data, priority FROM desk_interrupted WHERE id = ?", (kept_id,)
-            ).fetchone()
-            if row is None:
-                return False
-            cursor.execute("DELETE FROM desk_interrupted WHERE id = ?", (kept_id,))
-            cursor.execute(
-                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
-                (storage.name, row[0], row[1] or 0),
-            )
-            return True
-
-    return guarded(move, _where(storage))
+    """Put a kept interrupted message back on the queue, exactly once."""
+    return guarded(lambda: requeue(storage, INTERRUPTED_TABLE, kept_id), _where(storage))
 
 
 def rerun_interrupted(huey: Huey, journal: Journal, task_id: str) -> str:
-    """Run an interrupted task again; returns the id that will run.
-
-    The original message is put back when recovery kept it (same id, the arguments
-    exactly as enqueued, even for a task that was taken but never started or that came
-    from a producer the journal never saw); otherwise this is ``Dispatcher.retry``,
-    which enqueues a new task with the arguments the journal recorded.
-    """
-    storage = huey.storage
-    if isinstance(storage, SqliteStorage):
-        ensure_tables(storage)
-        row = guarded(
-            lambda: storage.sql(
-                "SELECT id, task_name FROM desk_interrupted WHERE queue = ? AND task_id = ? "
-                "ORDER BY id DESC LIMIT 1",
-                (storage.name, task_id),
-                results=True,
-            ),
-            _where(storage),
-        )
-        if row:
-            kept_id, name = row[0]
-            item = Interrupted(task_id, name, None, None, None, "", started=False)
-            journal.append([_rerun_event(item, time.time(), manual=True)])
-            if not _requeue(storage, kept_id):
-                raise UserError(f"Task {task_id} has already been re-run.")
-            return task_id
+    """A name kept for ``Dispatcher.retry``, the one retry rule (kept message, else a
+    new task with the recorded arguments)."""
     return Dispatcher(huey, journal).retry(task_id)
 
 

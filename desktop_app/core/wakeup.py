@@ -16,6 +16,8 @@ import select
 import sys
 from pathlib import Path
 
+from desktop_app.core.paths import sqlite_filename
+
 logger = logging.getLogger("huey_desk.wakeup")
 
 try:  # Linux only; elsewhere the watcher falls back to polling.
@@ -31,12 +33,8 @@ FALLBACK_POLL_S = 0.25
 
 def watched_files(huey: object) -> list[Path]:
     """The files whose change means the queue of ``huey`` changed (empty: unknown)."""
-    storage = getattr(huey, "storage", None)
-    filename = getattr(storage, "filename", None)
-    if isinstance(filename, str) and filename not in ("", ":memory:"):
-        db = Path(filename).expanduser().resolve()
-        return [db, db.with_name(db.name + "-wal")]
-    return []
+    db = sqlite_filename(huey)
+    return [] if db is None else [db, db.with_name(db.name + "-wal")]
 
 
 class QueueWatcher:
@@ -167,10 +165,3 @@ class StopPipe:
             os.write(self.write_fd, b"x")
         except OSError:
             pass
-
-    def close(self) -> None:
-        for fd in (self.read_fd, self.write_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass

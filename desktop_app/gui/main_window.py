@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from desktop_app import __version__
 from desktop_app.core.history import TaskQuery
-from desktop_app.core.inflight import rerun_interrupted
 from desktop_app.gui.charts import ChartsPanel
 from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
 from desktop_app.gui.details import TaskDetails
@@ -483,10 +482,7 @@ class MainWindow(QMainWindow):
         dispatcher = self.dispatcher
 
         def again() -> str:
-            record = dispatcher.journal.task(task_id) if dispatcher.journal else None
-            if record and record.get("state") == "interrupted":
-                return rerun_interrupted(dispatcher.huey, dispatcher.journal, task_id)
-            return dispatcher.retry(task_id)
+            return dispatcher.retry(task_id)  # the one rule: kept message, else a new task
 
         def done(new_id: str) -> None:
             if new_id == task_id:

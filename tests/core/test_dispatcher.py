@@ -7,21 +7,17 @@ import sqlite3
 import threading
 
 import pytest
+from huey import Huey
+from huey import signals as S
+from huey.storage import MemoryStorage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import QueueBusyError, UserError
 from desktop_app.core.inspector import Inspector
-from desktop_app.core.journal import (
-    COMPLETE,
-    ENQUEUED,
-    ERROR,
-    EXECUTING,
-    REVOKED,
-    SCHEDULED,
-    NewEvent,
-)
+from desktop_app.core.journal import NewEvent
+from desktop_app.core.states import COMPLETE, ENQUEUED, ERROR, EXECUTING, REVOKED, SCHEDULED
 
 
 @pytest.fixture
@@ -210,3 +206,142 @@ def test_huge_numbers_are_refused_not_crashing(dispatcher, huey):
     with pytest.raises(UserError, match="too large"):
         dispatcher.submit("gather", [10**400])
     assert huey.pending_count() == 0
+
+
+def _fleeting(huey):
+    @huey.task(expires=60)
+    def fleeting(n: int = 0) -> int:
+        """Worth running within a minute only."""
+        return n
+
+    return fleeting
+
+
+def test_a_submitted_task_with_expires_expires(huey, journal):
+    _fleeting(huey)
+    task_id = Dispatcher(huey, journal).submit("fleeting", [1])
+    task = huey.dequeue()
+    assert task.id == task_id and task.expires_resolved is not None
+    seen = []
+    huey.signal()(lambda signal, t, *a: seen.append((signal, t.id)))
+    later = task.expires_resolved + dt.timedelta(seconds=1)
+    assert huey.execute(task, timestamp=later) is None
+    assert seen == [(S.SIGNAL_EXPIRED, task_id)]  # Huey's own verdict: expired, not run
+
+
+def test_submission_stores_what_huey_enqueue_stores(huey, journal):
+    fleeting = _fleeting(huey)
+    ours = Dispatcher(huey, journal).submit("fleeting", [3], priority=4)
+    huey.enqueue(fleeting.s(3, priority=4))
+    a, b = (huey.storage.dequeue() for _ in range(2))
+    mine, theirs = sorted(
+        (huey.serializer.deserialize(x) for x in (a, b)), key=lambda m: m.id != ours
+    )
+    assert mine.id == ours
+    assert mine._replace(id="", expires_resolved=None) == theirs._replace(
+        id="", expires_resolved=None
+    )
+    assert abs(mine.expires_resolved - theirs.expires_resolved) < dt.timedelta(seconds=5)
+
+
+def test_enqueued_signal_fires_once_per_submission_even_after_a_busy_wait(tmp_path, journal):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / "locked.db", timeout=0.05)
+    fired = []
+    huey.signal(S.SIGNAL_ENQUEUED)(lambda signal, task, *a: fired.append(task.id))
+    dispatcher = Dispatcher(huey, journal)
+    first = dispatcher.submit("add", [1])
+    assert fired == [first]
+    blocker = sqlite3.connect(tmp_path / "locked.db", check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(QueueBusyError):
+            dispatcher.submit("add", [2])
+        assert fired == [first]  # refused: not queued, no signal
+        blocker.rollback()
+        blocker.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(0.2, blocker.rollback)
+        release.start()
+        try:
+            second = dispatcher.submit("add", [3])  # waits, retries, goes through once
+        finally:
+            release.join()
+    finally:
+        blocker.close()
+    assert fired == [first, second] and huey.pending_count() == 2
+    huey.storage.close()
+
+
+class NoPriorityStorage(MemoryStorage):
+    """A storage without priorities that refuses one as RedisStorage does."""
+
+    priority = False
+
+    def enqueue(self, data, priority=None):
+        if priority:
+            raise NotImplementedError("Task priorities are not supported by this storage.")
+        super().enqueue(data, priority)
+
+
+def test_priority_on_a_storage_without_priorities_is_one_sentence(journal):
+    huey = Huey("plain", storage_class=NoPriorityStorage)
+
+    @huey.task()
+    def add(a: int) -> int:
+        return a
+
+    @huey.task(priority=3)
+    def urgent() -> None:
+        """Declares a priority."""
+
+    dispatcher = Dispatcher(huey, journal)
+    with pytest.raises(UserError, match="has no priorities, so add cannot be queued with a pri"):
+        dispatcher.submit("add", [1], priority=5)
+    with pytest.raises(UserError, match="its declared priority 3"):
+        dispatcher.submit("urgent")
+    assert huey.pending_count() == 0 and journal.last_id() == 0
+    assert dispatcher.submit("add", [1]) and huey.pending_count() == 1
+
+
+def _while_decoding(monkeypatch, action):
+    """Run ``action`` once, from inside run_now's first decode of a message."""
+    from desktop_app.core import dispatcher as dispatcher_mod
+
+    real, done = dispatcher_mod.decode, []
+
+    def decode(serializer, data):
+        if not done:
+            done.append(action())
+        return real(serializer, data)
+
+    monkeypatch.setattr(dispatcher_mod, "decode", decode)
+    return done
+
+
+def test_run_now_reads_without_holding_the_write_lock(tmp_path, journal, monkeypatch):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / "q.db")
+    other = make_huey(tmp_path / "q.db", timeout=0.01)  # another process's producer
+    later = Dispatcher(huey, journal).submit("add", [1], delay=3600)
+    done = _while_decoding(monkeypatch, lambda: other.test_tasks["add"](2).id)
+    Dispatcher(huey, journal).run_now(later)  # the other write did not wait for it
+    assert done and {m.id for m in huey.pending()} == {later, done[0]}
+    for h in (huey, other):
+        h.storage.close()
+
+
+def test_run_now_looks_again_when_the_row_changed_after_the_read(tmp_path, journal, monkeypatch):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / "q.db")
+    other = make_huey(tmp_path / "q.db")
+    later = Dispatcher(huey, journal).submit("add", [1], delay=3600)
+    # a worker elsewhere takes it between the read and the move
+    _while_decoding(monkeypatch, other.storage.dequeue)
+    with pytest.raises(UserError, match="not waiting"):
+        Dispatcher(huey, journal).run_now(later)
+    assert huey.pending_count() == 0  # nothing put back twice, nothing invented
+    for h in (huey, other):
+        h.storage.close()

@@ -19,6 +19,7 @@ from huey.exceptions import RetryTask
 
 from desktop_app.core import inflight as inflight_mod
 from desktop_app.core.consumer import DeskWorker
+from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.inflight import (
     InFlight,
@@ -28,14 +29,8 @@ from desktop_app.core.inflight import (
     recover,
     rerun_interrupted,
 )
-from desktop_app.core.journal import (
-    COMPLETE,
-    ENQUEUED,
-    EXECUTING,
-    INTERRUPTED,
-    RESTORED,
-    NewEvent,
-)
+from desktop_app.core.journal import NewEvent
+from desktop_app.core.states import COMPLETE, ENQUEUED, EXECUTING, INTERRUPTED, RESTORED
 from tests.helpers import ROOT
 
 HOST = socket.gethostname()
@@ -76,6 +71,13 @@ def test_take_moves_the_message_into_the_inflight_table_in_one_transaction(huey,
     assert huey.deserialize_task(data).id == result.id
     assert huey.storage.dequeue() is None  # empty queue: nothing taken, nothing recorded
     assert len(rows(huey)) == 1
+    [row] = inflight_mod._rows(huey.storage)  # what recovery reads: named fields
+    assert (row.consumer, row.worker, row.pid, bytes(row.data)) == (
+        tracked.consumer_id,
+        threading.current_thread().name,
+        os.getpid(),
+        bytes(data),
+    )
 
 
 def test_a_failed_record_leaves_the_message_in_the_queue(huey, tracked):
@@ -244,21 +246,23 @@ def test_a_kill_between_take_and_executing_is_recovered_and_rerun(
     assert not recover(huey, journal, rerun=True)  # exactly once
 
 
-def test_rerun_interrupted_puts_back_the_kept_message(huey, journal, tmp_path, settled):
+def test_retry_puts_back_the_kept_message_of_an_interrupted_task(huey, journal, tmp_path, settled):
     task = huey.test_tasks["add"](4, 5)
     _die_after_taking(tmp_path / "queue.db", journal.path)
     recover(huey, journal, rerun=True)
     assert journal.task(task.id)["args"] is None  # the journal never saw the arguments
-    assert rerun_interrupted(huey, journal, task.id) == task.id
+    assert Dispatcher(huey, journal).retry(task.id) == task.id  # the one rule, both fronts
     message = huey.dequeue()
     assert (message.id, message.args) == (task.id, (4, 5))
     assert journal.task(task.id)["state"] == ENQUEUED
+    restored = journal.events_for(task.id)[-1]
+    assert restored.kind == RESTORED and restored.data["requested"] and restored.data["rerun"]
     assert kept_interrupted(huey) == []
     with pytest.raises(UserError):
-        rerun_interrupted(huey, journal, task.id)  # nothing kept now: the dispatcher refuses
+        Dispatcher(huey, journal).retry(task.id)  # nothing kept now: the journal rule refuses
 
 
-def test_rerun_interrupted_falls_back_to_the_journal_arguments(huey, journal):
+def test_retry_without_a_kept_message_enqueues_a_new_task(huey, journal):
     journal.append(
         [
             NewEvent(
@@ -270,8 +274,17 @@ def test_rerun_interrupted_falls_back_to_the_journal_arguments(huey, journal):
             NewEvent(INTERRUPTED, "t-1", "tests.core.conftest.add", data={"error": "x"}),
         ]
     )
-    new_id = rerun_interrupted(huey, journal, "t-1")
+    new_id = Dispatcher(huey, journal).retry("t-1")
     assert new_id != "t-1" and huey.dequeue().args == (7,)
+    assert journal.task(new_id)["retry_of"] == "t-1"
+
+
+def test_rerun_interrupted_is_only_a_name_for_the_retry_rule(huey, journal, tmp_path, settled):
+    task = huey.test_tasks["add"](1, 1)
+    _die_after_taking(tmp_path / "queue.db", journal.path)
+    recover(huey, journal)
+    assert rerun_interrupted(huey, journal, task.id) == task.id
+    assert huey.dequeue().id == task.id
 
 
 def test_reruns_are_bounded_by_the_declared_retries(huey, journal, tmp_path, settled):
@@ -369,3 +382,33 @@ def test_a_task_that_ended_before_its_row_was_released_is_not_interrupted(
     assert not report and report.ended == 1
     assert rows(huey) == [] and queued(huey) == 0 and kept_interrupted(huey) == []
     assert journal.task(task.id)["state"] == COMPLETE
+
+
+def test_take_removes_what_hueys_own_dequeue_removes(tmp_path):
+    """``InFlight.take`` copies Huey's private dequeue query: an upgraded Huey that
+    changes its order (priorities, ties, negative and fractional priorities) fails here."""
+    from huey import SqliteHuey
+
+    priorities = [0, 5, -1, 5, 2.5, 0, None, 7, -1, 7, 2.5, 0]
+    order = {}
+    for kind in ("stock", "take"):
+        huey = SqliteHuey("order", filename=str(tmp_path / f"{kind}.db"))
+        for i, priority in enumerate(priorities):
+            huey.storage.enqueue(f"m{i}".encode(), priority)
+        elsewhere = SqliteHuey("elsewhere", filename=str(tmp_path / f"{kind}.db"))
+        elsewhere.storage.enqueue(b"another queue's", 99)  # never taken by this queue
+        elsewhere.storage.close()
+        if kind == "take":
+            tracker = InFlight(huey, f"{HOST}:{os.getpid()}:1")
+            tracker.install()
+        taken = []
+        while (data := huey.storage.dequeue()) is not None:
+            taken.append(bytes(data))
+            if kind == "take":
+                tracker.finish()
+        order[kind] = taken
+        if kind == "take":
+            tracker.uninstall()
+        huey.storage.close()
+    assert order["take"] == order["stock"]
+    assert len(order["stock"]) == len(priorities)

@@ -66,8 +66,21 @@ def test_progress_reaches_the_journal_only_inside_a_task(recorded):
 
 
 def test_report_progress_is_a_noop_without_a_consumer():
-    progress.install(None)
-    progress.report_progress(0.5, "nobody listens")
+    heard = []
+    progress.install(lambda fraction, message: heard.append((fraction, message)))
+    progress.report_progress(0.25, "a consumer listens")
+    assert heard == [(0.25, "a consumer listens")]
+    progress.install(None)  # what the recorder does when it is uninstalled
+    assert progress.report_progress(0.5, "nobody listens") is None  # returns, never raises
+    assert heard == [(0.25, "a consumer listens")]  # the old sink hears nothing more
+
+
+def test_report_progress_outside_a_task_records_nothing(recorded):
+    _, recorder, journal = recorded
+    before = journal.last_id()
+    progress.report_progress(0.5, "in the consumer, but no task runs in this thread")
+    recorder.flush()
+    assert journal.last_id() == before
 
 
 def test_large_or_odd_arguments_are_previewed_not_stored():

@@ -25,10 +25,10 @@ from desktop_app.core.inflight import (
     InFlight,
     RecoveryReport,
     UnrunnableMessage,
-    process_alive,
     recover,
 )
 from desktop_app.core.journal import Journal, SqliteJournal
+from desktop_app.core.liveness import process_alive
 from desktop_app.core.paths import journal_path_for
 from desktop_app.core.recorder import Recorder
 from desktop_app.core.wakeup import QueueWatcher, StopPipe, watched_files

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import Journal, NewEvent
 from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
+from desktop_app.core.liveness import Liveness
 from desktop_app.core.paths import sqlite_filename
 from desktop_app.core.recorder import encode_call
 from desktop_app.core.safe_decode import decode
@@ -34,9 +36,10 @@ from desktop_app.core.states import (
     FINAL_STATES,
     FLUSHED,
     RESTORED,
-    RETRYING,
     REVOKED,
     SCHEDULED,
+    TRANSIENT_STATES,
+    label,
 )
 from desktop_app.core.storage_errors import guarded
 
@@ -241,13 +244,10 @@ class Dispatcher:
             raise UserError(
                 f"No task {task_id!r} in the journal; only tasks it has seen can be retried."
             )
-        orphaned = (
-            record["state"] == EXECUTING
-            and record["consumer"] not in self.journal.live_consumers()
-        )
-        if record["state"] in (ENQUEUED, SCHEDULED, EXECUTING, RETRYING) and not orphaned:
+        interrupted = Liveness(self.journal, socket.gethostname()).interrupted(record)
+        if record["state"] in TRANSIENT_STATES and interrupted is None:
             raise UserError(
-                f"Task {task_id} is still {record['state']}; retry it once it has finished."
+                f"Task {task_id} is still {label(record['state'])}; retry it once it has finished."
             )
         if not record["args_exact"] or record["args"] is None:
             raise UserError(
@@ -277,7 +277,7 @@ class Dispatcher:
         """Revoke a pending or scheduled task: the consumer will skip it."""
         record = self._known(task_id)
         if record is not None and record["state"] in FINAL_STATES:
-            raise UserError(f"Task {task_id} has already ended ({record['state']}).")
+            raise UserError(f"Task {task_id} has already ended ({label(record['state'])}).")
         if record is not None and record["state"] == EXECUTING:
             raise UserError(f"Task {task_id} is running; Huey cannot stop a running task.")
         self._guarded(lambda: self.huey.revoke_by_id(task_id))

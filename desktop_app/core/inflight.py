@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import psutil
 from huey import Huey
 from huey import signals as S
 from huey.exceptions import HueyException
@@ -53,6 +52,7 @@ from desktop_app.core.kept import (
     requeue,
     where,
 )
+from desktop_app.core.liveness import SETTLE_S, Liveness, process_alive
 from desktop_app.core.recorder import current_worker_name
 from desktop_app.core.safe_decode import MessageView, decode_message
 from desktop_app.core.storage_errors import guarded
@@ -65,17 +65,6 @@ DEALT_WITH = frozenset(
     (COMPLETE, SCHEDULED, RETRYING, REVOKED, EXPIRED, CANCELED, LOCKED, RATE_LIMITED)
 )
 
-# A dead consumer's journal writer drains its last records within milliseconds; waiting
-# until the consumer has been silent this long means they are written before ours (a
-# late "executing" would otherwise blank the interruption's error).  Beats come every
-# second, so a verifiably dead consumer is recovered 0.5 to 1.5 s after it died.
-SETTLE_S = 1.5
-# A consumer on another host is only taken for dead after this long without a beat
-# (its pid cannot be checked from here, and clocks differ).
-REMOTE_STALE_AFTER_S = 60.0
-# A process created this long after the one we knew started is another process that
-# reused the pid (process start times are known to about a second).
-CREATE_TIME_SLACK_S = 2.0
 # Messages of interrupted tasks nobody re-ran are dropped after this long.
 KEEP_INTERRUPTED_S = 30 * 86400
 
@@ -369,81 +358,6 @@ class RecoveryReport:
         }
 
 
-def process_alive(pid: int | None, started_by: float | None = None) -> bool:
-    """True if process ``pid`` exists, is not a zombie and (given ``started_by``, a time
-    the process we mean already existed) is not a newer process that reused the pid."""
-    if not pid:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        reused = started_by is not None and proc.create_time() > started_by + CREATE_TIME_SLACK_S
-        return not reused
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True  # it exists, we may not look at it
-
-
-def _parse_consumer_id(consumer_id: str) -> tuple[str | None, int | None, float | None]:
-    """Host, pid and start time from an id made by ``consumer.new_consumer_id``."""
-    try:
-        host, pid, millis = consumer_id.rsplit(":", 2)
-        return host, int(pid), int(millis) / 1000
-    except (AttributeError, ValueError):
-        return None, None, None
-
-
-class _Liveness:
-    """Decides, from the journal's consumers and this host's processes, who is gone."""
-
-    def __init__(self, journal: Journal, host: str, now: float) -> None:
-        self.journal = journal
-        self.host = host
-        self.now = now
-        self._consumers: dict[str, dict[str, Any]] | None = None
-        self._gone: dict[str | None, str | None] = {}
-
-    def info(self, consumer_id: str | None) -> dict[str, Any]:
-        if self._consumers is None:
-            self._consumers = {c["consumer_id"]: c for c in self.journal.consumers()}
-        found = self._consumers.get(consumer_id) if consumer_id else None
-        if found is not None:
-            return {**found, "known": True}
-        host, pid, started = _parse_consumer_id(consumer_id or "")
-        return {
-            "host": host,
-            "pid": pid,
-            "started_at": started,
-            "last_beat": started,
-            "stopped_at": None,
-            "known": False,
-        }
-
-    def consumer_gone(self, consumer_id: str | None) -> str | None:
-        """Why the consumer counts as gone, or None while it may still be running."""
-        if consumer_id not in self._gone:
-            self._gone[consumer_id] = self._consumer_gone(consumer_id)
-        return self._gone[consumer_id]
-
-    def _consumer_gone(self, consumer_id: str | None) -> str | None:
-        info = self.info(consumer_id)
-        if info["stopped_at"] is not None:
-            return "the consumer was stopped"
-        silent = self.now - (info["last_beat"] or 0)
-        if info["host"] == self.host and info["pid"]:
-            if process_alive(info["pid"], info["started_at"]):
-                return None
-            return "the consumer died" if silent >= SETTLE_S else None
-        if not info["known"]:
-            # no record of it: alive elsewhere, or from a journal pruned since
-            return None if info["host"] else "the consumer is unknown"
-        if silent > REMOTE_STALE_AFTER_S:
-            return f"the consumer on {info['host']} has been silent for {int(silent)} s"
-        return None
-
-
 @dataclass(frozen=True)
 class InFlightRow:
     """One row of ``desk_inflight``: a message a worker took and had not finished."""
@@ -513,7 +427,7 @@ def recover(
     running = journal.running_tasks()
     if not rows and not running:
         return report
-    live = _Liveness(journal, host, now)
+    live = Liveness(journal, host, now)
     found, handled, report.still_running = _dead_rows(huey, rows, live)
     events: list[NewEvent] = []
     requeue: list[int] = []
@@ -564,7 +478,7 @@ def recover(
 
 
 def _dead_rows(
-    huey: Huey, rows: list[InFlightRow], live: _Liveness
+    huey: Huey, rows: list[InFlightRow], live: Liveness
 ) -> tuple[list[DeadRow], set[str], int]:
     """The in-flight rows whose worker is gone; the ids of every row of a dead consumer
     (its journal tasks need no orphan check); and how many of those rows a worker

@@ -63,7 +63,7 @@ def test_delay_eta_and_priority(dispatcher, huey):
 
 def test_retry_replays_the_same_arguments(dispatcher, huey, journal):
     first = dispatcher.submit("paint", ["green"], {"when": "2026-11-25"})
-    with pytest.raises(UserError, match="still enqueued"):
+    with pytest.raises(UserError, match="still pending"):
         dispatcher.retry(first)
     journal.append([NewEvent(EXECUTING, first), NewEvent(ERROR, first, data={"error": "x"})])
     again = dispatcher.retry(first)

@@ -18,6 +18,7 @@ from huey import MemoryHuey
 from huey.exceptions import RetryTask
 
 from desktop_app.core import inflight as inflight_mod
+from desktop_app.core import liveness
 from desktop_app.core.consumer import DeskWorker
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
@@ -25,11 +26,11 @@ from desktop_app.core.inflight import (
     InFlight,
     inflight_count,
     kept_interrupted,
-    process_alive,
     recover,
     rerun_interrupted,
 )
 from desktop_app.core.journal import NewEvent
+from desktop_app.core.liveness import process_alive
 from desktop_app.core.states import COMPLETE, ENQUEUED, EXECUTING, INTERRUPTED, RESTORED
 from tests.helpers import ROOT
 
@@ -58,6 +59,7 @@ def tracked(huey):
 def settled(monkeypatch):
     """No settling delay: these tests write the dead consumer's events themselves."""
     monkeypatch.setattr(inflight_mod, "SETTLE_S", 0.0)
+    monkeypatch.setattr(liveness, "SETTLE_S", 0.0)
 
 
 def test_take_moves_the_message_into_the_inflight_table_in_one_transaction(huey, tracked):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 START_TIMEOUT_S = 10.0
@@ -22,10 +23,10 @@ START_TIMEOUT_S = 10.0
 
 @dataclass
 class RedisServer:
-    """A running redis-server: its socket, and the URL a client connects with."""
+    """A running redis-server: its socket, pid file, and the URL a client connects with."""
 
     socket: Path
-    process: subprocess.Popen[bytes]
+    pidfile: Path
 
     @property
     def url(self) -> str:
@@ -44,8 +45,6 @@ def _wait_ready(server: RedisServer, log: Path) -> None:
 
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
-        if server.process.poll() is not None:
-            pytest.fail(f"redis-server exited at start: {log.read_text()[-2000:]}")
         if server.socket.exists():
             client = redis.Redis(unix_socket_path=str(server.socket))
             try:
@@ -56,13 +55,34 @@ def _wait_ready(server: RedisServer, log: Path) -> None:
             finally:
                 client.close()
         if time.monotonic() > deadline:
-            pytest.fail(f"redis-server did not answer PING in {START_TIMEOUT_S} s")
+            text = log.read_text()[-2000:] if log.exists() else ""
+            pytest.fail(f"redis-server did not answer PING in {START_TIMEOUT_S} s: {text}")
         time.sleep(0.01)  # bounded polling on a condition, not a guess of time
+
+
+def _stop(pidfile: Path) -> None:
+    """SIGTERM the server, then wait (bounded) until it is gone; SIGKILL if it stays."""
+    try:
+        pid = int(pidfile.read_text())
+        process = psutil.Process(pid)
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except psutil.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """redis-server without persistence on a private Unix socket, reaped at the end."""
+    """redis-server without persistence on a private Unix socket, stopped at the end.
+
+    It daemonizes (the launcher is reaped at once), so it is not a child of the test
+    process: the leak guard, which runs before a fixture asked for by name, would
+    otherwise take it for a process the first Redis test left running.
+    """
     exe = shutil.which("redis-server")
     if exe is None:
         _missing("redis-server is not installed (apt-get install redis-server)")
@@ -71,22 +91,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     except ImportError:
         _missing("the redis package is not installed (pip install 'huey-desk[redis]')")
     folder = tmp_path_factory.mktemp("redis")
-    log = folder / "redis.log"
-    socket = folder / "redis.sock"
+    log, socket, pidfile = folder / "redis.log", folder / "redis.sock", folder / "redis.pid"
     args = [exe, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700"]
     args += ["--save", "", "--appendonly", "no", "--dir", str(folder), "--logfile", str(log)]
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    server = RedisServer(socket, process)
+    args += ["--daemonize", "yes", "--pidfile", str(pidfile)]
+    subprocess.run(args, stdin=subprocess.DEVNULL, check=True, timeout=START_TIMEOUT_S)
+    server = RedisServer(socket, pidfile)
     try:
         _wait_ready(server, log)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(pidfile)
 
 
 @pytest.fixture

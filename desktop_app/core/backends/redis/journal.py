@@ -241,10 +241,10 @@ for _, op in ipairs(req.ops) do
             ids[i] = redis.call('XADD', P .. 'events', '*', unpack(fields))
         end
         last = ids[#ids]
-        for id, t in pairs(op.t) do
+        for _, t in ipairs(op.t) do
             local mine = {}
-            for j, i in ipairs(t.i) do mine[j] = ids[i] end
-            merge(id, t.d, mine)
+            for j, i in ipairs(t[3]) do mine[j] = ids[i] end
+            merge(t[1], t[2], mine)
         end
     end
 end
@@ -468,18 +468,23 @@ class RedisJournal(Journal):
 
     @staticmethod
     def _run(run: list[NewEvent]) -> dict[str, Any]:
-        """One run of events without a flush: their fields and each task's delta."""
-        tasks: dict[str, dict[str, Any]] = {}
+        """One run of events without a flush: their fields and each task's delta, as a
+        list in the order tasks first appear (new tasks get their ``seq`` in it)."""
+        deltas: dict[str, dict[str, Any]] = {}
+        positions: dict[str, list[int]] = {}
         for i, ev in enumerate(run, start=1):
             if ev.task_id is not None:
-                entry = tasks.get(ev.task_id)
-                if entry is None:
-                    entry = tasks[ev.task_id] = {"d": {"attempts": 0}, "i": []}
-                entry["i"].append(i)
-                _fold(entry["d"], ev)
-        for entry in tasks.values():
-            entry["d"] = {c: _num(v) for c, v in entry["d"].items()}
-        return {"e": [_event_fields(ev) for ev in run], "t": tasks or {}}
+                delta = deltas.get(ev.task_id)
+                if delta is None:
+                    delta = deltas[ev.task_id] = {"attempts": 0}
+                    positions[ev.task_id] = []
+                positions[ev.task_id].append(i)
+                _fold(delta, ev)
+        tasks = [
+            [task_id, {c: _num(v) for c, v in delta.items()}, positions[task_id]]
+            for task_id, delta in deltas.items()
+        ]
+        return {"e": [_event_fields(ev) for ev in run], "t": tasks}
 
     def register_consumer(self, consumer_id: str, **info: Any) -> None:
         now = repr(time.time())

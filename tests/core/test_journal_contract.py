@@ -311,7 +311,8 @@ def test_beat_and_stop_decide_who_is_live(journal):
     journal.consumer_stopped("c2")
     assert journal.live_consumers() == {"c1"}
     c1, c2 = journal.consumers()
-    assert (c1["consumer_id"], c1["host"], c1["pid"], c1["target"]) == ("c1", "h1", 1, "tasks:huey")
+    assert (c1["consumer_id"], c1["host"], c1["pid"]) == ("c1", "h1", 1)
+    assert c1["target"] == "tasks:huey"
     assert c1["workers"] == 2 and c1["last_beat"] >= before and c1["stopped_at"] is None
     assert c2["stopped_at"] >= before and c2["worker_type"] == "thread"
     # registering again (a restart with the same id) is a fresh start
@@ -324,7 +325,8 @@ def test_workers_listing_with_consumer_beat_and_stop(journal):
     journal.register_consumer("c1", host="h1", pid=1, workers=2)
     journal.beat("c1", [("Worker-2", 12, True), ("Worker-1", 11, False)])
     w1, w2 = journal.workers()
-    assert (w1["consumer_id"], w1["name"], w1["pid"], w1["state"]) == ("c1", "Worker-1", 11, "idle")
+    assert (w1["consumer_id"], w1["name"]) == ("c1", "Worker-1")
+    assert (w1["pid"], w1["state"]) == (11, "idle")
     assert w1["last_beat"] is None and w2["last_beat"] is not None
     assert w1["host"] == "h1" and w1["consumer_beat"] is not None
     assert w1["consumer_stopped_at"] is None

@@ -30,7 +30,11 @@ from desktop_app.core.journal import (
     NewEvent,
     SqliteJournal,
 )
-from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
+from tests import redis_server as _redis
+
+# The real server's fixtures, for the tests here.
+redis_server = _redis.redis_server
+redis_url = _redis.redis_url
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -36,6 +36,7 @@ from desktop_app.core.journal import (
     Event,
     Journal,
     NewEvent,
+    _dumps,
     _fold,
 )
 from desktop_app.core.states import ENQUEUED, RETRYING, REVOKED, SCHEDULED
@@ -334,17 +335,16 @@ def _num(value: Any) -> str | None:
 
 
 def _event_fields(ev: NewEvent, with_task: bool = True) -> list[str]:
-    fields = ["ts", repr(float(ev.ts)), "kind", ev.kind]
-    if with_task and ev.task_id is not None:
-        fields += ["task_id", ev.task_id]
-    if with_task and ev.task_name is not None:
-        fields += ["task_name", ev.task_name]
-    if ev.pid is not None:
-        fields += ["pid", str(ev.pid)]
-    if ev.worker is not None:
-        fields += ["worker", ev.worker]
+    """A stream entry: ``e``, the event's columns as one JSON array, and ``d``, its data.
+
+    Two fields rather than eight: a tail reads 1,000 entries, and redis-py's parser pays
+    per field (measured: 15 ms for 1,000 entries of eight fields without hiredis).
+    """
+    task_id, task_name = (ev.task_id, ev.task_name) if with_task else (None, None)
+    columns = [float(ev.ts), ev.kind, task_id, task_name, ev.pid, ev.worker]
+    fields = ["e", _dumps(columns)]
     if ev.data:
-        fields += ["data", json.dumps(ev.data, separators=(",", ":"), allow_nan=False)]
+        fields += ["d", _dumps(ev.data)]
     return fields
 
 
@@ -512,22 +512,12 @@ class RedisJournal(Journal):
         self._stopped(keys=[self.prefix], args=[consumer_id, repr(time.time())])
 
     # -- events ------------------------------------------------------------------------
-    def _event(self, entry: tuple[Any, dict[Any, Any]]) -> Event:
-        sid, raw = entry
-        f = {_text(k): _text(v) for k, v in raw.items()}
-        pid = f.get("pid")
-        return Event(
-            (
-                _text(sid),
-                float(f["ts"]),
-                f["kind"],
-                f.get("task_id"),
-                f.get("task_name"),
-                int(pid) if pid else None,
-                f.get("worker"),
-                f.get("data"),
-            )
-        )
+    @staticmethod
+    def _event(entry: tuple[Any, dict[Any, Any]]) -> Event:
+        sid, fields = entry
+        columns = json.loads(fields.get(b"e") or fields["e"])
+        data = fields.get(b"d") or fields.get("d")
+        return Event((_text(sid), *columns, _text(data)))
 
     def tail(self, after: Cursor = START, limit: int = 1000) -> list[Event]:
         start = "-" if after in (None, 0, "0", self.START) else f"({_text(after)}"

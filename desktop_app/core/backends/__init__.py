@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from desktop_app.core import paths
 from desktop_app.core.journal import Journal, SqliteJournal
 
 
-def journal_for(huey: Any, path_override: str | None = None) -> Journal:
+def journal_for(huey: Any, path_override: str | os.PathLike[str] | None = None) -> Journal:
     """The journal for ``huey``, chosen once from its storage.
 
     A Redis-backed Huey (``RedisStorage`` and its priority and expire kinds) gets a

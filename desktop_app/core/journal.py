@@ -195,11 +195,11 @@ for _column in (
     )
 _upserts: dict[tuple[str, ...], str] = {}
 # Events after which the worker that fired them is free again.
-_WORKER_FREED = frozenset(
+WORKER_FREED = frozenset(
     (COMPLETE, ERROR, INTERRUPTED, TIMEOUT, CANCELED, LOCKED, RATE_LIMITED, RETRYING)
 )
 # One encoder, made once: json.dumps with options builds a new encoder on every call.
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _task_upsert(columns: tuple[str, ...]) -> str:
@@ -215,7 +215,7 @@ def _task_upsert(columns: tuple[str, ...]) -> str:
     return sql
 
 
-def _fold(delta: dict[str, Any], ev: NewEvent) -> None:
+def fold_event(delta: dict[str, Any], ev: NewEvent) -> None:
     """Apply one event to a task's pending change, in the order events happened."""
     if ev.task_name is not None:
         delta["task_name"] = ev.task_name
@@ -247,7 +247,7 @@ def _fold(delta: dict[str, Any], ev: NewEvent) -> None:
         if column in data:
             value = data[column]
             if column in ("args", "kwargs"):
-                value = _dumps(value)
+                value = dumps(value)
             delta[column] = value
 
 
@@ -590,7 +590,7 @@ class SqliteJournal(Journal):
                             ev.ts,
                             ev.ts,
                         )
-                    elif ev.kind in _WORKER_FREED:
+                    elif ev.kind in WORKER_FREED:
                         workers[(ev.consumer, ev.worker)] = (
                             ev.consumer,
                             ev.worker,
@@ -619,7 +619,7 @@ class SqliteJournal(Journal):
                     ev.task_name,
                     ev.pid,
                     ev.worker,
-                    _dumps(ev.data) if ev.data else None,
+                    dumps(ev.data) if ev.data else None,
                 )
                 for ev in events
             ],
@@ -633,7 +633,7 @@ class SqliteJournal(Journal):
                 if delta is None:
                     delta = deltas[ev.task_id] = {"attempts": 0, "first_event": event_id}
                 delta["last_event"] = event_id
-                _fold(delta, ev)
+                fold_event(delta, ev)
         by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for task_id, delta in deltas.items():
             columns = tuple(sorted(delta))

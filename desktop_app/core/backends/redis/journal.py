@@ -1,7 +1,7 @@
 """The event journal in Redis, beside a Redis-backed Huey and shared by all its machines.
 
 Events go to a Stream (its ids are the cursor), task summaries to one hash per task,
-folded by the same rules as ``SqliteJournal`` (the fold of a batch is ``journal._fold``
+folded by the same rules as ``SqliteJournal`` (the fold of a batch is ``journal.fold_event``
 itself; the merge into the stored summary is ``_MERGE``'s, in Lua).  One Lua script per
 batch does the whole write atomically in one round trip: the merge must read a task's
 stored state time before it writes, and several consumers' writers append at once, so
@@ -27,17 +27,17 @@ except ImportError:
     ) from None
 
 from desktop_app.core.journal import (
-    _WORKER_FREED,
     EXECUTING,
     FINAL_STATES,
     FLUSHED,
     STALE_AFTER_S,
+    WORKER_FREED,
     Cursor,
     Event,
     Journal,
     NewEvent,
-    _dumps,
-    _fold,
+    dumps,
+    fold_event,
 )
 from desktop_app.core.states import ENQUEUED, RETRYING, REVOKED, SCHEDULED
 
@@ -342,9 +342,9 @@ def _event_fields(ev: NewEvent, with_task: bool = True) -> list[str]:
     """
     task_id, task_name = (ev.task_id, ev.task_name) if with_task else (None, None)
     columns = [float(ev.ts), ev.kind, task_id, task_name, ev.pid, ev.worker]
-    fields = ["e", _dumps(columns)]
+    fields = ["e", dumps(columns)]
     if ev.data:
-        fields += ["d", _dumps(ev.data)]
+        fields += ["d", dumps(ev.data)]
     return fields
 
 
@@ -420,7 +420,7 @@ class RedisJournal(Journal):
         """Write a batch in one script call: events, task merges, counts, workers.
 
         The fold of each run of events between flushes is SqliteJournal's own
-        (``_fold``), so both journals summarise a batch alike; the script merges each
+        (``fold_event``), so both journals summarise a batch alike; the script merges each
         task's delta into its stored hash by ``_MERGE``'s rules.
         """
         items = list(events)
@@ -450,7 +450,7 @@ class RedisJournal(Journal):
                         ts,
                         ts,
                     ]
-                elif ev.kind in _WORKER_FREED:
+                elif ev.kind in WORKER_FREED:
                     workers[(ev.consumer, ev.worker)] = [
                         ev.consumer,
                         ev.worker,
@@ -479,7 +479,7 @@ class RedisJournal(Journal):
                     delta = deltas[ev.task_id] = {"attempts": 0}
                     positions[ev.task_id] = []
                 positions[ev.task_id].append(i)
-                _fold(delta, ev)
+                fold_event(delta, ev)
         tasks = [
             [task_id, {c: _num(v) for c, v in delta.items()}, positions[task_id]]
             for task_id, delta in deltas.items()

@@ -165,6 +165,42 @@ _WORKER_UPSERT = (
     "pid = excluded.pid, state = excluded.state, task_id = excluded.task_id, "
     "task_name = excluded.task_name, since = excluded.since, last_beat = excluded.last_beat"
 )
+# A local copy of a shared journal: the source's cursor, and its summaries copied as
+# they are (only the event span is local: first and last event are ids in this file).
+_MIRROR_SCHEMA = "CREATE TABLE IF NOT EXISTS mirror_source (source TEXT PRIMARY KEY, cursor TEXT)"
+_MIRRORED_COLUMNS = (
+    "task_name",
+    "state",
+    "state_ts",
+    "enqueued_at",
+    "eta",
+    "started_at",
+    "finished_at",
+    "duration",
+    "attempts",
+    "consumer",
+    "worker",
+    "pid",
+    "priority",
+    "retries",
+    "args",
+    "kwargs",
+    "args_exact",
+    "args_preview",
+    "result_preview",
+    "error",
+    "traceback",
+    "progress",
+    "progress_message",
+    "retry_of",
+)
+_MIRROR_UPSERT = (
+    f"INSERT INTO tasks (task_id, {', '.join(_MIRRORED_COLUMNS)}, first_event, last_event) "
+    f"VALUES (?{', ?' * len(_MIRRORED_COLUMNS)}, ?, ?) ON CONFLICT (task_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _MIRRORED_COLUMNS)
+    + ", first_event = coalesce(tasks.first_event, excluded.first_event), "
+    "last_event = excluded.last_event"
+)
 # How a folded column merges into the stored row (default: the new value replaces it).
 _MERGE = {
     "task_name": "coalesce(excluded.task_name, tasks.task_name)",
@@ -652,6 +688,68 @@ class SqliteJournal(Journal):
             "WHERE state IN (?, ?, ?, ?) AND state_ts <= ?",
             (FLUSHED, ev.ts, ev.ts, ENQUEUED, SCHEDULED, RETRYING, REVOKED, ev.ts),
         )
+
+    # -- mirroring a shared journal ------------------------------------------------------
+    def mirror(
+        self,
+        source: str,
+        events: Sequence[Event],
+        rows: Sequence[dict[str, Any]],
+        cursor: Cursor,
+    ) -> None:
+        """Copy a batch of another journal's events and its tasks' summaries, verbatim.
+
+        Used by ``mirror.JournalMirror`` to keep a local copy of a shared journal (Redis)
+        that the window's history can query.  The summaries are the source's own (not
+        re-folded here: a stored event does not carry everything its fold needs), the
+        events get local ids, and ``cursor`` (the source's, after this batch) is stored
+        in the same transaction, so a crash never skips or repeats a batch.
+        """
+        with self._write() as conn:
+            conn.execute(_MIRROR_SCHEMA)
+            local_ids: dict[str, list[int]] = {}
+            for ev in events:
+                if ev.kind == FLUSHED:
+                    self._apply_flush(conn, NewEvent(ev.kind, ts=ev.ts, data=ev.data))
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ev.ts,
+                        ev.kind,
+                        ev.task_id,
+                        ev.task_name,
+                        ev.pid,
+                        ev.worker,
+                        dumps(ev.data) if ev.data else None,
+                    ),
+                )
+                if ev.task_id is not None:
+                    local_ids.setdefault(ev.task_id, []).append(cur.lastrowid)
+            copied = []
+            for row in rows:
+                ids = local_ids.get(row["task_id"])
+                if not ids:
+                    continue
+                values = [row.get(c) for c in _MIRRORED_COLUMNS]
+                copied.append((row["task_id"], *values, ids[0], ids[-1]))
+            if copied:
+                conn.executemany(_MIRROR_UPSERT, copied)
+            conn.execute(
+                "INSERT INTO mirror_source (source, cursor) VALUES (?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor",
+                (source, json.dumps(cursor)),
+            )
+
+    def mirrored_cursor(self, source: str) -> Cursor | None:
+        """The cursor of ``source`` this copy holds everything up to (None: nothing)."""
+        conn = self._conn()
+        conn.execute(_MIRROR_SCHEMA)
+        row = conn.execute(
+            "SELECT cursor FROM mirror_source WHERE source = ?", (source,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     def register_consumer(self, consumer_id: str, **info: Any) -> None:
         now = time.time()

@@ -1,0 +1,73 @@
+"""A local SQLite copy of a shared journal, fed by cursor, for the window's history.
+
+Redis is where consumers on several machines meet, but it is not a query engine: the
+tasks table filters, sorts and searches a million tasks in SQLite (``history``,
+``search_index``).  A window on a Redis-backed queue therefore keeps a copy of the
+shared journal in a file of its own and reads the history there; Redis stays the source
+of truth.  Each sync reads the events after the stored cursor (paying for new events
+only), fetches the summaries of the tasks they touched, and writes both, with the new
+cursor, in one local transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from desktop_app.core.journal import Cursor, Journal, SqliteJournal
+
+BATCH = 5000
+
+
+@dataclass
+class SyncReport:
+    """What one ``sync`` call copied."""
+
+    events: int = 0
+    tasks: int = 0
+    caught_up: bool = True
+
+
+class JournalMirror:
+    """Copies ``source`` into ``local`` by cursor (one copy per source location)."""
+
+    def __init__(self, source: Journal, local: SqliteJournal) -> None:
+        self.source = source
+        self.local = local
+        self.key = source.location
+        self._cursor: Cursor | None = None
+        self._loaded = False
+
+    @property
+    def cursor(self) -> Cursor:
+        """The source cursor everything up to which is copied."""
+        if not self._loaded:
+            stored = self.local.mirrored_cursor(self.key)
+            self._cursor = self.source.START if stored is None else stored
+            self._loaded = True
+        return self._cursor
+
+    def sync(self, batch: int = BATCH) -> SyncReport:
+        """Copy up to ``batch`` new events and the summaries of the tasks they touched."""
+        events = self.source.tail(self.cursor, batch)
+        if not events:
+            return SyncReport()
+        touched = sorted({e.task_id for e in events if e.task_id})
+        rows = self.source.tasks_by_ids(touched) if touched else []
+        cursor = events[-1].cursor
+        self.local.mirror(self.key, events, rows, cursor)
+        self._cursor = cursor
+        return SyncReport(len(events), len(rows), caught_up=len(events) < batch)
+
+    def sync_all(self, batch: int = BATCH, max_batches: int | None = None) -> SyncReport:
+        """Sync until caught up (or ``max_batches`` batches); the totals copied."""
+        total = SyncReport()
+        done = 0
+        while max_batches is None or done < max_batches:
+            report = self.sync(batch)
+            total.events += report.events
+            total.tasks += report.tasks
+            done += 1
+            if report.caught_up:
+                return total
+        total.caught_up = False
+        return total

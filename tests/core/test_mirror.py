@@ -1,0 +1,144 @@
+"""A local copy of a shared journal: the same summaries, counts and events, by cursor."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from desktop_app.core.journal import (
+    COMPLETE,
+    ENQUEUED,
+    ERROR,
+    EXECUTING,
+    FLUSHED,
+    PROGRESS,
+    NewEvent,
+    SqliteJournal,
+)
+from desktop_app.core.mirror import JournalMirror
+from tests import redis_server as _redis
+
+redis_server = _redis.redis_server
+redis_url = _redis.redis_url
+LOCAL_ONLY = ("first_event", "last_event")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def source(request, tmp_path):
+    if request.param == "sqlite":
+        journal = SqliteJournal(tmp_path / "shared.sqlite")
+    else:
+        from desktop_app.core.backends.redis.journal import RedisJournal
+
+        journal = RedisJournal(url=request.getfixturevalue("redis_url"), name="mirrored")
+    yield journal
+    journal.close()
+
+
+@pytest.fixture
+def local(tmp_path):
+    journal = SqliteJournal(tmp_path / "local.sqlite")
+    yield journal
+    journal.close()
+
+
+def life(task_id: str, ok: bool, t0: float) -> list[NewEvent]:
+    common = {"task_name": "app.job", "pid": 7, "worker": "Worker-1", "consumer": "host:7:1"}
+    end = (
+        NewEvent(
+            COMPLETE, task_id, ts=t0 + 3, data={"duration": 2.0, "result_preview": "5"}, **common
+        )
+        if ok
+        else NewEvent(
+            ERROR, task_id, ts=t0 + 3, data={"error": "boom", "traceback": "tb"}, **common
+        )
+    )
+    return [
+        NewEvent(
+            ENQUEUED,
+            task_id,
+            "app.job",
+            t0,
+            data={"args": [1], "kwargs": {}, "args_exact": 1, "args_preview": "1"},
+        ),
+        NewEvent(EXECUTING, task_id, ts=t0 + 1, **common),
+        NewEvent(PROGRESS, task_id, ts=t0 + 2, data={"progress": 0.5}, **common),
+        end,
+    ]
+
+
+def summaries(journal, ids):
+    rows = {r["task_id"]: r for r in journal.tasks_by_ids(ids)}
+    return {
+        i: {k: v for k, v in row.items() if k not in (*LOCAL_ONLY, "seq")}
+        for i, row in rows.items()
+    }
+
+
+def test_the_copy_has_the_sources_summaries_counts_and_events(source, local):
+    t0 = time.time() - 100
+    ids = [f"task-{n}" for n in range(30)]
+    for n, task_id in enumerate(ids):
+        source.append(life(task_id, ok=n % 3 != 0, t0=t0 + n))
+    source.append([NewEvent(ENQUEUED, "waiting", "app.job", t0 + 50)])
+    mirror = JournalMirror(source, local)
+    report = mirror.sync_all(batch=17)
+    assert report.caught_up and report.events == 30 * 4 + 1
+    every = [*ids, "waiting"]
+    assert summaries(local, every) == summaries(source, every)
+    assert (
+        local.state_counts()
+        == source.state_counts()
+        == {"complete": 20, "error": 10, "enqueued": 1}
+    )
+    assert [e.kind for e in local.events_for("task-4")] == [
+        e.kind for e in source.events_for("task-4")
+    ]
+    # the copy's own cursor order is the source's order
+    assert [e.task_id for e in local.tail(0, 1000)] == [
+        e.task_id for e in source.tail(source.START, 1000)
+    ]
+
+
+def test_a_new_mirror_resumes_where_the_last_one_stopped(source, local):
+    t0 = time.time() - 100
+    source.append(life("a", ok=True, t0=t0))
+    assert JournalMirror(source, local).sync().events == 4
+    source.append(life("b", ok=False, t0=t0 + 10))
+    again = JournalMirror(source, local)
+    assert again.sync().events == 4  # only the new ones
+    assert again.sync().events == 0
+    assert len(local.tail(0, 100)) == 8
+    assert local.task("b")["state"] == ERROR
+    assert local.task("a")["state"] == COMPLETE
+
+
+def test_a_later_change_replaces_the_copied_summary(source, local):
+    t0 = time.time() - 100
+    source.append(life("a", ok=False, t0=t0)[:2])
+    mirror = JournalMirror(source, local)
+    mirror.sync()
+    assert local.task("a")["state"] == EXECUTING
+    source.append(life("a", ok=False, t0=t0)[2:])
+    mirror.sync()
+    assert summaries(local, ["a"]) == summaries(source, ["a"])
+    assert local.state_counts() == {"error": 1}
+
+
+def test_a_flush_is_copied(source, local):
+    t0 = time.time() - 100
+    source.append(
+        [NewEvent(ENQUEUED, "w1", "app.job", t0), NewEvent(ENQUEUED, "w2", "app.job", t0)]
+    )
+    source.append([NewEvent(FLUSHED, ts=t0 + 1, data={"queue": True, "schedule": True})])
+    JournalMirror(source, local).sync()
+    assert local.state_counts() == source.state_counts() == {"flushed": 2}
+
+
+def test_sync_all_stops_after_max_batches(source, local):
+    t0 = time.time() - 100
+    for n in range(10):
+        source.append(life(f"t{n}", ok=True, t0=t0 + n))
+    report = JournalMirror(source, local).sync_all(batch=5, max_batches=2)
+    assert not report.caught_up and report.events == 10

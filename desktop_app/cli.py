@@ -167,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- helpers ----------------------------------------------------------------------------
-def _load(ns: argparse.Namespace):
+def _load(ns: argparse.Namespace, read_only: bool = False):
+    """The target and its journal.  ``read_only``: a missing queue is refused instead of
+    created, and a missing journal is read as an empty one instead of made."""
     from desktop_app.core.errors import UserError
     from desktop_app.core.journal import SqliteJournal
     from desktop_app.core.paths import journal_path_for
@@ -175,9 +177,26 @@ def _load(ns: argparse.Namespace):
 
     if ns.journal and not Path(ns.journal).expanduser().parent.is_dir():
         raise UserError(f"The folder of --journal {ns.journal} does not exist.")
-    target = load_target(ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice)
-    journal = SqliteJournal(ns.journal or journal_path_for(target.huey))
-    return target, journal
+    target = load_target(
+        ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
+    )
+    path = Path(ns.journal).expanduser() if ns.journal else journal_path_for(target.huey)
+    ns.missing_journal = None
+    if read_only and not path.exists():
+        ns.missing_journal = path
+        return target, SqliteJournal(_scratch_dir() / "empty.desk-journal")
+    return target, SqliteJournal(path)
+
+
+def _scratch_dir() -> Path:
+    """A private folder removed when the command ends (an empty journal to read)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="huey-desk-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 _busy_said: set[str] = set()
@@ -254,10 +273,16 @@ def cmd_submit(ns: argparse.Namespace) -> int:
 def cmd_status(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
 
-    target, journal = _load(ns)
+    target, journal = _load(ns, read_only=True)
     inspector = Inspector(target.huey, journal, target.spec)
     status = inspector.status()
     status["notes"] = _queue_notes(inspector, status)
+    if ns.missing_journal is not None:
+        status["journal"] = str(ns.missing_journal)
+        status["notes"].append(
+            f"there is no journal at {ns.missing_journal} yet: no Huey Desk consumer or "
+            "command has written to this queue, so task history and workers are not known"
+        )
     if ns.json:
         _print_json(status)
         return EXIT_OK
@@ -313,7 +338,7 @@ def _queue_notes(inspector: Any, status: dict[str, Any]) -> list[str]:
 def cmd_show(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
 
-    target, journal = _load(ns)
+    target, journal = _load(ns, read_only=True)
     info = Inspector(target.huey, journal, target.spec).show(ns.id)
     info["notes"] = _task_notes(info)
     if ns.json:
@@ -382,7 +407,7 @@ def _task_notes(info: dict[str, Any]) -> list[str]:
 def cmd_tasks(ns: argparse.Namespace) -> int:
     from desktop_app.core.catalogue import Catalogue
 
-    target, _ = _load(ns)
+    target, _ = _load(ns, read_only=True)
     catalogue = Catalogue(target.huey)
     if ns.json:
         _print_json(
@@ -469,6 +494,10 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
 
 
 def cmd_gui(ns: argparse.Namespace) -> int:
+    from desktop_app.core.target import check_queue_exists
+
+    if ns.no_consumer:  # only watching: never create the default queue to watch it
+        check_queue_exists(ns.huey, ns.path)
     try:
         from desktop_app.gui.app import run_gui
     except ImportError as exc:

@@ -31,10 +31,18 @@ from desktop_app.core.journal import (
     SqliteJournal,
 )
 from desktop_app.core.paths import sqlite_filename
-from desktop_app.core.safe_decode import Decoded, MessageView, decode, decode_message
+from desktop_app.core.safe_decode import (
+    Decoded,
+    MessageView,
+    decode,
+    decode_message,
+)
+from desktop_app.core.safe_decode import _is_pickling as is_pickling
 from desktop_app.core.storage_errors import guarded
 
 MAX_PAGE = 1000
+# Messages an id search decodes, in the queue and in the schedule, where SQL cannot look.
+QUEUE_SCAN = 20_000
 # Workers of consumers silent for longer than this are left out of the status.
 FORGET_AFTER_S = 600.0  # a dead consumer's workers are listed this long
 FORGET_STOPPED_S = 60.0  # a consumer stopped on purpose: its workers this long
@@ -277,7 +285,13 @@ class Inspector:
 
     # -- one task ----------------------------------------------------------------------
     def resolve_id(self, task_id: str) -> str:
-        """A full task id from a full one or an unambiguous prefix of one in the journal."""
+        """A full task id from a full one or an unambiguous prefix of one.
+
+        The prefix is looked for in the journal, the stored results, the queue and the
+        schedule, so that tasks enqueued without Huey Desk are found too.  An ambiguous
+        prefix is refused with its candidates; an unknown id is returned as given (the
+        caller says it is not found).
+        """
         if not isinstance(task_id, str) or not task_id.strip():
             raise UserError("Give a task id.")
         task_id = task_id.strip()
@@ -285,15 +299,95 @@ class Inspector:
             return task_id
         if len(task_id) < 4:
             return task_id  # too short to stand for a prefix
-        matches = self.journal.find_tasks(task_id, limit=5)
+        matches = set(self.journal.find_tasks(task_id, limit=5))
+        if len(matches) < 2:
+            matches |= self._result_ids(task_id, limit=5)
+        if len(matches) < 2:
+            matches |= {t.id for t in self._queued_with_prefix(task_id, limit=5) if t.id}
         if len(matches) == 1:
-            return matches[0]
+            return matches.pop()
         if len(matches) > 1:
+            shown = sorted(matches)
+            more = " and others" if len(shown) > 3 else ""
             raise UserError(
-                f"Task id {task_id!r} is ambiguous; it starts "
-                f"{', '.join(matches[:3])}; give more of it."
+                f"Task id {task_id!r} is ambiguous: it could be {', '.join(shown[:3])}{more}; "
+                "give more of it."
             )
         return task_id
+
+    def _result_ids(self, prefix: str, limit: int) -> set[str]:
+        """Ids of stored results that start with ``prefix`` (an indexed range on SQLite)."""
+        storage = self.huey.storage
+        if self._sqlite:
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = guarded(
+                lambda: storage.sql(
+                    "SELECT key FROM kv WHERE queue = ? AND key LIKE ? ESCAPE '\\' "
+                    "AND key NOT LIKE 'r:%' LIMIT ?",
+                    (storage.name, escaped + "%", limit),
+                    results=True,
+                ),
+                self._where,
+            )
+            return {r[0] for r in rows}
+        # Other storages: look only while the result store is small enough to list.
+        if guarded(storage.result_store_size, self._where) > QUEUE_SCAN:
+            return set()
+        keys = guarded(lambda: list(storage.result_items()), self._where)
+        found = {k.decode() if isinstance(k, bytes) else str(k) for k in keys}
+        return {k for k in found if k.startswith(prefix) and not k.startswith("r:")}
+
+    def _queued_with_prefix(self, prefix: str, limit: int = 5) -> list[QueuedTask]:
+        """Queued and scheduled messages whose id starts with ``prefix``.
+
+        Message ids are inside pickles.  On SQLite with Huey's uncompressed serializer the
+        id's text is in the blob as it is, so SQL picks the candidate rows over the whole
+        queue and only those are decoded; otherwise the first ``QUEUE_SCAN`` messages of
+        the queue and of the schedule are decoded (``queue_scan_bound`` says how far).
+        """
+        found: list[QueuedTask] = []
+        if self._raw_ids_searchable():
+            storage = self.huey.storage
+            for table in ("task", "schedule"):
+                rows = guarded(
+                    lambda table=table: storage.sql(
+                        f"SELECT data FROM {table} WHERE queue = ? AND instr(data, ?) > 0 LIMIT ?",
+                        (storage.name, prefix.encode("utf-8"), QUEUE_SCAN),
+                        results=True,
+                    ),
+                    self._where,
+                )
+                for (blob,) in rows:
+                    task = QueuedTask.from_view(decode_message(self.huey.serializer, blob))
+                    if task.id and task.id.startswith(prefix):
+                        found.append(task)
+                        if len(found) >= limit:
+                            return self._with_enqueue_times(found)
+            return self._with_enqueue_times(found)
+        for page in (self.pending, self.scheduled):
+            for offset in range(0, QUEUE_SCAN, MAX_PAGE):
+                rows = page(offset, MAX_PAGE)
+                found += [r for r in rows if r.id and r.id.startswith(prefix)]
+                if len(found) >= limit or len(rows) < MAX_PAGE:
+                    break
+        return found[:limit]
+
+    def _raw_ids_searchable(self) -> bool:
+        """True when a SQL text search over the raw queue rows can find a message id."""
+        serializer = self.huey.serializer
+        return self._sqlite and is_pickling(serializer) and not getattr(serializer, "comp", True)
+
+    def queue_scan_bound(self) -> str | None:
+        """How far an id search in the queue looks, when it does not look everywhere."""
+        if self._raw_ids_searchable():
+            return None
+        counts = self.counts()
+        if counts["pending"] <= QUEUE_SCAN and counts["scheduled"] <= QUEUE_SCAN:
+            return None
+        return (
+            f"looked through the first {QUEUE_SCAN:,} of {counts['pending']:,} queued and "
+            f"{counts['scheduled']:,} scheduled messages"
+        )
 
     def show(self, task_id: str) -> dict[str, Any]:
         """Everything known of one task: journal record, events, queue entry, result."""
@@ -305,8 +399,7 @@ class Inspector:
         if record is None or record["state"] in ("enqueued", "scheduled", "revoked"):
             queued = self._find_queued(task_id)
         if record is None and result is None and queued is None:
-            hint = "; give at least 4 characters of an id" if len(task_id) < 4 else ""
-            raise UserError(f"No task {task_id!r} in the queue, the results or the journal{hint}.")
+            raise UserError(self._not_found(task_id))
         out: dict[str, Any] = {
             "id": task_id,
             "task": (record or {}).get("task_name") or (queued.name if queued else None),
@@ -365,14 +458,16 @@ class Inspector:
         out["events"] = [e.as_dict() for e in events]
         return out
 
-    def _find_queued(self, task_id: str, scan: int = 20_000) -> QueuedTask | None:
-        """Look for ``task_id`` among the first ``scan`` pending and scheduled messages."""
-        for page in (self.pending, self.scheduled):
-            for offset in range(0, scan, MAX_PAGE):
-                rows = page(offset, MAX_PAGE)
-                for row in rows:
-                    if row.id == task_id:
-                        return row
-                if len(rows) < MAX_PAGE:
-                    break
+    def _not_found(self, task_id: str) -> str:
+        """The sentence for an id found nowhere, saying how far the queue was searched."""
+        hint = "; give at least 4 characters of an id" if len(task_id) < 4 else ""
+        bound = self.queue_scan_bound()
+        scope = f" ({bound})" if bound else ""
+        return f"No task {task_id!r} in the queue, the results or the journal{scope}{hint}."
+
+    def _find_queued(self, task_id: str) -> QueuedTask | None:
+        """The pending or scheduled message of ``task_id`` (see ``_queued_with_prefix``)."""
+        for row in self._queued_with_prefix(task_id, limit=QUEUE_SCAN):
+            if row.id == task_id:
+                return row
         return None

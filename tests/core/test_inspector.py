@@ -124,3 +124,57 @@ def test_estimated_start_from_queue_depth_and_typical_duration(inspector, huey, 
     journal.register_consumer("c", host="h", pid=os.getpid(), workers=2)
     journal.beat("c", [("Worker-1", os.getpid(), True), ("Worker-2", os.getpid(), True)])
     assert inspector.estimate_start("test.add") == pytest.approx(4 * 2.0 / 2)
+
+
+# -- ids typed by hand: tasks the project enqueued itself (issue 14) ----------------------
+def _enqueue_with_id(huey, task_id: str, delay: float | None = None) -> str:
+    add = huey.test_tasks["add"]
+    task = add.task_class(args=(1, 2), id=task_id)
+    if delay:
+        task.eta = huey._get_timestamp() + __import__("datetime").timedelta(seconds=delay)
+        huey.storage.add_to_schedule(huey.serialize_task(task), task.eta)
+    else:
+        huey.enqueue(task)
+    return task_id
+
+
+@pytest.mark.parametrize("compression", [False, True])
+def test_prefix_finds_a_task_enqueued_by_plain_huey(tmp_path, journal, compression):
+    from tests.core.conftest import make_huey
+
+    huey = make_huey(tmp_path / f"plain-{compression}.db", compression=compression)
+    inspector = Inspector(huey, journal, "test:huey")
+    task_id = huey.test_tasks["add"](1, 2).id  # no Huey Desk involved: not in the journal
+    assert inspector.resolve_id(task_id[:8]) == task_id
+    info = inspector.show(task_id[:8])
+    assert info["id"] == task_id and info["state"] == "enqueued"
+    assert info["queued"]["args"] == "1, 2"
+    later = _enqueue_with_id(huey, "sched-0001-abc", delay=3600)
+    assert inspector.resolve_id("sched-0001") == later
+    huey.storage.close()
+
+
+def test_prefix_finds_a_stored_result_and_lists_ambiguous_candidates(inspector, huey):
+    huey.put_result("feedface-0001", 15)
+    assert inspector.resolve_id("feedface") == "feedface-0001"
+    assert inspector.show("feedface")["result"] == 15
+    _enqueue_with_id(huey, "feedface-0002")
+    _enqueue_with_id(huey, "feedface-0003", delay=60)
+    with pytest.raises(UserError, match="ambiguous") as info:
+        inspector.resolve_id("feedface")
+    text = str(info.value)
+    assert all(f"feedface-000{i}" in text for i in (1, 2, 3))
+    assert inspector.resolve_id("feedface-0002") == "feedface-0002"
+
+
+def test_unknown_id_says_how_far_a_compressed_queue_was_searched(tmp_path, journal, monkeypatch):
+    from desktop_app.core import inspector as module
+    from tests.core.conftest import make_huey
+
+    monkeypatch.setattr(module, "QUEUE_SCAN", 5)
+    huey = make_huey(tmp_path / "zipped.db", compression=True)
+    for i in range(7):
+        huey.test_tasks["add"](i)
+    with pytest.raises(UserError, match="looked through the first 5 of 7 queued"):
+        Inspector(huey, journal).show("zzzzzzzz")
+    huey.storage.close()

@@ -441,9 +441,8 @@ def cmd_action(ns: argparse.Namespace) -> int:
 
     target, journal = _load(ns)
     inspector = Inspector(target.huey, journal, target.spec)
-    task_id = inspector.resolve_id(ns.id)
-    if ns.command == "revoke":
-        inspector.show(task_id)  # a typo is refused, not revoked in advance
+    # A typo is refused (not revoked in advance, not "not revoked"), without a full show.
+    task_id = inspector.resolve_id(ns.id, must_exist=ns.command != "retry")
     dispatcher = Dispatcher(target.huey, journal, on_busy=_busy_notice)
     result: dict[str, Any] = {"id": task_id}
     if ns.command == "retry":

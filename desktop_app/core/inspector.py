@@ -284,21 +284,28 @@ class Inspector:
         return pending * typical / max(workers, 1)
 
     # -- one task ----------------------------------------------------------------------
-    def resolve_id(self, task_id: str) -> str:
+    def resolve_id(self, task_id: str, must_exist: bool = False) -> str:
         """A full task id from a full one or an unambiguous prefix of one.
 
         The prefix is looked for in the journal, the stored results, the queue and the
         schedule, so that tasks enqueued without Huey Desk are found too.  An ambiguous
-        prefix is refused with its candidates; an unknown id is returned as given (the
-        caller says it is not found).
+        prefix is refused with its candidates.  An unknown id is returned as given (the
+        caller says it is not found), or refused at once with ``must_exist``: an action
+        on a typo costs these look-ups, not a full ``show``.
         """
         if not isinstance(task_id, str) or not task_id.strip():
             raise UserError("Give a task id.")
         task_id = task_id.strip()
         if self.journal.task(task_id) is not None:
             return task_id
-        if len(task_id) < 4:
-            return task_id  # too short to stand for a prefix
+        if len(task_id) < 4:  # too short to stand for a prefix: only the id itself
+            if (
+                must_exist
+                and self.peek_result(task_id) is None
+                and self._find_queued(task_id) is None
+            ):
+                raise UserError(self._not_found(task_id))
+            return task_id
         matches = set(self.journal.find_tasks(task_id, limit=5))
         if len(matches) < 2:
             matches |= self._result_ids(task_id, limit=5)
@@ -313,6 +320,8 @@ class Inspector:
                 f"Task id {task_id!r} is ambiguous: it could be {', '.join(shown[:3])}{more}; "
                 "give more of it."
             )
+        if must_exist:
+            raise UserError(self._not_found(task_id))
         return task_id
 
     def _result_ids(self, prefix: str, limit: int) -> set[str]:

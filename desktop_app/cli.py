@@ -275,13 +275,12 @@ def cmd_status(ns: argparse.Namespace) -> int:
 
     target, journal = _load(ns, read_only=True)
     inspector = Inspector(target.huey, journal, target.spec)
-    status = inspector.status()
-    status["notes"] = _queue_notes(inspector, status)
+    status = inspector.status(with_notes=True)
     if ns.missing_journal is not None:
         status["journal"] = str(ns.missing_journal)
         status["notes"].append(
             f"there is no journal at {ns.missing_journal} yet: no Huey Desk consumer or "
-            "command has written to this queue, so task history and workers are not known"
+            "command has written to this queue, so task history and workers are not known."
         )
     if ns.json:
         _print_json(status)
@@ -303,44 +302,11 @@ def cmd_status(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _queue_notes(inspector: Any, status: dict[str, Any]) -> list[str]:
-    """What the storage holds that the journal cannot explain, read from the first page
-    of the queue and of the schedule (the rest are not decoded, to stay fast)."""
-    from desktop_app.core.inspector import MAX_PAGE
-
-    if not status["pending"] and not status["scheduled"]:
-        return []
-    rows = inspector.pending(0, MAX_PAGE) + inspector.scheduled(0, MAX_PAGE)
-    looked = len(rows)
-    scope = "" if looked == status["pending"] + status["scheduled"] else f" of the first {looked}"
-    notes = []
-    tampered = sum(1 for r in rows if r.error and "tampered" in r.error)
-    if tampered:
-        notes.append(
-            f"{tampered}{scope} queued message(s) fail their signature check (tampered); "
-            "Huey will not run them."
-        )
-    unreadable = sum(1 for r in rows if r.error and "tampered" not in r.error)
-    if unreadable:
-        notes.append(
-            f"{unreadable}{scope} queued message(s) hold data Huey Desk does not decode; "
-            "their arguments are not shown."
-        )
-    unknown = sum(1 for r in rows if r.id and r.enqueued_at is None)
-    if unknown:
-        notes.append(
-            f"{unknown}{scope} queued task(s) are not in the journal (enqueued without Huey "
-            "Desk, or the journal was removed): when they were enqueued is not known."
-        )
-    return notes
-
-
 def cmd_show(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
 
     target, journal = _load(ns, read_only=True)
     info = Inspector(target.huey, journal, target.spec).show(ns.id)
-    info["notes"] = _task_notes(info)
     if ns.json:
         _print_json(info)
         return EXIT_OK
@@ -388,20 +354,6 @@ def _shorten(value: Any, limit: int = 200) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 1]}… ({len(text)} characters; --full or --json shows all)"
-
-
-def _task_notes(info: dict[str, Any]) -> list[str]:
-    """What ``show`` cannot know about a task, said plainly."""
-    notes = []
-    queued = info.get("queued") or {}
-    if queued.get("problem"):
-        notes.append(f"the queued message: {queued['problem']}")
-    if "enqueued_at" not in info:
-        notes.append(
-            "the journal has no record of this task (enqueued without Huey Desk, or the "
-            "journal was removed): its enqueue time, worker and history are not known"
-        )
-    return notes
 
 
 def cmd_tasks(ns: argparse.Namespace) -> int:

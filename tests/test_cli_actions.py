@@ -67,3 +67,42 @@ def test_action_on_a_typo_is_refused_without_a_full_show(project, capsys, monkey
     assert code == 2, err
     assert err.strip() == "huey-desk: No task 'zzzz' in the queue, the results or the journal."
     assert out == ""
+
+
+def test_stock_huey_consumer_result_shown_and_journalled(tmp_path):
+    """The project's own huey_consumer (no Huey Desk hooks) runs a task: show reports the
+    stored result and says why, and reconcile brings the journal up to date."""
+    import signal
+    import subprocess
+
+    from desktop_app.core.paths import ensure_private_file
+    from tests.helpers import ROOT, cli, cli_json, env_for, wait_until
+
+    env = env_for(ensure_private_file(tmp_path / "queue.db"))
+    task_id = cli_json(env, "submit", "send_email", "--args", "[7]", "--kwargs", '{"seconds": 0}')[
+        "id"
+    ]
+    stock = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from huey.consumer import Consumer\nfrom tasks import huey\n"
+            "Consumer(huey, workers=1, periodic=False, initial_delay=0.05).run()\n",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        info = wait_until(
+            lambda: (i := cli_json(env, "show", task_id[:8]))["state"] == "complete" and i,
+            what="show to report the stored result",
+        )
+    finally:
+        stock.send_signal(signal.SIGINT)
+        stock.wait(30)
+    assert info["result"] == "sent 'Welcome aboard' to user 7"
+    assert any("huey-desk consumer" in n for n in info["notes"])
+    text = cli(env, "show", task_id).stdout
+    assert "does not report to Huey Desk" in text

@@ -28,6 +28,7 @@ from desktop_app.core.journal import (
     INTERRUPTED,
     REVOKED,
     STALE_AFTER_S,
+    NewEvent,
     SqliteJournal,
 )
 from desktop_app.core.paths import sqlite_filename
@@ -38,6 +39,7 @@ from desktop_app.core.safe_decode import (
     decode_message,
 )
 from desktop_app.core.safe_decode import _is_pickling as is_pickling
+from desktop_app.core.states import WAITING_STATES
 from desktop_app.core.storage_errors import guarded
 
 MAX_PAGE = 1000
@@ -47,6 +49,15 @@ QUEUE_SCAN = 20_000
 FORGET_AFTER_S = 600.0  # a dead consumer's workers are listed this long
 FORGET_STOPPED_S = 60.0  # a consumer stopped on purpose: its workers this long
 REPORTED_STATES = (COMPLETE, ERROR, INTERRUPTED, REVOKED, EXPIRED)
+# Journal tasks per waiting state that one reconcile() call looks at.
+RECONCILE_BATCH = 200
+# Of those with a result, how many one call looks for in a queue that is not empty.
+RECONCILE_QUEUE_LOOKS = 20
+UNREPORTED = (
+    "the journal did not hear how this task ended: it ran under a consumer that does not "
+    "report to Huey Desk (the stock huey_consumer or run_huey); run huey-desk consumer "
+    "instead, and the journal records every event."
+)
 
 
 @dataclass
@@ -114,6 +125,7 @@ class Inspector:
         db = sqlite_filename(huey)
         self._where = str(db) if db else repr(huey.name)
         self._sqlite = isinstance(huey.storage, SqliteStorage)
+        self._reconcile_after: dict[str, int] = {}  # where reconcile() goes on, per state
 
     # -- counts and pages --------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -239,10 +251,14 @@ class Inspector:
         out.sort(key=lambda w: w["state"] not in ("busy", "idle"))  # live ones first
         return out
 
-    def status(self, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    def status(
+        self, counts: dict[str, int] | None = None, with_notes: bool = False
+    ) -> dict[str, Any]:
         """Queue counts, workers and task-state counts, as one JSON-safe object.
 
         ``counts``: queue counts read earlier (counting a big queue is the costly part).
+        ``with_notes``: also say, in ``notes``, what the storage holds that the journal
+        cannot explain (decodes the first page of the queue and of the schedule).
         """
         counts = counts if counts is not None else self.counts()
         states = self.journal.state_counts()
@@ -268,7 +284,38 @@ class Inspector:
             "counts": final,
             "states": states,  # every state, as the journal counts them (transient too)
             "host": socket.gethostname(),
+            "notes": self._queue_notes(counts) if with_notes else [],
         }
+
+    def _queue_notes(self, counts: dict[str, int]) -> list[str]:
+        """What the storage holds that the journal cannot explain, read from the first
+        page of the queue and of the schedule (the rest are not decoded, to stay fast)."""
+        if not counts["pending"] and not counts["scheduled"]:
+            return []
+        rows = self.pending(0, MAX_PAGE) + self.scheduled(0, MAX_PAGE)
+        looked = len(rows)
+        total = counts["pending"] + counts["scheduled"]
+        scope = "" if looked == total else f" of the first {looked}"
+        notes = []
+        tampered = sum(1 for r in rows if r.error and "tampered" in r.error)
+        if tampered:
+            notes.append(
+                f"{tampered}{scope} queued message(s) fail their signature check (tampered); "
+                "Huey will not run them."
+            )
+        unreadable = sum(1 for r in rows if r.error and "tampered" not in r.error)
+        if unreadable:
+            notes.append(
+                f"{unreadable}{scope} queued message(s) hold data Huey Desk does not decode; "
+                "their arguments are not shown."
+            )
+        unknown = sum(1 for r in rows if r.id and r.enqueued_at is None)
+        if unknown:
+            notes.append(
+                f"{unknown}{scope} queued task(s) are not in the journal (enqueued without "
+                "Huey Desk, or the journal was removed): when they were enqueued is not known."
+            )
+        return notes
 
     def estimate_start(self, task_name: str) -> float | None:
         """Seconds until a task enqueued now is likely to start: the work ahead of it
@@ -452,10 +499,12 @@ class Inspector:
         if queued is not None:
             out["queued"] = queued.as_dict()
             out["args_preview"] = out["args_preview"] or queued.args_preview
+        stored_error = False
         if result is not None:
             value = result.value
             if result.ok and isinstance(value, Error) and isinstance(value.metadata, dict):
                 meta = value.metadata
+                stored_error = True
                 if record is None:
                     out["state"] = ERROR
                 out["error"] = out["error"] or str(meta.get("error"))
@@ -464,8 +513,106 @@ class Inspector:
                 out["result"] = jsonsafe.encode(value)[0]
             else:
                 out["result"] = {"$undecodable": result.error}
+        notes = []
+        if queued is not None and queued.error:
+            notes.append(f"the queued message: {queued.error}.")
+        if record is None:
+            notes.append(
+                "the journal has no record of this task (enqueued without Huey Desk, or the "
+                "journal was removed): its enqueue time, worker and history are not known."
+            )
+        elif record["state"] in WAITING_STATES and result is not None and queued is None:
+            # The journal still says waiting, but the task ran: storage knows more.
+            out["state"] = ERROR if stored_error else COMPLETE
+            notes.append(UNREPORTED)
+        elif any(e.data.get("detected") == "storage" for e in events):
+            notes.append(UNREPORTED)
+        out["notes"] = notes
         out["events"] = [e.as_dict() for e in events]
         return out
+
+    # -- catching up with consumers that do not report ---------------------------------
+    def reconcile(self, limit: int = RECONCILE_BATCH) -> int:
+        """Journal the end of tasks that ran under a consumer without Huey Desk's hooks.
+
+        Looks at up to ``limit`` journal tasks per waiting state (pending, scheduled),
+        continuing where the last call stopped so that successive calls go round them
+        all; those whose result is now stored and whose message is gone from the queue
+        get a ``complete`` or ``error`` event marked ``{"detected": "storage"}``.  Cheap
+        when nothing waits (one read of the state counts).  Returns the events written.
+        """
+        counts = self.journal.state_counts()
+        if not any(counts.get(state) for state in WAITING_STATES):
+            return 0
+        conn = self.journal._conn()
+        candidates: list[tuple[str, str | None]] = []
+        for state in WAITING_STATES:
+            after = self._reconcile_after.get(state, 0)
+            rows = conn.execute(
+                "SELECT rowid, task_id, task_name FROM tasks WHERE state = ? AND rowid > ? "
+                "ORDER BY rowid LIMIT ?",
+                (state, after, limit),
+            ).fetchall()
+            self._reconcile_after[state] = rows[-1][0] if len(rows) == limit else 0
+            candidates += [(r[1], r[2]) for r in rows]
+        stored = self._stored_results([task_id for task_id, _ in candidates])
+        if not stored:
+            return 0
+        queue = self.counts()
+        queue_empty = queue["pending"] + queue["scheduled"] == 0
+        looks = RECONCILE_QUEUE_LOOKS  # each look may read the whole queue: a few per call
+        events = []
+        for task_id, name in candidates:
+            raw = stored.get(task_id)
+            if raw is None:
+                continue  # not run yet
+            if not queue_empty:
+                if looks == 0:
+                    break
+                looks -= 1
+                if self._find_queued(task_id) is not None:
+                    continue  # waiting again: a retry keeps its id
+            decoded = decode(self.huey.serializer, raw)
+            value = decoded.value
+            data: dict[str, Any] = {"detected": "storage"}
+            kind = COMPLETE
+            if decoded.ok and isinstance(value, Error) and isinstance(value.metadata, dict):
+                kind = ERROR
+                data["error"] = str(value.metadata.get("error"))
+                data["traceback"] = str(value.metadata.get("traceback"))
+            elif decoded.ok:
+                data["result_preview"] = jsonsafe.preview(value)
+            events.append(NewEvent(kind, task_id, name, data=data))
+        if events:
+            self.journal.append(events)
+        return len(events)
+
+    def _stored_results(self, task_ids: list[str]) -> dict[str, bytes]:
+        """The raw stored results of these tasks, those that have one (peeked)."""
+        if not task_ids:
+            return {}
+        storage = self.huey.storage
+        if not self._sqlite:
+            found = {}
+            for task_id in task_ids:
+                raw = guarded(lambda t=task_id: storage.peek_data(t), self._where)
+                if raw is not EmptyData and raw is not None:
+                    found[task_id] = raw
+            return found
+        found = {}
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            rows = guarded(
+                lambda chunk=chunk: storage.sql(
+                    f"SELECT key, value FROM kv WHERE queue = ? AND key IN "
+                    f"({','.join('?' * len(chunk))})",
+                    (storage.name, *chunk),
+                    results=True,
+                ),
+                self._where,
+            )
+            found.update({key: bytes(value) for key, value in rows})
+        return found
 
     def _not_found(self, task_id: str) -> str:
         """The sentence for an id found nowhere, saying how far the queue was searched."""

@@ -178,3 +178,67 @@ def test_unknown_id_says_how_far_a_compressed_queue_was_searched(tmp_path, journ
     with pytest.raises(UserError, match="looked through the first 5 of 7 queued"):
         Inspector(huey, journal).show("zzzzzzzz")
     huey.storage.close()
+
+
+# -- a consumer without Huey Desk's hooks (issue 14) ---------------------------------------
+def _run_like_a_stock_worker(huey) -> None:
+    """What a stock huey consumer's worker does with the next message: take it, run it,
+    store its result (or its Error); no Huey Desk hook fires."""
+    task = huey.dequeue()
+    try:
+        huey.execute(task)
+    except Exception:
+        pass  # the stock worker logs it; the Error is stored
+
+
+def test_show_reports_what_storage_knows_when_the_journal_lags(inspector, huey, journal):
+    dispatcher = Dispatcher(huey, journal)
+    done = dispatcher.submit("add", [7], {"b": 8})
+    failed = dispatcher.submit("boom", ["disk on fire"])
+    _run_like_a_stock_worker(huey)
+    _run_like_a_stock_worker(huey)
+    assert journal.task(done)["state"] == "enqueued"  # the journal never heard
+    info = inspector.show(done)
+    assert info["state"] == COMPLETE and info["result"] == 15
+    assert any("huey-desk consumer" in n for n in info["notes"])
+    info = inspector.show(failed)
+    assert info["state"] == "error" and "disk on fire" in info["error"]
+    assert any("does not report to Huey Desk" in n for n in info["notes"])
+
+
+def test_reconcile_journals_what_a_stock_consumer_finished(inspector, huey, journal):
+    dispatcher = Dispatcher(huey, journal)
+    done = dispatcher.submit("add", [7], {"b": 8})
+    failed = dispatcher.submit("boom", ["disk on fire"])
+    waiting = dispatcher.submit("add", [1])
+    later = dispatcher.submit("add", [2], delay=3600)
+    _run_like_a_stock_worker(huey)
+    _run_like_a_stock_worker(huey)
+    assert inspector.reconcile(limit=10) == 2
+    assert journal.task(done)["state"] == COMPLETE
+    assert journal.task(done)["result_preview"] == "15"
+    assert journal.task(failed)["state"] == "error"
+    assert "disk on fire" in journal.task(failed)["error"]
+    assert journal.task(waiting)["state"] == "enqueued"  # still queued, no result
+    assert journal.task(later)["state"] == "scheduled"
+    (event,) = [e for e in journal.events_for(done) if e.kind == COMPLETE]
+    assert event.data["detected"] == "storage"
+    assert inspector.reconcile(limit=10) == 0  # nothing more to catch up with
+    assert any("huey-desk consumer" in n for n in inspector.show(done)["notes"])
+
+
+def test_reconcile_is_bounded_and_goes_round(inspector, huey, journal):
+    dispatcher = Dispatcher(huey, journal)
+    ids = [dispatcher.submit("add", [i]) for i in range(5)]
+    for _ in ids:
+        _run_like_a_stock_worker(huey)
+    assert [inspector.reconcile(limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert {journal.task(i)["state"] for i in ids} == {COMPLETE}
+
+
+def test_reconcile_leaves_a_retry_that_waits_again(inspector, huey, journal):
+    task_id = Dispatcher(huey, journal).submit("add", [1])
+    huey.put_result(task_id, 3)  # an intermediate result, and the message still queued
+    assert inspector.reconcile() == 0
+    assert journal.task(task_id)["state"] == "enqueued"
+    assert inspector.show(task_id)["state"] == "enqueued"

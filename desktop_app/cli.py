@@ -227,6 +227,8 @@ def _json_arg(text: str, what: str, kind: type) -> Any:
 
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--{what} is not valid JSON: {_json_problem(exc)}.") from None
     except ValueError as exc:
         raise UserError(f"--{what} is not valid JSON: {exc}.") from None
     except RecursionError:
@@ -235,6 +237,56 @@ def _json_arg(text: str, what: str, kind: type) -> Any:
         expected = 'a list, like [1, "a"]' if kind is list else 'an object, like {"x": 1}'
         raise UserError(f"--{what} must be {expected}.")
     return value
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON text, in words rather than the parser's."""
+    text, pos = exc.doc, exc.pos
+    where = f"(character {pos + 1})"
+    before = text[:pos].rstrip()
+    last = before[-20:].split("[")[-1].split("{")[-1].split(",")[-1].split(":")[-1].strip()
+    found = text[pos : pos + 1]
+    if exc.msg.startswith("Expecting ',' delimiter"):
+        closer = "]" if _open_bracket(before) == "[" else "}"
+        return f"a ',' or '{closer}' is missing after {last or 'the value'} {where}"
+    if exc.msg.startswith("Expecting ':' delimiter"):
+        return f"a ':' is missing after the key {last} {where}"
+    if exc.msg.startswith("Expecting property name"):
+        return f"a key in double quotes is expected {where}, found {found!r}"
+    if exc.msg.startswith("Expecting value"):
+        if pos >= len(text.rstrip()):
+            return "it ends where a value should follow"
+        return f"a value is expected {where}, found {found!r}"
+    if exc.msg.startswith("Unterminated string"):
+        return f"the string opened at character {pos + 1} is not closed with a '\"'"
+    if exc.msg.startswith("Extra data"):
+        return f"there is more after the end of the value {where}"
+    if exc.msg.startswith("Invalid control character"):
+        return f"a string holds a raw control character {where}; write it as an escape (\\n)"
+    if exc.msg.startswith("Invalid"):
+        return f"a backslash escape is not valid {where}"
+    return f"{exc.msg[:1].lower()}{exc.msg[1:]} {where}"
+
+
+def _open_bracket(text: str) -> str | None:
+    """The innermost bracket still open at the end of ``text`` (strings skipped)."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            stack.append(char)
+        elif char in "]}" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -272,6 +324,7 @@ def cmd_submit(ns: argparse.Namespace) -> int:
 
 def cmd_status(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
+    from desktop_app.core.states import label
 
     target, journal = _load(ns, read_only=True)
     inspector = Inspector(target.huey, journal, target.spec)
@@ -290,7 +343,7 @@ def cmd_status(ns: argparse.Namespace) -> int:
         f"pending {status['pending']}  scheduled {status['scheduled']}  "
         f"running {status['running']}  results {status['results']}"
     )
-    counts = "  ".join(f"{k} {v}" for k, v in status["counts"].items())
+    counts = "  ".join(f"{label(k)} {v}" for k, v in status["counts"].items())
     print(f"finished: {counts}")
     if not status["workers"]:
         print("workers: none reporting (start one with: huey-desk consumer)")
@@ -304,13 +357,14 @@ def cmd_status(ns: argparse.Namespace) -> int:
 
 def cmd_show(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
+    from desktop_app.core.states import label
 
     target, journal = _load(ns, read_only=True)
     info = Inspector(target.huey, journal, target.spec).show(ns.id)
     if ns.json:
         _print_json(info)
         return EXIT_OK
-    print(f"{info['id']}  {info['task']}  {info['state']}")
+    print(f"{info['id']}  {info['task']}  {label(info['state'])}")
     for note in info["notes"]:
         print(f"  note: {note}")
     print(f"  arguments: {info.get('args_preview') or '-'}")
@@ -345,7 +399,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
         extra = ""
         if e["kind"] == "progress":
             extra = f" {e['data'].get('progress', 0):.0%} {e['data'].get('progress_message', '')}"
-        print(f"    {_when(e['ts'])}  {e['kind']:<12} {e['worker'] or ''}{extra}")
+        print(f"    {_when(e['ts'])}  {label(e['kind']):<12} {e['worker'] or ''}{extra}")
     return EXIT_OK
 
 
@@ -379,6 +433,13 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
                     for t in catalogue
                 ]
             }
+        )
+        return EXIT_OK
+    if not list(catalogue):
+        print(
+            f"No tasks are registered with {target.spec}: tasks register when the module "
+            "that defines them is imported, so attach to the module that imports them "
+            "(e.g. --huey myproject.tasks:huey)."
         )
         return EXIT_OK
     for t in catalogue:
@@ -481,6 +542,15 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _one_stop(text: str) -> str:
+    """The sentence with one final full stop: a message built around another one (an
+    exception's text that ends in a stop) must not end in two."""
+    text = text.rstrip()
+    while text.endswith("..") and not text.endswith("..."):
+        text = text[:-1]
+    return text
+
+
 def _check_text(ns: argparse.Namespace) -> None:
     """Refuse arguments with bytes that are not UTF-8 (Python keeps them as lone
     surrogates, which neither SQLite nor a task should be handed); --path is exempt."""
@@ -517,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_text(ns)
         return COMMANDS[ns.command](ns)
     except UserError as exc:
-        print(f"huey-desk: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"huey-desk: {_one_line(_one_stop(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

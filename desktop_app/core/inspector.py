@@ -51,6 +51,9 @@ FORGET_STOPPED_S = 60.0  # a consumer stopped on purpose: its workers this long
 REPORTED_STATES = (COMPLETE, ERROR, INTERRUPTED, REVOKED, EXPIRED)
 # Journal tasks per waiting state that one reconcile() call looks at.
 RECONCILE_BATCH = 200
+# A journal state this much older than a stored result is stale, not late: Huey Desk's
+# consumer writes its events within milliseconds, a consumer without hooks never does.
+JOURNAL_LAG_S = 5.0
 # Of those with a result, how many one call looks for in a queue that is not empty.
 RECONCILE_QUEUE_LOOKS = 20
 UNREPORTED = (
@@ -521,7 +524,12 @@ class Inspector:
                 "the journal has no record of this task (enqueued without Huey Desk, or the "
                 "journal was removed): its enqueue time, worker and history are not known."
             )
-        elif record["state"] in WAITING_STATES and result is not None and queued is None:
+        elif (
+            record["state"] in WAITING_STATES
+            and result is not None
+            and queued is None
+            and time.time() - (record.get("state_ts") or 0) > JOURNAL_LAG_S
+        ):
             # The journal still says waiting, but the task ran: storage knows more.
             out["state"] = ERROR if stored_error else COMPLETE
             notes.append(UNREPORTED)
@@ -549,12 +557,13 @@ class Inspector:
         for state in WAITING_STATES:
             after = self._reconcile_after.get(state, 0)
             rows = conn.execute(
-                "SELECT rowid, task_id, task_name FROM tasks WHERE state = ? AND rowid > ? "
-                "ORDER BY rowid LIMIT ?",
+                "SELECT rowid, task_id, task_name, state_ts FROM tasks "
+                "WHERE state = ? AND rowid > ? ORDER BY rowid LIMIT ?",
                 (state, after, limit),
             ).fetchall()
             self._reconcile_after[state] = rows[-1][0] if len(rows) == limit else 0
-            candidates += [(r[1], r[2]) for r in rows]
+            settled = time.time() - JOURNAL_LAG_S  # newer: our consumer's events may follow
+            candidates += [(r[1], r[2]) for r in rows if (r[3] or 0) < settled]
         stored = self._stored_results([task_id for task_id, _ in candidates])
         if not stored:
             return 0

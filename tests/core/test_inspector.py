@@ -191,7 +191,15 @@ def _run_like_a_stock_worker(huey) -> None:
         pass  # the stock worker logs it; the Error is stored
 
 
-def test_show_reports_what_storage_knows_when_the_journal_lags(inspector, huey, journal):
+@pytest.fixture
+def no_lag(monkeypatch):
+    """Trust storage over the journal at once (not after JOURNAL_LAG_S)."""
+    from desktop_app.core import inspector as module
+
+    monkeypatch.setattr(module, "JOURNAL_LAG_S", -1.0)
+
+
+def test_show_reports_what_storage_knows_when_the_journal_lags(inspector, huey, journal, no_lag):
     dispatcher = Dispatcher(huey, journal)
     done = dispatcher.submit("add", [7], {"b": 8})
     failed = dispatcher.submit("boom", ["disk on fire"])
@@ -206,7 +214,14 @@ def test_show_reports_what_storage_knows_when_the_journal_lags(inspector, huey, 
     assert any("does not report to Huey Desk" in n for n in info["notes"])
 
 
-def test_reconcile_journals_what_a_stock_consumer_finished(inspector, huey, journal):
+def test_journal_events_just_behind_are_waited_for(inspector, huey, journal):
+    task_id = Dispatcher(huey, journal).submit("add", [7], {"b": 8})
+    _run_like_a_stock_worker(huey)  # as our consumer would, a few ms before its events
+    assert inspector.show(task_id)["state"] == "enqueued"
+    assert inspector.reconcile() == 0
+
+
+def test_reconcile_journals_what_a_stock_consumer_finished(inspector, huey, journal, no_lag):
     dispatcher = Dispatcher(huey, journal)
     done = dispatcher.submit("add", [7], {"b": 8})
     failed = dispatcher.submit("boom", ["disk on fire"])
@@ -227,7 +242,7 @@ def test_reconcile_journals_what_a_stock_consumer_finished(inspector, huey, jour
     assert any("huey-desk consumer" in n for n in inspector.show(done)["notes"])
 
 
-def test_reconcile_is_bounded_and_goes_round(inspector, huey, journal):
+def test_reconcile_is_bounded_and_goes_round(inspector, huey, journal, no_lag):
     dispatcher = Dispatcher(huey, journal)
     ids = [dispatcher.submit("add", [i]) for i in range(5)]
     for _ in ids:
@@ -236,7 +251,7 @@ def test_reconcile_is_bounded_and_goes_round(inspector, huey, journal):
     assert {journal.task(i)["state"] for i in ids} == {COMPLETE}
 
 
-def test_reconcile_leaves_a_retry_that_waits_again(inspector, huey, journal):
+def test_reconcile_leaves_a_retry_that_waits_again(inspector, huey, journal, no_lag):
     task_id = Dispatcher(huey, journal).submit("add", [1])
     huey.put_result(task_id, 3)  # an intermediate result, and the message still queued
     assert inspector.reconcile() == 0

@@ -129,6 +129,7 @@ class Inspector:
         self._where = str(db) if db else repr(huey.name)
         self._sqlite = isinstance(huey.storage, SqliteStorage)
         self._reconcile_after: dict[str, int] = {}  # where reconcile() goes on, per state
+        self._suspects: dict[str, str | None] = {}  # found ended once by reconcile()
 
     # -- counts and pages --------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -546,14 +547,22 @@ class Inspector:
         Looks at up to ``limit`` journal tasks per waiting state (pending, scheduled),
         continuing where the last call stopped so that successive calls go round them
         all; those whose result is now stored and whose message is gone from the queue
-        get a ``complete`` or ``error`` event marked ``{"detected": "storage"}``.  Cheap
-        when nothing waits (one read of the state counts).  Returns the events written.
+        get a ``complete`` or ``error`` event marked ``{"detected": "storage"}``.  A task
+        is journalled when two calls in a row find it so: between them our own
+        consumer's events (milliseconds behind its result) have arrived if they were
+        coming.  Cheap when nothing waits (one read of the state counts).  Returns the
+        events written.
         """
+        suspects, self._suspects = self._suspects, {}
         counts = self.journal.state_counts()
         if not any(counts.get(state) for state in WAITING_STATES):
             return 0
         conn = self.journal._conn()
-        candidates: list[tuple[str, str | None]] = []
+        candidates: list[tuple[str, str | None]] = [
+            (r["task_id"], r["task_name"])
+            for r in self.journal.tasks_by_ids(list(suspects))
+            if r["state"] in WAITING_STATES
+        ]
         for state in WAITING_STATES:
             after = self._reconcile_after.get(state, 0)
             rows = conn.execute(
@@ -563,7 +572,9 @@ class Inspector:
             ).fetchall()
             self._reconcile_after[state] = rows[-1][0] if len(rows) == limit else 0
             settled = time.time() - JOURNAL_LAG_S  # newer: our consumer's events may follow
-            candidates += [(r[1], r[2]) for r in rows if (r[3] or 0) < settled]
+            candidates += [
+                (r[1], r[2]) for r in rows if (r[3] or 0) < settled and r[1] not in suspects
+            ]
         stored = self._stored_results([task_id for task_id, _ in candidates])
         if not stored:
             return 0
@@ -581,6 +592,9 @@ class Inspector:
                 looks -= 1
                 if self._find_queued(task_id) is not None:
                     continue  # waiting again: a retry keeps its id
+            if task_id not in suspects:
+                self._suspects[task_id] = name  # journalled if the next call finds it so
+                continue
             decoded = decode(self.huey.serializer, raw)
             value = decoded.value
             data: dict[str, Any] = {"detected": "storage"}

@@ -31,7 +31,7 @@ from desktop_app.core.journal import (
     NewEvent,
     SqliteJournal,
 )
-from desktop_app.core.paths import sqlite_filename
+from desktop_app.core.paths import queue_location
 from desktop_app.core.safe_decode import (
     Decoded,
     MessageView,
@@ -125,8 +125,7 @@ class Inspector:
         self.huey = huey
         self.journal = journal
         self.target = target
-        db = sqlite_filename(huey)
-        self._where = str(db) if db else repr(huey.name)
+        self._where = queue_location(huey)
         self._sqlite = isinstance(huey.storage, SqliteStorage)
         self._reconcile_after: dict[str, int] = {}  # where reconcile() goes on, per state
         self._suspects: dict[str, str | None] = {}  # found ended once by reconcile()

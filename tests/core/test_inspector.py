@@ -270,3 +270,13 @@ def test_reconcile_leaves_a_retry_that_waits_again(inspector, huey, journal, no_
     assert inspector.reconcile() == 0
     assert journal.task(task_id)["state"] == "enqueued"
     assert inspector.show(task_id)["state"] == "enqueued"
+
+
+def test_queue_location_names_the_file_or_the_instance(huey, tmp_path):
+    from huey import MemoryHuey
+
+    from desktop_app.core.paths import queue_location
+
+    assert queue_location(huey) == str((tmp_path / "queue.db").resolve())
+    assert queue_location(MemoryHuey("mem")) == "'mem'"
+    assert Inspector(MemoryHuey("mem"), None)._where == "'mem'"

@@ -167,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- helpers ----------------------------------------------------------------------------
-def _load(ns: argparse.Namespace):
+def _load(ns: argparse.Namespace, read_only: bool = False):
+    """The target and its journal.  ``read_only``: a missing queue is refused instead of
+    created, and a missing journal is read as an empty one instead of made."""
     from desktop_app.core.errors import UserError
     from desktop_app.core.journal import SqliteJournal
     from desktop_app.core.paths import journal_path_for
@@ -175,9 +177,26 @@ def _load(ns: argparse.Namespace):
 
     if ns.journal and not Path(ns.journal).expanduser().parent.is_dir():
         raise UserError(f"The folder of --journal {ns.journal} does not exist.")
-    target = load_target(ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice)
-    journal = SqliteJournal(ns.journal or journal_path_for(target.huey))
-    return target, journal
+    target = load_target(
+        ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
+    )
+    path = Path(ns.journal).expanduser() if ns.journal else journal_path_for(target.huey)
+    ns.missing_journal = None
+    if read_only and not path.exists():
+        ns.missing_journal = path
+        return target, SqliteJournal(_scratch_dir() / "empty.desk-journal")
+    return target, SqliteJournal(path)
+
+
+def _scratch_dir() -> Path:
+    """A private folder removed when the command ends (an empty journal to read)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="huey-desk-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 _busy_said: set[str] = set()
@@ -208,6 +227,8 @@ def _json_arg(text: str, what: str, kind: type) -> Any:
 
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--{what} is not valid JSON: {_json_problem(exc)}.") from None
     except ValueError as exc:
         raise UserError(f"--{what} is not valid JSON: {exc}.") from None
     except RecursionError:
@@ -216,6 +237,56 @@ def _json_arg(text: str, what: str, kind: type) -> Any:
         expected = 'a list, like [1, "a"]' if kind is list else 'an object, like {"x": 1}'
         raise UserError(f"--{what} must be {expected}.")
     return value
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON text, in words rather than the parser's."""
+    text, pos = exc.doc, exc.pos
+    where = f"(character {pos + 1})"
+    before = text[:pos].rstrip()
+    last = before[-20:].split("[")[-1].split("{")[-1].split(",")[-1].split(":")[-1].strip()
+    found = text[pos : pos + 1]
+    if exc.msg.startswith("Expecting ',' delimiter"):
+        closer = "]" if _open_bracket(before) == "[" else "}"
+        return f"a ',' or '{closer}' is missing after {last or 'the value'} {where}"
+    if exc.msg.startswith("Expecting ':' delimiter"):
+        return f"a ':' is missing after the key {last} {where}"
+    if exc.msg.startswith("Expecting property name"):
+        return f"a key in double quotes is expected {where}, found {found!r}"
+    if exc.msg.startswith("Expecting value"):
+        if pos >= len(text.rstrip()):
+            return "it ends where a value should follow"
+        return f"a value is expected {where}, found {found!r}"
+    if exc.msg.startswith("Unterminated string"):
+        return f"the string opened at character {pos + 1} is not closed with a '\"'"
+    if exc.msg.startswith("Extra data"):
+        return f"there is more after the end of the value {where}"
+    if exc.msg.startswith("Invalid control character"):
+        return f"a string holds a raw control character {where}; write it as an escape (\\n)"
+    if exc.msg.startswith("Invalid"):
+        return f"a backslash escape is not valid {where}"
+    return f"{exc.msg[:1].lower()}{exc.msg[1:]} {where}"
+
+
+def _open_bracket(text: str) -> str | None:
+    """The innermost bracket still open at the end of ``text`` (strings skipped)."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            stack.append(char)
+        elif char in "]}" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -253,11 +324,17 @@ def cmd_submit(ns: argparse.Namespace) -> int:
 
 def cmd_status(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
+    from desktop_app.core.states import label
 
-    target, journal = _load(ns)
+    target, journal = _load(ns, read_only=True)
     inspector = Inspector(target.huey, journal, target.spec)
-    status = inspector.status()
-    status["notes"] = _queue_notes(inspector, status)
+    status = inspector.status(with_notes=True)
+    if ns.missing_journal is not None:
+        status["journal"] = str(ns.missing_journal)
+        status["notes"].append(
+            f"there is no journal at {ns.missing_journal} yet: no Huey Desk consumer or "
+            "command has written to this queue, so task history and workers are not known."
+        )
     if ns.json:
         _print_json(status)
         return EXIT_OK
@@ -266,7 +343,7 @@ def cmd_status(ns: argparse.Namespace) -> int:
         f"pending {status['pending']}  scheduled {status['scheduled']}  "
         f"running {status['running']}  results {status['results']}"
     )
-    counts = "  ".join(f"{k} {v}" for k, v in status["counts"].items())
+    counts = "  ".join(f"{label(k)} {v}" for k, v in status["counts"].items())
     print(f"finished: {counts}")
     if not status["workers"]:
         print("workers: none reporting (start one with: huey-desk consumer)")
@@ -278,48 +355,16 @@ def cmd_status(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _queue_notes(inspector: Any, status: dict[str, Any]) -> list[str]:
-    """What the storage holds that the journal cannot explain, read from the first page
-    of the queue and of the schedule (the rest are not decoded, to stay fast)."""
-    from desktop_app.core.inspector import MAX_PAGE
-
-    if not status["pending"] and not status["scheduled"]:
-        return []
-    rows = inspector.pending(0, MAX_PAGE) + inspector.scheduled(0, MAX_PAGE)
-    looked = len(rows)
-    scope = "" if looked == status["pending"] + status["scheduled"] else f" of the first {looked}"
-    notes = []
-    tampered = sum(1 for r in rows if r.error and "tampered" in r.error)
-    if tampered:
-        notes.append(
-            f"{tampered}{scope} queued message(s) fail their signature check (tampered); "
-            "Huey will not run them."
-        )
-    unreadable = sum(1 for r in rows if r.error and "tampered" not in r.error)
-    if unreadable:
-        notes.append(
-            f"{unreadable}{scope} queued message(s) hold data Huey Desk does not decode; "
-            "their arguments are not shown."
-        )
-    unknown = sum(1 for r in rows if r.id and r.enqueued_at is None)
-    if unknown:
-        notes.append(
-            f"{unknown}{scope} queued task(s) are not in the journal (enqueued without Huey "
-            "Desk, or the journal was removed): when they were enqueued is not known."
-        )
-    return notes
-
-
 def cmd_show(ns: argparse.Namespace) -> int:
     from desktop_app.core.inspector import Inspector
+    from desktop_app.core.states import label
 
-    target, journal = _load(ns)
+    target, journal = _load(ns, read_only=True)
     info = Inspector(target.huey, journal, target.spec).show(ns.id)
-    info["notes"] = _task_notes(info)
     if ns.json:
         _print_json(info)
         return EXIT_OK
-    print(f"{info['id']}  {info['task']}  {info['state']}")
+    print(f"{info['id']}  {info['task']}  {label(info['state'])}")
     for note in info["notes"]:
         print(f"  note: {note}")
     print(f"  arguments: {info.get('args_preview') or '-'}")
@@ -354,7 +399,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
         extra = ""
         if e["kind"] == "progress":
             extra = f" {e['data'].get('progress', 0):.0%} {e['data'].get('progress_message', '')}"
-        print(f"    {_when(e['ts'])}  {e['kind']:<12} {e['worker'] or ''}{extra}")
+        print(f"    {_when(e['ts'])}  {label(e['kind']):<12} {e['worker'] or ''}{extra}")
     return EXIT_OK
 
 
@@ -365,24 +410,10 @@ def _shorten(value: Any, limit: int = 200) -> str:
     return f"{text[: limit - 1]}… ({len(text)} characters; --full or --json shows all)"
 
 
-def _task_notes(info: dict[str, Any]) -> list[str]:
-    """What ``show`` cannot know about a task, said plainly."""
-    notes = []
-    queued = info.get("queued") or {}
-    if queued.get("problem"):
-        notes.append(f"the queued message: {queued['problem']}")
-    if "enqueued_at" not in info:
-        notes.append(
-            "the journal has no record of this task (enqueued without Huey Desk, or the "
-            "journal was removed): its enqueue time, worker and history are not known"
-        )
-    return notes
-
-
 def cmd_tasks(ns: argparse.Namespace) -> int:
     from desktop_app.core.catalogue import Catalogue
 
-    target, _ = _load(ns)
+    target, _ = _load(ns, read_only=True)
     catalogue = Catalogue(target.huey)
     if ns.json:
         _print_json(
@@ -404,6 +435,13 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
+    if not list(catalogue):
+        print(
+            f"No tasks are registered with {target.spec}: tasks register when the module "
+            "that defines them is imported, so attach to the module that imports them "
+            "(e.g. --huey myproject.tasks:huey)."
+        )
+        return EXIT_OK
     for t in catalogue:
         extra = f"  every: {t.schedule}" if t.periodic else ""
         print(f"{t.short_name}{t.signature}  {t.summary}{extra}")
@@ -416,9 +454,8 @@ def cmd_action(ns: argparse.Namespace) -> int:
 
     target, journal = _load(ns)
     inspector = Inspector(target.huey, journal, target.spec)
-    task_id = inspector.resolve_id(ns.id)
-    if ns.command == "revoke":
-        inspector.show(task_id)  # a typo is refused, not revoked in advance
+    # A typo is refused (not revoked in advance, not "not revoked"), without a full show.
+    task_id = inspector.resolve_id(ns.id, must_exist=ns.command != "retry")
     dispatcher = Dispatcher(target.huey, journal, on_busy=_busy_notice)
     result: dict[str, Any] = {"id": task_id}
     if ns.command == "retry":
@@ -469,6 +506,10 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
 
 
 def cmd_gui(ns: argparse.Namespace) -> int:
+    from desktop_app.core.target import check_queue_exists
+
+    if ns.no_consumer:  # only watching: never create the default queue to watch it
+        check_queue_exists(ns.huey, ns.path)
     try:
         from desktop_app.gui.app import run_gui
     except ImportError as exc:
@@ -499,6 +540,15 @@ def _one_line(text: str) -> str:
     """The message with control characters escaped: user text inside it (an id, a file
     name) cannot break it over lines or move the cursor."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _one_stop(text: str) -> str:
+    """The sentence with one final full stop: a message built around another one (an
+    exception's text that ends in a stop) must not end in two."""
+    text = text.rstrip()
+    while text.endswith("..") and not text.endswith("..."):
+        text = text[:-1]
+    return text
 
 
 def _check_text(ns: argparse.Namespace) -> None:
@@ -537,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_text(ns)
         return COMMANDS[ns.command](ns)
     except UserError as exc:
-        print(f"huey-desk: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"huey-desk: {_one_line(_one_stop(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ import signal
 import psutil
 import pytest
 
+from desktop_app.core.paths import ensure_private_file
 from tests.helpers import Consumer, cli, cli_json, env_for, run_python, wait_until
 
 pytestmark = pytest.mark.consumer
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.consumer
 
 @pytest.fixture
 def env(tmp_path):
-    return env_for(tmp_path / "queue.db")
+    # an empty queue file: read-only commands refuse a queue that does not exist
+    return env_for(ensure_private_file(tmp_path / "queue.db"))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from desktop_app.core.paths import ensure_private_file
 from tests.fault_helpers import Locker, damage, read_only
 from tests.helpers import ROOT, cli, cli_json, env_for, run_python
 
@@ -22,7 +23,8 @@ def refused(proc: subprocess.CompletedProcess, code: int = 2) -> str:
 
 @pytest.fixture
 def env(tmp_path):
-    return env_for(tmp_path / "queue.db")
+    # an empty queue file: read-only commands refuse a queue that does not exist
+    return env_for(ensure_private_file(tmp_path / "queue.db"))
 
 
 def pending(env, *extra: str) -> int:

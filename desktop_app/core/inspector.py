@@ -28,17 +28,39 @@ from desktop_app.core.journal import (
     INTERRUPTED,
     REVOKED,
     STALE_AFTER_S,
+    NewEvent,
     SqliteJournal,
 )
-from desktop_app.core.paths import sqlite_filename
-from desktop_app.core.safe_decode import Decoded, MessageView, decode, decode_message
+from desktop_app.core.paths import queue_location
+from desktop_app.core.safe_decode import (
+    Decoded,
+    MessageView,
+    decode,
+    decode_message,
+)
+from desktop_app.core.safe_decode import _is_pickling as is_pickling
+from desktop_app.core.states import WAITING_STATES
 from desktop_app.core.storage_errors import guarded
 
 MAX_PAGE = 1000
+# Messages an id search decodes, in the queue and in the schedule, where SQL cannot look.
+QUEUE_SCAN = 20_000
 # Workers of consumers silent for longer than this are left out of the status.
 FORGET_AFTER_S = 600.0  # a dead consumer's workers are listed this long
 FORGET_STOPPED_S = 60.0  # a consumer stopped on purpose: its workers this long
 REPORTED_STATES = (COMPLETE, ERROR, INTERRUPTED, REVOKED, EXPIRED)
+# Journal tasks per waiting state that one reconcile() call looks at.
+RECONCILE_BATCH = 200
+# A journal state this much older than a stored result is stale, not late: Huey Desk's
+# consumer writes its events within milliseconds, a consumer without hooks never does.
+JOURNAL_LAG_S = 5.0
+# Of those with a result, how many one call looks for in a queue that is not empty.
+RECONCILE_QUEUE_LOOKS = 20
+UNREPORTED = (
+    "the journal did not hear how this task ended: it ran under a consumer that does not "
+    "report to Huey Desk (the stock huey_consumer or run_huey); run huey-desk consumer "
+    "instead, and the journal records every event."
+)
 
 
 @dataclass
@@ -103,9 +125,10 @@ class Inspector:
         self.huey = huey
         self.journal = journal
         self.target = target
-        db = sqlite_filename(huey)
-        self._where = str(db) if db else repr(huey.name)
+        self._where = queue_location(huey)
         self._sqlite = isinstance(huey.storage, SqliteStorage)
+        self._reconcile_after: dict[str, int] = {}  # where reconcile() goes on, per state
+        self._suspects: dict[str, str | None] = {}  # found ended once by reconcile()
 
     # -- counts and pages --------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -231,10 +254,14 @@ class Inspector:
         out.sort(key=lambda w: w["state"] not in ("busy", "idle"))  # live ones first
         return out
 
-    def status(self, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    def status(
+        self, counts: dict[str, int] | None = None, with_notes: bool = False
+    ) -> dict[str, Any]:
         """Queue counts, workers and task-state counts, as one JSON-safe object.
 
         ``counts``: queue counts read earlier (counting a big queue is the costly part).
+        ``with_notes``: also say, in ``notes``, what the storage holds that the journal
+        cannot explain (decodes the first page of the queue and of the schedule).
         """
         counts = counts if counts is not None else self.counts()
         states = self.journal.state_counts()
@@ -260,7 +287,38 @@ class Inspector:
             "counts": final,
             "states": states,  # every state, as the journal counts them (transient too)
             "host": socket.gethostname(),
+            "notes": self._queue_notes(counts) if with_notes else [],
         }
+
+    def _queue_notes(self, counts: dict[str, int]) -> list[str]:
+        """What the storage holds that the journal cannot explain, read from the first
+        page of the queue and of the schedule (the rest are not decoded, to stay fast)."""
+        if not counts["pending"] and not counts["scheduled"]:
+            return []
+        rows = self.pending(0, MAX_PAGE) + self.scheduled(0, MAX_PAGE)
+        looked = len(rows)
+        total = counts["pending"] + counts["scheduled"]
+        scope = "" if looked == total else f" of the first {looked}"
+        notes = []
+        tampered = sum(1 for r in rows if r.error and "tampered" in r.error)
+        if tampered:
+            notes.append(
+                f"{tampered}{scope} queued message(s) fail their signature check (tampered); "
+                "Huey will not run them."
+            )
+        unreadable = sum(1 for r in rows if r.error and "tampered" not in r.error)
+        if unreadable:
+            notes.append(
+                f"{unreadable}{scope} queued message(s) hold data Huey Desk does not decode; "
+                "their arguments are not shown."
+            )
+        unknown = sum(1 for r in rows if r.id and r.enqueued_at is None)
+        if unknown:
+            notes.append(
+                f"{unknown}{scope} queued task(s) are not in the journal (enqueued without "
+                "Huey Desk, or the journal was removed): when they were enqueued is not known."
+            )
+        return notes
 
     def estimate_start(self, task_name: str) -> float | None:
         """Seconds until a task enqueued now is likely to start: the work ahead of it
@@ -276,24 +334,119 @@ class Inspector:
         return pending * typical / max(workers, 1)
 
     # -- one task ----------------------------------------------------------------------
-    def resolve_id(self, task_id: str) -> str:
-        """A full task id from a full one or an unambiguous prefix of one in the journal."""
+    def resolve_id(self, task_id: str, must_exist: bool = False) -> str:
+        """A full task id from a full one or an unambiguous prefix of one.
+
+        The prefix is looked for in the journal, the stored results, the queue and the
+        schedule, so that tasks enqueued without Huey Desk are found too.  An ambiguous
+        prefix is refused with its candidates.  An unknown id is returned as given (the
+        caller says it is not found), or refused at once with ``must_exist``: an action
+        on a typo costs these look-ups, not a full ``show``.
+        """
         if not isinstance(task_id, str) or not task_id.strip():
             raise UserError("Give a task id.")
         task_id = task_id.strip()
         if self.journal.task(task_id) is not None:
             return task_id
-        if len(task_id) < 4:
-            return task_id  # too short to stand for a prefix
-        matches = self.journal.find_tasks(task_id, limit=5)
+        if len(task_id) < 4:  # too short to stand for a prefix: only the id itself
+            if (
+                must_exist
+                and self.peek_result(task_id) is None
+                and self._find_queued(task_id) is None
+            ):
+                raise UserError(self._not_found(task_id))
+            return task_id
+        matches = set(self.journal.find_tasks(task_id, limit=5))
+        if len(matches) < 2:
+            matches |= self._result_ids(task_id, limit=5)
+        if len(matches) < 2:
+            matches |= {t.id for t in self._queued_with_prefix(task_id, limit=5) if t.id}
         if len(matches) == 1:
-            return matches[0]
+            return matches.pop()
         if len(matches) > 1:
+            shown = sorted(matches)
+            more = " and others" if len(shown) > 3 else ""
             raise UserError(
-                f"Task id {task_id!r} is ambiguous; it starts "
-                f"{', '.join(matches[:3])}; give more of it."
+                f"Task id {task_id!r} is ambiguous: it could be {', '.join(shown[:3])}{more}; "
+                "give more of it."
             )
+        if must_exist:
+            raise UserError(self._not_found(task_id))
         return task_id
+
+    def _result_ids(self, prefix: str, limit: int) -> set[str]:
+        """Ids of stored results that start with ``prefix`` (an indexed range on SQLite)."""
+        storage = self.huey.storage
+        if self._sqlite:
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = guarded(
+                lambda: storage.sql(
+                    "SELECT key FROM kv WHERE queue = ? AND key LIKE ? ESCAPE '\\' "
+                    "AND key NOT LIKE 'r:%' LIMIT ?",
+                    (storage.name, escaped + "%", limit),
+                    results=True,
+                ),
+                self._where,
+            )
+            return {r[0] for r in rows}
+        # Other storages: look only while the result store is small enough to list.
+        if guarded(storage.result_store_size, self._where) > QUEUE_SCAN:
+            return set()
+        keys = guarded(lambda: list(storage.result_items()), self._where)
+        found = {k.decode() if isinstance(k, bytes) else str(k) for k in keys}
+        return {k for k in found if k.startswith(prefix) and not k.startswith("r:")}
+
+    def _queued_with_prefix(self, prefix: str, limit: int = 5) -> list[QueuedTask]:
+        """Queued and scheduled messages whose id starts with ``prefix``.
+
+        Message ids are inside pickles.  On SQLite with Huey's uncompressed serializer the
+        id's text is in the blob as it is, so SQL picks the candidate rows over the whole
+        queue and only those are decoded; otherwise the first ``QUEUE_SCAN`` messages of
+        the queue and of the schedule are decoded (``queue_scan_bound`` says how far).
+        """
+        found: list[QueuedTask] = []
+        if self._raw_ids_searchable():
+            storage = self.huey.storage
+            for table in ("task", "schedule"):
+                rows = guarded(
+                    lambda table=table: storage.sql(
+                        f"SELECT data FROM {table} WHERE queue = ? AND instr(data, ?) > 0 LIMIT ?",
+                        (storage.name, prefix.encode("utf-8"), QUEUE_SCAN),
+                        results=True,
+                    ),
+                    self._where,
+                )
+                for (blob,) in rows:
+                    task = QueuedTask.from_view(decode_message(self.huey.serializer, blob))
+                    if task.id and task.id.startswith(prefix):
+                        found.append(task)
+                        if len(found) >= limit:
+                            return self._with_enqueue_times(found)
+            return self._with_enqueue_times(found)
+        for page in (self.pending, self.scheduled):
+            for offset in range(0, QUEUE_SCAN, MAX_PAGE):
+                rows = page(offset, MAX_PAGE)
+                found += [r for r in rows if r.id and r.id.startswith(prefix)]
+                if len(found) >= limit or len(rows) < MAX_PAGE:
+                    break
+        return found[:limit]
+
+    def _raw_ids_searchable(self) -> bool:
+        """True when a SQL text search over the raw queue rows can find a message id."""
+        serializer = self.huey.serializer
+        return self._sqlite and is_pickling(serializer) and not getattr(serializer, "comp", True)
+
+    def queue_scan_bound(self) -> str | None:
+        """How far an id search in the queue looks, when it does not look everywhere."""
+        if self._raw_ids_searchable():
+            return None
+        counts = self.counts()
+        if counts["pending"] <= QUEUE_SCAN and counts["scheduled"] <= QUEUE_SCAN:
+            return None
+        return (
+            f"looked through the first {QUEUE_SCAN:,} of {counts['pending']:,} queued and "
+            f"{counts['scheduled']:,} scheduled messages"
+        )
 
     def show(self, task_id: str) -> dict[str, Any]:
         """Everything known of one task: journal record, events, queue entry, result."""
@@ -305,8 +458,7 @@ class Inspector:
         if record is None or record["state"] in ("enqueued", "scheduled", "revoked"):
             queued = self._find_queued(task_id)
         if record is None and result is None and queued is None:
-            hint = "; give at least 4 characters of an id" if len(task_id) < 4 else ""
-            raise UserError(f"No task {task_id!r} in the queue, the results or the journal{hint}.")
+            raise UserError(self._not_found(task_id))
         out: dict[str, Any] = {
             "id": task_id,
             "task": (record or {}).get("task_name") or (queued.name if queued else None),
@@ -350,10 +502,12 @@ class Inspector:
         if queued is not None:
             out["queued"] = queued.as_dict()
             out["args_preview"] = out["args_preview"] or queued.args_preview
+        stored_error = False
         if result is not None:
             value = result.value
             if result.ok and isinstance(value, Error) and isinstance(value.metadata, dict):
                 meta = value.metadata
+                stored_error = True
                 if record is None:
                     out["state"] = ERROR
                 out["error"] = out["error"] or str(meta.get("error"))
@@ -362,17 +516,136 @@ class Inspector:
                 out["result"] = jsonsafe.encode(value)[0]
             else:
                 out["result"] = {"$undecodable": result.error}
+        notes = []
+        if queued is not None and queued.error:
+            notes.append(f"the queued message: {queued.error}.")
+        if record is None:
+            notes.append(
+                "the journal has no record of this task (enqueued without Huey Desk, or the "
+                "journal was removed): its enqueue time, worker and history are not known."
+            )
+        elif (
+            record["state"] in WAITING_STATES
+            and result is not None
+            and queued is None
+            and time.time() - (record.get("state_ts") or 0) > JOURNAL_LAG_S
+        ):
+            # The journal still says waiting, but the task ran: storage knows more.
+            out["state"] = ERROR if stored_error else COMPLETE
+            notes.append(UNREPORTED)
+        elif any(e.data.get("detected") == "storage" for e in events):
+            notes.append(UNREPORTED)
+        out["notes"] = notes
         out["events"] = [e.as_dict() for e in events]
         return out
 
-    def _find_queued(self, task_id: str, scan: int = 20_000) -> QueuedTask | None:
-        """Look for ``task_id`` among the first ``scan`` pending and scheduled messages."""
-        for page in (self.pending, self.scheduled):
-            for offset in range(0, scan, MAX_PAGE):
-                rows = page(offset, MAX_PAGE)
-                for row in rows:
-                    if row.id == task_id:
-                        return row
-                if len(rows) < MAX_PAGE:
+    # -- catching up with consumers that do not report ---------------------------------
+    def reconcile(self, limit: int = RECONCILE_BATCH) -> int:
+        """Journal the end of tasks that ran under a consumer without Huey Desk's hooks.
+
+        Looks at up to ``limit`` journal tasks per waiting state (pending, scheduled),
+        continuing where the last call stopped so that successive calls go round them
+        all; those whose result is now stored and whose message is gone from the queue
+        get a ``complete`` or ``error`` event marked ``{"detected": "storage"}``.  A task
+        is journalled when two calls in a row find it so: between them our own
+        consumer's events (milliseconds behind its result) have arrived if they were
+        coming.  Cheap when nothing waits (one read of the state counts).  Returns the
+        events written.
+        """
+        suspects, self._suspects = self._suspects, {}
+        counts = self.journal.state_counts()
+        if not any(counts.get(state) for state in WAITING_STATES):
+            return 0
+        conn = self.journal._conn()
+        candidates: list[tuple[str, str | None]] = [
+            (r["task_id"], r["task_name"])
+            for r in self.journal.tasks_by_ids(list(suspects))
+            if r["state"] in WAITING_STATES
+        ]
+        for state in WAITING_STATES:
+            after = self._reconcile_after.get(state, 0)
+            rows = conn.execute(
+                "SELECT rowid, task_id, task_name, state_ts FROM tasks "
+                "WHERE state = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+                (state, after, limit),
+            ).fetchall()
+            self._reconcile_after[state] = rows[-1][0] if len(rows) == limit else 0
+            settled = time.time() - JOURNAL_LAG_S  # newer: our consumer's events may follow
+            candidates += [
+                (r[1], r[2]) for r in rows if (r[3] or 0) < settled and r[1] not in suspects
+            ]
+        stored = self._stored_results([task_id for task_id, _ in candidates])
+        if not stored:
+            return 0
+        queue = self.counts()
+        queue_empty = queue["pending"] + queue["scheduled"] == 0
+        looks = RECONCILE_QUEUE_LOOKS  # each look may read the whole queue: a few per call
+        events = []
+        for task_id, name in candidates:
+            raw = stored.get(task_id)
+            if raw is None:
+                continue  # not run yet
+            if not queue_empty:
+                if looks == 0:
                     break
+                looks -= 1
+                if self._find_queued(task_id) is not None:
+                    continue  # waiting again: a retry keeps its id
+            if task_id not in suspects:
+                self._suspects[task_id] = name  # journalled if the next call finds it so
+                continue
+            decoded = decode(self.huey.serializer, raw)
+            value = decoded.value
+            data: dict[str, Any] = {"detected": "storage"}
+            kind = COMPLETE
+            if decoded.ok and isinstance(value, Error) and isinstance(value.metadata, dict):
+                kind = ERROR
+                data["error"] = str(value.metadata.get("error"))
+                data["traceback"] = str(value.metadata.get("traceback"))
+            elif decoded.ok:
+                data["result_preview"] = jsonsafe.preview(value)
+            events.append(NewEvent(kind, task_id, name, data=data))
+        if events:
+            self.journal.append(events)
+        return len(events)
+
+    def _stored_results(self, task_ids: list[str]) -> dict[str, bytes]:
+        """The raw stored results of these tasks, those that have one (peeked)."""
+        if not task_ids:
+            return {}
+        storage = self.huey.storage
+        if not self._sqlite:
+            found = {}
+            for task_id in task_ids:
+                raw = guarded(lambda t=task_id: storage.peek_data(t), self._where)
+                if raw is not EmptyData and raw is not None:
+                    found[task_id] = raw
+            return found
+        found = {}
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            rows = guarded(
+                lambda chunk=chunk: storage.sql(
+                    f"SELECT key, value FROM kv WHERE queue = ? AND key IN "
+                    f"({','.join('?' * len(chunk))})",
+                    (storage.name, *chunk),
+                    results=True,
+                ),
+                self._where,
+            )
+            found.update({key: bytes(value) for key, value in rows})
+        return found
+
+    def _not_found(self, task_id: str) -> str:
+        """The sentence for an id found nowhere, saying how far the queue was searched."""
+        hint = "; give at least 4 characters of an id" if len(task_id) < 4 else ""
+        bound = self.queue_scan_bound()
+        scope = f" ({bound})" if bound else ""
+        return f"No task {task_id!r} in the queue, the results or the journal{scope}{hint}."
+
+    def _find_queued(self, task_id: str) -> QueuedTask | None:
+        """The pending or scheduled message of ``task_id`` (see ``_queued_with_prefix``)."""
+        for row in self._queued_with_prefix(task_id, limit=QUEUE_SCAN):
+            if row.id == task_id:
+                return row
         return None

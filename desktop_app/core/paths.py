@@ -54,6 +54,12 @@ def sqlite_filename(huey: object) -> Path | None:
     return Path(filename).expanduser().resolve()
 
 
+def queue_location(huey: object) -> str:
+    """Where a queue is, as sentences name it: its database file, else its Huey name."""
+    db = sqlite_filename(huey)
+    return str(db) if db is not None else repr(getattr(huey, "name", "huey"))
+
+
 def journal_path_for(huey: object) -> Path:
     """Where the journal of ``huey`` lives: shared by every process that attaches to it.
 

@@ -32,9 +32,18 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def explain(exc: BaseException, where: str) -> UserError | None:
-    """A ``UserError`` for a storage failure the user can act on, else None."""
+def explain(
+    exc: BaseException, where: str, advice: str | None = None, path: str | None = None
+) -> UserError | None:
+    """A ``UserError`` for a storage failure the user can act on, else None.
+
+    ``where`` names the queue in the sentence; ``advice`` replaces the generic "point
+    Huey Desk at another file" (the default queue says which variable to set); ``path``
+    is the file a ``QueueFileError`` carries (``where`` when not given).
+    """
     text = str(exc).lower()
+    path = path if path is not None else where
+    advice = advice or "point Huey Desk at another file or move this one aside"
     if is_busy(exc):
         return QueueBusyError(
             f"The queue {where} is busy (locked by another process); try again in a moment."
@@ -51,9 +60,9 @@ def explain(exc: BaseException, where: str) -> UserError | None:
             )
         if "unable to open" in text:
             return QueueFileError(
-                f"The queue {where} cannot be opened; check that it is a file and that its "
-                "folder exists and is writable.",
-                where,
+                f"The queue {where} cannot be opened ({exc}); check that it is a file and "
+                f"that its folder exists and is writable, or {advice}.",
+                path,
             )
         if "disk i/o error" in text:
             return UserError(
@@ -63,9 +72,9 @@ def explain(exc: BaseException, where: str) -> UserError | None:
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
         return QueueFileError(
-            f"The queue {where} is not a SQLite database or is damaged; "
-            "point Huey Desk at another file or move this one aside.",
-            where,
+            f"The queue {where} cannot be opened ({exc}); it is damaged or not a database; "
+            f"{advice}.",
+            path,
         )
     if isinstance(exc, PermissionError):
         return UserError(f"Permission denied on the queue {where}; check the file's owner.")

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from huey import Huey
 from huey.storage import SqliteStorage
 
 from desktop_app.core.errors import QueueBusyError, UserError
-from desktop_app.core.storage_errors import BUSY_RETRIES, QueueFileError, explain, is_busy
+from desktop_app.core.paths import default_db_path
+from desktop_app.core.storage_errors import BUSY_RETRIES, explain
 
 DEFAULT_TARGET = "tasks:huey"
+# The embedded default queue's package: always the one installed beside desktop_app.
+EMBEDDED_PACKAGE = "tasks"
+
+
+class QueueMissingError(UserError):
+    """A read-only command was pointed at a queue file that does not exist."""
+
+
+class _ModuleMissing(UserError):
+    """The module named by --huey itself was not found (not one that it imports)."""
 
 
 @dataclass(frozen=True)
@@ -74,48 +89,67 @@ def _storage_failure(module_name: str, spec: str, exc: sqlite3.DatabaseError) ->
         if spec == DEFAULT_TARGET
         else "point it at another file or move this one aside"
     )
-    text = str(exc)
-    lowered = text.lower()
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
-        return QueueFileError(
-            f"The queue database {where} cannot be opened ({text}); it is damaged or not "
-            f"a database; {advice}.",
-            filename,
-        )
-    if is_busy(exc):
-        return QueueBusyError(
-            f"The queue database {where} is busy (locked by another process); "
-            "try again in a moment."
-        )
-    if "unable to open" in lowered:
-        return QueueFileError(
-            f"The queue database {where} cannot be opened ({text}); check that it is a file "
-            f"and that its folder exists and is writable, or {advice}.",
-            filename,
-        )
-    explained = explain(exc, filename or repr(module_name))
+    explained = explain(exc, where, advice=advice, path=filename)
     if explained is not None:
         return explained
     return UserError(
-        f"The queue database {where} cannot be opened ({text}); check that the file and "
+        f"The queue database {where} cannot be opened ({exc}); check that the file and "
         "its folder exist and are writable."
     )
 
 
-def _import(module_name: str, spec: str) -> object:
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (a module's own message may end in one)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _failing_file(exc: BaseException) -> Path | None:
+    """The user's source file whose import statement raised ``exc`` (not importlib's)."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = frame.filename
+        if name.startswith("<") or "importlib" in name:
+            continue
+        found = Path(name)
+    return found
+
+
+def _holder_of(missing: str, start: Path | None) -> Path | None:
+    """A folder near ``start`` (its own or one of its parents) that holds ``missing``."""
+    if start is None:
+        return None
+    top = missing.split(".")[0]
+    for folder in [start.parent, *start.parent.parents][:4]:
+        if (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file():
+            return folder
+    return None
+
+
+def _import(
+    module_name: str, spec: str, do_import: Callable[[str], object] = importlib.import_module
+) -> object:
+    """``do_import(module_name)``, its failures turned into one sentence each."""
     try:
-        return importlib.import_module(module_name)
+        return do_import(module_name)
     except UserError:
         raise
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if module_name == missing or module_name.startswith(missing + "."):
-            raise UserError(
+            raise _ModuleMissing(
                 f"No module named {missing!r} (looked in the current directory and "
                 "--path folders); check the spelling or add --path."
             ) from None
+        holder = _holder_of(missing, _failing_file(exc))
+        if holder is not None:
+            raise UserError(
+                f"Importing {module_name!r} failed: {_one_line(exc)}; it is in {holder}, "
+                f"which is not on the import path: add --path {holder}."
+            ) from None
         raise UserError(
-            f"Importing {module_name!r} failed: {_one_line(exc)}; install what it needs."
+            f"Importing {module_name!r} failed: {_one_line(exc)}; install it if it is a "
+            "package, or add --path with the folder that holds it."
         ) from None
     except sqlite3.DatabaseError as exc:
         raise _storage_failure(module_name, spec, exc) from None
@@ -132,7 +166,98 @@ def _import(module_name: str, spec: str) -> object:
             "permissions."
         ) from None
     except (Exception, SystemExit) as exc:
-        raise UserError(f"Importing {module_name!r} failed: {_one_line(exc)}.") from None
+        raise UserError(_sentence(f"Importing {module_name!r} failed: {_one_line(exc)}")) from None
+
+
+def _embedded_dir() -> Path:
+    """The folder of the embedded ``tasks`` package, installed beside ``desktop_app``."""
+    import desktop_app
+
+    return Path(desktop_app.__file__).resolve().parent.parent / EMBEDDED_PACKAGE
+
+
+def _exec_embedded(name: str) -> object:
+    """Load the embedded package ``name`` from its installed folder into ``sys.modules``."""
+    folder = _embedded_dir()
+    existing = sys.modules.get(name)
+    if existing is not None:
+        if Path(getattr(existing, "__file__", "") or "").parent == folder:
+            return existing
+        for other in [n for n in sys.modules if n.split(".")[0] == name]:
+            del sys.modules[other]  # someone else's ``tasks``, imported earlier
+    found = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if found is None or found.loader is None:
+        raise UserError(f"The embedded default queue is missing from {folder}; reinstall.")
+    package = importlib.util.module_from_spec(found)
+    sys.modules[name] = package
+    try:
+        found.loader.exec_module(package)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return package
+
+
+def _import_embedded(module_name: str, spec: str) -> object:
+    """Import the embedded ``tasks`` package from where it is installed, never from the
+    current folder: a project's own ``tasks.py`` there must not stand in for it."""
+    _import(EMBEDDED_PACKAGE, spec, _exec_embedded)
+    return _import(module_name, spec)
+
+
+@contextmanager
+def _refusing_new_queues() -> Iterator[None]:
+    """While a module is imported, refuse to open a SQLite queue file that does not exist
+    (Huey would create it): a read-only command must not make a queue as it looks."""
+    original = SqliteStorage.__init__
+
+    def init(self: SqliteStorage, *args: object, **kwargs: object) -> None:
+        filename = kwargs.get("filename", args[1] if len(args) > 1 else "huey.db")
+        if isinstance(filename, str) and filename != ":memory:":
+            path = Path(filename).expanduser()
+            if not path.exists():
+                raise QueueMissingError(missing_queue_sentence(path))
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    SqliteStorage.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SqliteStorage.__init__ = original  # type: ignore[method-assign]
+
+
+def missing_queue_sentence(path: Path, default: bool = False) -> str:
+    """What a read-only command says when the queue file it should read is missing."""
+    where = "HUEY_DESK_DB" if default else "the filename its Huey instance is given"
+    return (
+        f"The queue {path} does not exist (nothing was ever queued there); check {where}, "
+        "or create it with huey-desk submit or huey-desk consumer."
+    )
+
+
+def is_embedded(spec: str | None, paths: Iterable[str] = ()) -> bool:
+    """True when ``spec`` means the embedded default queue (``tasks:huey``, no --path)."""
+    return (spec or DEFAULT_TARGET).strip() == DEFAULT_TARGET and not list(paths)
+
+
+def check_queue_exists(spec: str | None, paths: Iterable[str] = ()) -> None:
+    """Refuse (``QueueMissingError``) when the default queue's file does not exist.
+
+    Only the embedded default's file is known before its module is imported; for other
+    targets pass ``must_exist=True`` to ``load_target``.  Read-only views (status, show,
+    tasks, the window without a consumer) call this so they never create a queue.
+    """
+    if is_embedded(spec, paths):
+        path = default_db_path()
+        if not path.exists():
+            raise QueueMissingError(missing_queue_sentence(path, default=True))
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def load_target(
@@ -140,6 +265,7 @@ def load_target(
     paths: Iterable[str] = (),
     on_busy: Callable[[str], None] | None = None,
     busy_retries: int = BUSY_RETRIES,
+    must_exist: bool = False,
 ) -> Target:
     """Import ``spec`` with the current directory and ``paths`` on ``sys.path``.
 
@@ -147,15 +273,39 @@ def load_target(
     the module's own error), attribute missing, or not a Huey instance.  A queue that
     another process keeps locked while the module makes its tables is retried a few
     times (``on_busy`` hears a sentence before each retry), then reported as busy.
+
+    ``tasks:huey`` without ``paths`` is the embedded default, imported from where Huey
+    Desk is installed (never a ``tasks.py`` in the current folder).  ``must_exist``: for
+    read-only commands, refuse a SQLite queue file that does not exist instead of letting
+    the import create it (``QueueMissingError``).  ``main.huey`` (Huey's own dotted form)
+    is read as ``main:huey`` when ``main.huey`` is not a module.
     """
     module_name, attr = parse_spec(spec)
-    for extra in [*reversed(list(paths)), os.getcwd()]:
-        full = os.path.abspath(extra)
-        if full not in sys.path:
-            sys.path.insert(0, full)
+    paths = list(paths)
+    for extra in paths:
+        if not os.path.isdir(os.path.expanduser(extra)):
+            raise UserError(f"--path {extra} is not a folder; give a folder to import from.")
+    embedded = not paths and module_name.split(".")[0] == EMBEDDED_PACKAGE
+    if must_exist and embedded:
+        check_queue_exists(DEFAULT_TARGET)
+    if not embedded:
+        for extra in [*reversed(paths), os.getcwd()]:
+            full = os.path.abspath(os.path.expanduser(extra))
+            if full not in sys.path:
+                sys.path.insert(0, full)
+    dotted = ":" not in spec and "." in module_name
     for attempt in range(busy_retries + 1):
         try:
-            module = _import(module_name, spec)
+            with _refusing_new_queues() if must_exist else _nothing():
+                try:
+                    module = (_import_embedded if embedded else _import)(module_name, spec)
+                except _ModuleMissing:
+                    if not dotted:
+                        raise
+                    # huey's own form, main.huey: the module main, the attribute huey
+                    module_name, _, attr = module_name.rpartition(".")
+                    dotted = False
+                    module = _import(module_name, spec)
             break
         except QueueBusyError as exc:
             if attempt >= busy_retries:

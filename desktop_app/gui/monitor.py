@@ -32,6 +32,8 @@ TICK_MS = 25  # how often new journal events are looked for (one primary-key que
 STATUS_EVERY_S = 1.0  # workers and counts when nothing happens; the queue's size and page
 READER_CACHE_MB = 8  # per connection: the monitor's, and the one that counts filter matches
 RECOVER_EVERY_S = 1.0  # how often tasks left by a dead consumer are looked for
+# How often tasks a consumer without our hooks finished are looked for (a bounded batch).
+RECONCILE_EVERY_S = 5.0
 LIVE_STATUS_S = 0.1  # workers and counts while events arrive, at most this often
 QUEUE_SCAN = 20_000  # queued tasks a queue filter looks through (each is decoded)
 QUEUE_REFRESH_S = 5.0  # how often a filtered queue view is looked through again
@@ -95,6 +97,7 @@ class Monitor(QObject):
         self._indexer: Indexer | None = None
         self.rerun_interrupted = True  # set from the GUI thread; read here (a bool)
         self._next_recovery = 0.0
+        self._next_reconcile = 0.0
         self._queue_generation = 0
         self._queue_text = ""
         self._queue_blocks: list[int] = []  # recently asked for, most recent last
@@ -262,6 +265,10 @@ class Monitor(QObject):
             if now >= self._next_recovery:
                 self._next_recovery = now + RECOVER_EVERY_S
                 self._recover()
+            if now >= self._next_reconcile:
+                # their complete / error events arrive through the tail on the next tick
+                self._next_reconcile = now + RECONCILE_EVERY_S
+                self._inspector.reconcile()
             self._last_error = None
         except UserError as exc:
             self._report(str(exc))

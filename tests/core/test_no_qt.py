@@ -66,6 +66,7 @@ def test_command_line_runs_with_qt_blocked(tmp_path):
     code = BLOCK_QT.replace("print('ok')", "") + (
         "from desktop_app.cli import main\nsys.exit(main(['tasks', '--json']))\n"
     )
+    (tmp_path / "q.db").touch()  # read-only commands refuse a queue that does not exist
     env = {"HUEY_DESK_DB": str(tmp_path / "q.db"), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -76,3 +76,36 @@ def test_any_spec_string_parses_or_is_refused(text):
     else:
         assert all(p.isidentifier() for p in module.split("."))
         assert all(p.isidentifier() for p in attr.split("."))
+
+
+# -- what the command line says about --huey and --path (issue 14) ------------------------
+def test_hueys_own_dotted_form_is_accepted(project):
+    target = load_target("good_app.huey", [str(project)])
+    assert target.spec == "good_app:huey" and target.huey.name == "good"
+    with pytest.raises(UserError, match="'good_app' has no attribute 'nothing'"):
+        load_target("good_app.nothing", [str(project)])
+
+
+def test_a_module_its_own_imports_cannot_find_suggests_path(project):
+    pkg = project / "proj_pkg_app"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "config_xyz_app.py").write_text("from huey import MemoryHuey\nhuey = MemoryHuey('c')\n")
+    (pkg / "tasks_app.py").write_text("from config_xyz_app import huey\n")
+    with pytest.raises(UserError) as info:
+        load_target("proj_pkg_app.tasks_app:huey", [str(project)])
+    text = str(info.value)
+    assert "No module named 'config_xyz_app'" in text and f"add --path {pkg}" in text
+    assert "install" not in text
+
+
+def test_a_path_that_is_not_a_folder_is_refused(project):
+    with pytest.raises(UserError, match="--path /nonexistent/dir is not a folder"):
+        load_target("good_app:huey", [str(project), "/nonexistent/dir"])
+
+
+def test_a_module_message_ending_in_a_stop_gives_one_stop(project):
+    (project / "stop_app.py").write_text("raise RuntimeError('config missing.')\n")
+    with pytest.raises(UserError) as info:
+        load_target("stop_app:huey", [str(project)])
+    assert str(info.value) == "Importing 'stop_app' failed: RuntimeError: config missing."

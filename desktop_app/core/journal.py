@@ -452,6 +452,15 @@ class Journal(abc.ABC):
     def state_counts(self) -> dict[str, int]:
         """Tasks per state (without scanning the tasks)."""
 
+    @abc.abstractmethod
+    def tasks_in_state(
+        self, state: str, after: Any = None, limit: int = 200
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """Up to ``limit`` tasks (``task_id``, ``task_name``, ``state_ts``) now in a
+        waiting state (pending, scheduled, retrying, revoked), in a stable order from
+        position ``after`` (None: the start); and the position to go on from, None at
+        the end.  For walking round a large history a batch at a time."""
+
     # -- consumers and workers -------------------------------------------------------
     @abc.abstractmethod
     def consumers(self) -> list[dict[str, Any]]:
@@ -913,6 +922,21 @@ class SqliteJournal(Journal):
             .fetchall()
         )
         return [r[0] for r in rows]
+
+    def tasks_in_state(
+        self, state: str, after: Any = None, limit: int = 200
+    ) -> tuple[list[dict[str, Any]], Any]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT rowid, task_id, task_name, state_ts FROM tasks "
+                "WHERE state = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+                (state, after or 0, limit),
+            )
+            .fetchall()
+        )
+        found = [{"task_id": r[1], "task_name": r[2], "state_ts": r[3]} for r in rows]
+        return found, (rows[-1][0] if len(rows) == limit else None)
 
     def state_counts(self) -> dict[str, int]:
         """Tasks per state, read from the counts the triggers keep (no scan)."""

@@ -477,3 +477,21 @@ def test_close_and_reopen_keeps_everything(open_journal):
     assert again.task("a") == before[1] and again.state_counts() == before[2]
     assert again.workers() == before[3] and again.typical_duration() == 3.0
     assert again.last_id() == before[0][-1].cursor
+
+
+def test_tasks_in_state_walks_a_waiting_state_a_batch_at_a_time(journal):
+    t0 = time.time() - 100
+    journal.append([ev(ENQUEUED, f"p{n}", ts=t0 + n) for n in range(7)])
+    journal.append([ev(SCHEDULED, "s1", ts=t0 + 50), ev(EXECUTING, "p3", ts=t0 + 60)])
+    seen, after, calls = [], None, 0
+    while True:
+        rows, after = journal.tasks_in_state(ENQUEUED, after, limit=2)
+        seen += [r["task_id"] for r in rows]
+        calls += 1
+        assert calls < 20
+        if after is None:
+            break
+    assert sorted(seen) == ["p0", "p1", "p2", "p4", "p5", "p6"]
+    assert all(r["task_name"] == "app.job" and r["state_ts"] for r in rows)
+    rows, after = journal.tasks_in_state(SCHEDULED)
+    assert [r["task_id"] for r in rows] == ["s1"] and after is None

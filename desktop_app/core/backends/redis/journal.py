@@ -613,6 +613,26 @@ class RedisJournal(Journal):
             pipe.hget(self.prefix + "task:" + task_id, "enqueued_at")
         return {i: float(v) for i, v in zip(ids, pipe.execute()) if v is not None}
 
+    def tasks_in_state(
+        self, state: str, after: Any = None, limit: int = 200
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """Walks the waiting index (a sorted set by state time) from score ``after``."""
+        low = "-inf" if after is None else f"({after!r}"
+        entries = self._r.zrangebyscore(
+            self.prefix + "waiting", low, "+inf", start=0, num=limit, withscores=True
+        )
+        if not entries:
+            return [], None
+        pipe = self._r.pipeline(transaction=False)
+        for member, _ in entries:
+            pipe.hmget(self.prefix + "task:" + _text(member), ("state", "task_name", "state_ts"))
+        found = [
+            {"task_id": _text(member), "task_name": _text(name), "state_ts": float(ts or 0)}
+            for (member, _), (stored, name, ts) in zip(entries, pipe.execute())
+            if _text(stored) == state
+        ]
+        return found, (entries[-1][1] if len(entries) == limit else None)
+
     def state_counts(self) -> dict[str, int]:
         """Tasks per state, from the counts hash the append script keeps (no scan)."""
         counts = self._r.hgetall(self.prefix + "counts")

@@ -13,9 +13,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from desktop_app.core.states import COMPLETE, FAILED_STATES, label
+
 BUCKET_S = 10
 WINDOW_S = 10 * 60
-FAILED = ("error", "interrupted", "timeout")
 
 
 class ChartsPanel(QWidget):
@@ -34,7 +35,7 @@ class ChartsPanel(QWidget):
         self.throughput.addLegend(offset=(5, 5))
         self.throughput.showGrid(y=True, alpha=0.3)
         self.done_curve = self.throughput.plot(
-            name="complete", pen=pg.mkPen("#2f855a", width=2), stepMode="center"
+            name=label(COMPLETE), pen=pg.mkPen("#2f855a", width=2), stepMode="center"
         )
         self.failed_curve = self.throughput.plot(
             name="failed", pen=pg.mkPen("#c53030", width=2), stepMode="center"
@@ -58,7 +59,7 @@ class ChartsPanel(QWidget):
             kind = e["kind"]
             if kind == "complete":
                 target = self.done
-            elif kind in FAILED and not (e.get("data") or {}).get("retries"):
+            elif kind in FAILED_STATES and not (e.get("data") or {}).get("retries"):
                 target = self.failed
             else:
                 continue

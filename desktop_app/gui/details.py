@@ -19,22 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.states import FINAL_STATES, WAITING_STATES, label
 from desktop_app.gui.jobs import run_job
 from desktop_app.gui.models import seconds
-
-FINISHED = {
-    "complete",
-    "error",
-    "interrupted",
-    "revoked",
-    "expired",
-    "canceled",
-    "locked",
-    "timeout",
-    "rate-limited",
-    "flushed",
-}
-WAITING = {"enqueued", "scheduled"}
 
 
 def _when(ts: float | None) -> str:
@@ -116,17 +103,18 @@ class TaskDetails(QWidget):
             return  # an older request answered after a newer one
         self.info = info
         self.title.setText(
-            f"<b>{info.get('task') or '?'}</b> — {info['state']}<br><small>{info['id']}</small>"
+            f"<b>{info.get('task') or '?'}</b> — {label(info['state'])}"
+            f"<br><small>{info['id']}</small>"
         )
         args = info.get("args_preview") or ""
         facts = [f"arguments: {args or '(none)'}"]
-        for key, label in (
+        for key, name in (
             ("enqueued_at", "enqueued"),
             ("started_at", "started"),
             ("finished_at", "finished"),
         ):
             if info.get(key):
-                facts.append(f"{label}: {_when(info[key])}")
+                facts.append(f"{name}: {_when(info[key])}")
         if info.get("duration") is not None:
             facts.append(f"duration: {seconds(info['duration'])}")
         if info.get("worker"):
@@ -158,7 +146,9 @@ class TaskDetails(QWidget):
             elif data.get("duration") is not None:
                 detail = seconds(data["duration"])
             self.timeline.addTopLevelItem(
-                QTreeWidgetItem([_when(e["ts"]), e["kind"], e.get("worker") or "", detail.strip()])
+                QTreeWidgetItem(
+                    [_when(e["ts"]), label(e["kind"]), e.get("worker") or "", detail.strip()]
+                )
             )
         for column in range(3):
             self.timeline.resizeColumnToContents(column)
@@ -167,9 +157,9 @@ class TaskDetails(QWidget):
     def _buttons(self) -> None:
         state = (self.info or {}).get("state")
         exact = bool(self.info and self.info.get("args") is not None)
-        self.retry_button.setEnabled(state in FINISHED and exact)
+        self.retry_button.setEnabled(state in FINAL_STATES and exact)
         self.edit_button.setEnabled(exact)
-        self.revoke_button.setEnabled(state in WAITING)
+        self.revoke_button.setEnabled(state in WAITING_STATES)
         self.copy_button.setEnabled(self.info is not None)
 
     def _ask(self, signal: Any) -> None:

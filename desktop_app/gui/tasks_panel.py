@@ -9,26 +9,14 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSplitter, QWidget
 
 from desktop_app.core.history import TaskQuery
+from desktop_app.core.states import FILTER_STATES, TRANSIENT_STATES, label
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.models import Role
 from desktop_app.gui.panel import Panel, table
 from desktop_app.gui.task_history import TasksModel
 
 FILTER_DELAY_MS = 150  # typing pause after which the tasks filter is applied
-TRANSIENT_STATES = ("enqueued", "scheduled", "executing", "retrying")
 FOLLOW_EVERY_S = 2.0  # a view of a transient state is read again at most this often
-RESULT_STATES = (
-    "all",
-    "complete",
-    "error",
-    "executing",
-    "retrying",
-    "interrupted",
-    "revoked",
-    "expired",
-    "enqueued",
-    "scheduled",
-)
 
 
 class TasksPanel(Panel):
@@ -54,7 +42,9 @@ class TasksPanel(Panel):
         t.setContentsMargins(0, 0, 0, 0)
         self.state_combo = QComboBox()
         self.state_combo.setObjectName("state-filter")
-        self.state_combo.addItems(RESULT_STATES)
+        self.state_combo.addItem("all states", None)
+        for state in FILTER_STATES:  # the words users read; the store's names as data
+            self.state_combo.addItem(label(state), state)
         self.task_combo = QComboBox()
         self.task_combo.setObjectName("task-filter")
         self.task_combo.addItem("all tasks", None)
@@ -80,7 +70,7 @@ class TasksPanel(Panel):
         self._filter_timer.setInterval(FILTER_DELAY_MS)
         self._filter_timer.timeout.connect(self.apply_filter)
         self.text_filter.textChanged.connect(self._filter_timer.start)
-        self.state_combo.currentTextChanged.connect(self.apply_filter)
+        self.state_combo.currentIndexChanged.connect(self.apply_filter)
         self.task_combo.currentIndexChanged.connect(self.apply_filter)
         self._next_follow = 0.0
 
@@ -92,11 +82,10 @@ class TasksPanel(Panel):
     def apply_filter(self) -> None:
         """Ask the store for the tasks that match the state, task and text chosen."""
         self._filter_timer.stop()
-        state = self.state_combo.currentText()
         current = self.model.query
         self.model.set_query(
             TaskQuery(
-                state=None if state == "all" else state,
+                state=self.state_combo.currentData(),
                 task_name=self.task_combo.currentData(),
                 text=self.text_filter.text().strip(),
                 order=current.order,
@@ -159,6 +148,7 @@ class TasksPanel(Panel):
         self._follow_transient_state(status.get("states", {}))
         shown = f"{self.model.rowCount():,}" + ("" if self.model.counted else "+")
         self.set_count(
-            f"— {counts.get('complete', 0):,} complete, {counts.get('error', 0):,} failed"
+            f"— {counts.get('complete', 0):,} {label('complete')}, "
+            f"{counts.get('error', 0):,} {label('error')}"
             f" · {shown} shown"
         )

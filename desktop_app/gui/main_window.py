@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.workers_model = WorkersModel(self)
 
         self.submit_panel = SubmitPanel(catalogue, dispatcher, inspector=inspector)
+        self.submit_panel.consumer = consumer
         self.submit_panel.submitted.connect(lambda _id: self.refresh_requested.emit())
 
         self.queue_panel = QueuePanel(self.queue_model)

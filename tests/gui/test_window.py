@@ -119,14 +119,9 @@ def test_a_failure_shows_its_error(qtbot, desk):
 def test_bad_input_is_refused_inline(qtbot, desk):
     panel = desk.window.submit_panel
     panel.select_task("crunch_report")
-    since = panel.findChild(object, "param-since")
-    since.setText("not json")
-    assert not panel.submit_button.isEnabled()
-    assert "since is not valid JSON" in panel.error.text()
-    since.setText('"2026-13-45"')
-    assert "must be a date like" in panel.error.text()
-    assert not panel.submit_button.isEnabled()
-    since.setText('"2026-11-25"')
+    # an optional date: a date widget with "none" (its default) beside it
+    assert panel.findChild(object, "param-since-none").isChecked()
+    panel.findChild(object, "param-since-none").setChecked(False)
     assert panel.submit_button.isEnabled()
     assert panel.error.text() == ""
     panel.priority.setText("high")

@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.action.connect(self._queue_action)
         self.workers_panel = WorkersPanel(self.workers_model, consumer)
         self.workers_panel.watch_pid.connect(self.watch_pid)
+        self.workers_panel.message.connect(self.statusBar().showMessage)
         self.results_panel = TasksPanel(self.tasks_model, catalogue, inspector)
         self.results_panel.message.connect(self.statusBar().showMessage)
         self.details = self.results_panel.details

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSettings, Qt, Signal
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QS
 
 from desktop_app import __version__
 from desktop_app.core.inflight import rerun_interrupted
+from desktop_app.core.paths import sqlite_filename
 from desktop_app.gui.consumer_process import ConsumerProcess
 from desktop_app.gui.jobs import run_job
 from desktop_app.gui.models import WorkersModel
@@ -21,6 +23,18 @@ from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.tasks_panel import TasksPanel
 from desktop_app.gui.tray import Notifier
 from desktop_app.gui.workers_panel import WorkersPanel
+
+
+def window_title(target: Any) -> str:
+    """Names the queue and its database, so that two windows can be told apart."""
+    huey = target.huey
+    db = sqlite_filename(huey)
+    if db is not None:
+        home = Path.home()
+        where = f"~/{db.relative_to(home)}" if db.is_relative_to(home) else str(db)
+    else:
+        where = type(huey.storage).__name__
+    return f"Huey Desk — {huey.name} · {where} ({target.spec})"
 
 
 class MainWindow(QMainWindow):
@@ -38,7 +52,7 @@ class MainWindow(QMainWindow):
         inspector: Any = None,
     ) -> None:
         super().__init__()
-        self.setWindowTitle(f"Huey Desk — {target.spec}")
+        self.setWindowTitle(window_title(target))
         self.target = target
         self.consumer = consumer
         self.dispatcher = dispatcher
@@ -90,6 +104,7 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(top)
         right.addWidget(self.results_panel)
+        right.setSizes([400, 480])  # the tasks and their details get the larger part
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         self.splitter.addWidget(self.submit_panel)
@@ -126,16 +141,33 @@ class MainWindow(QMainWindow):
         find = QAction("&Find in tasks", self, shortcut=QKeySequence.StandardKey.Find)
         find.triggered.connect(lambda: self.text_filter.setFocus())
         view.addAction(find)
+        # Task: what can be done to the selected task and the selected queued tasks
+        task = self.menuBar().addMenu("&Task")
         retry = QAction("&Retry selected task", self, shortcut=QKeySequence("Ctrl+R"))
         retry.triggered.connect(lambda: self.details.task_id and self.retry(self.details.task_id))
-        view.addAction(retry)
-        revoke = QAction(
-            "Re&voke selected queued tasks",
-            self,
-            shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
-        )
-        revoke.triggered.connect(lambda: self._queue_action("revoke"))
-        self.queue_view.addAction(revoke)
+        task.addAction(retry)
+        edit = QAction("&Edit and resubmit selected task", self, shortcut=QKeySequence("Ctrl+E"))
+        edit.triggered.connect(self.details.edit_button.click)
+        task.addAction(edit)
+        task.addSeparator()
+        queued = [
+            ("Run selected queued tasks &now", "run_now", None),
+            (
+                "Re&voke selected queued tasks",
+                "revoke",
+                QKeySequence(QKeySequence.StandardKey.Delete),
+            ),
+            ("Re&store selected queued tasks", "restore", None),
+            ("&Flush the queue…", "flush", None),
+        ]
+        for text, name, keys in queued:
+            action = QAction(text, self)
+            if keys is not None:
+                action.setShortcut(keys)
+            action.triggered.connect(lambda _checked=False, n=name: self._queue_action(n))
+            task.addAction(action)
+            if name != "flush":
+                self.queue_view.addAction(action)  # the queue table's context menu
         self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(self.refresh_requested.emit)

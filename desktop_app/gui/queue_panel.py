@@ -27,6 +27,9 @@ class QueuePanel(Panel):
         self.model = model
         self.view = table(model, "queue-view", (80, 120, 160, 60, 80, 140), sorted_here=False)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        # the longest state, "scheduled, revoked", whole (80 px cut it to "schedul…")
+        state_width = self.view.fontMetrics().horizontalAdvance("scheduled, revoked") + 16
+        self.view.setColumnWidth(0, max(state_width, 80))
         tools = QWidget()
         q = QHBoxLayout(tools)
         q.setContentsMargins(0, 0, 0, 0)

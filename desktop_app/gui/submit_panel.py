@@ -213,6 +213,22 @@ class ParamEditor:
         raise AssertionError(f"no change signal on {self.input}")
 
 
+def signature_text(signature: inspect.Signature) -> str:
+    """The signature as people write it: ``-> None``, not the ``-> NoneType`` that
+    resolved annotations print."""
+    none = type(None)
+    params = [
+        p.replace(annotation=None) if p.annotation is none else p
+        for p in signature.parameters.values()
+    ]
+    returns = signature.return_annotation
+    return str(
+        signature.replace(
+            parameters=params, return_annotation=None if returns is none else returns
+        )
+    )
+
+
 def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
@@ -258,7 +274,7 @@ class SubmitPanel(QWidget):
         for info in catalogue:
             item = QListWidgetItem(info.short_name + ("  ⟳" if info.periodic else ""))
             item.setData(Qt.ItemDataRole.UserRole, info.name)
-            item.setToolTip(f"{info.name}{info.signature}\n\n{info.doc}")
+            item.setToolTip(f"{info.name}{signature_text(info.signature)}\n\n{info.doc}")
             self.tasks.addItem(item)
         self.tasks.currentItemChanged.connect(self._select)
 
@@ -352,7 +368,7 @@ class SubmitPanel(QWidget):
             return
         info = self.catalogue.get(item.data(Qt.ItemDataRole.UserRole))
         self.task = info
-        details = [f"<b>{info.short_name}</b>{_escape(str(info.signature))}"]
+        details = [f"<b>{info.short_name}</b>{_escape(signature_text(info.signature))}"]
         if info.summary:
             details.append(_escape(info.summary))
         extras = []

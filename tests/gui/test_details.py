@@ -38,3 +38,16 @@ def test_states_are_shown_by_their_words(qtbot):
     details._loaded(info("enqueued"))
     assert "pending" in details.title.text()
     assert details.revoke_button.isEnabled() and not details.retry_button.isEnabled()
+
+
+def test_the_text_opens_in_a_window_of_its_own(qtbot):
+    details = make(qtbot)
+    details._loaded(info("error", traceback="Traceback...\nRuntimeError: boom\n"))
+    assert details.tabs.tabText(0) == "Traceback"
+    details.open_button.click()
+    (window,) = details.windows
+    assert window.isWindow() and window.isVisible()
+    assert window.toPlainText() == details.text.toPlainText()
+    assert window.windowTitle() == "Traceback of tasks.demo.noop t-1"
+    window.close()  # deleted on close, and forgotten
+    qtbot.waitUntil(lambda: details.windows == [])

@@ -208,9 +208,10 @@ class Inspector:
     def workers(self) -> list[dict[str, Any]]:
         """Workers of recent consumers, live ones first.
 
-        A stopped consumer's workers are left out when a live consumer of the same host
-        and target has workers of the same names (a restart): listed side by side, the
-        old Worker-1 and the new one could not be told apart.
+        A stopped or dead consumer's workers are left out when a live consumer of the
+        same host and target has workers of the same names (a restart, or a restart after
+        a crash or a kill): listed side by side, the old Worker-1 and the new one could
+        not be told apart.  What the dead one ran is in the tasks, marked interrupted.
         """
         now = time.time()
         targets = {c["consumer_id"]: c.get("target") for c in self.journal.consumers()}
@@ -225,7 +226,7 @@ class Inspector:
         live = {key for _row, state, key in rows if state in ("idle", "busy")}
         out = []
         for row, state, key in rows:
-            if state == "stopped" and key in live:
+            if state in ("stopped", "dead") and key in live:
                 continue  # replaced by a live consumer's worker of the same name
             busy = state == "busy"
             out.append(

@@ -148,6 +148,15 @@ def test_after_a_restart_only_the_new_consumers_workers_are_listed(qtbot, tmp_pa
     journal.register_consumer("other", **info | {"target": "other:huey"})
     journal.beat("other", [("Worker-1", 3, True)])
     journal.consumer_stopped("other")
+    # a consumer killed before the restart: its heartbeats stopped (written as stale here)
+    journal.register_consumer("killed", **info)
+    journal.beat("killed", [("Worker-2", 4, True)])
+    journal._conn().execute(
+        "UPDATE consumers SET last_beat = last_beat - 60 WHERE consumer_id = 'killed'"
+    )
+    journal._conn().execute(
+        "UPDATE workers SET last_beat = last_beat - 60 WHERE consumer_id = 'killed'"
+    )
     workers = Inspector(MemoryHuey("t"), journal).workers()
     listed = sorted((w["consumer"], w["name"], w["state"]) for w in workers)
     assert listed == [

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QWidget
 
 from desktop_app.core.states import COMPLETE, FAILED_STATES, label
 
@@ -72,7 +73,8 @@ class ChartsPanel(QWidget):
             "depth-chart", f"Queue depth: {_swatch(DEPTH_COLOUR, 'pending + scheduled')}"
         )
         self.depth_curve = self.queue.plot(pen=pg.mkPen(DEPTH_COLOUR, width=2))
-        layout = QVBoxLayout(self)
+        self.charts_layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        layout = self.charts_layout
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.throughput)
@@ -88,12 +90,22 @@ class ChartsPanel(QWidget):
         plot.setObjectName(name)
         plot.setTitle(title, size="9pt")
         plot.showGrid(y=True, alpha=0.3)
-        plot.setMinimumHeight(110)
+        plot.setMinimumSize(160, 80)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
         plot.getPlotItem().layout.setContentsMargins(2, 2, 6, 2)
         plot.setYRange(0, 1.1, padding=0)
         return plot
+
+    def resizeEvent(self, event: Any) -> None:
+        """Side by side when the panel is wide and low (it shares a tab with the output),
+        one above the other when it is tall: neither chart is squeezed flat."""
+        super().resizeEvent(event)
+        size = event.size()
+        wide = size.width() >= 1.6 * size.height()
+        self.charts_layout.setDirection(
+            QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        )
 
     def on_events(self, events: list[dict]) -> None:
         for e in events:

@@ -60,7 +60,7 @@ class Panel(QWidget):
         layout.addWidget(self.label)
         if tools is not None:  # on a line of their own: the panel stays narrow
             layout.addWidget(tools)
-        layout.addWidget(body)
+        layout.addWidget(body, 1)  # the view gets the room, not the title or the tools
 
     def set_count(self, text: str) -> None:
         self.label.setText(f"<b>{self.title}</b> {text}")

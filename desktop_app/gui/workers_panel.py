@@ -166,7 +166,9 @@ class WorkersPanel(Panel):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(below)
-        self.splitter.setSizes([220, 280])
+        self.splitter.setSizes([150, 250])
+        # room for a few workers: the tabs below must not squeeze the table to one row
+        self.view.setMinimumHeight(self.view.horizontalHeader().sizeHint().height() + 3 * 22 + 6)
         super().__init__("Workers", self.splitter, controls)
         self._log_timer = QTimer(self)
         self._log_timer.setSingleShot(True)

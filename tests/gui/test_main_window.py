@@ -123,3 +123,17 @@ def test_a_none_result_is_shown_as_none_not_nonetype(qtbot):
     assert "NoneType" not in panel.about.text() and "-&gt; None" in panel.about.text()
     tips = [panel.tasks.item(i).toolTip() for i in range(panel.tasks.count())]
     assert not any("NoneType" in t for t in tips)
+
+
+def test_panels_give_their_room_to_the_views(qtbot):
+    window = window_on(qtbot, MemoryHuey("m"))
+    window.resize(1400, 880)
+    window.show()
+    qtbot.waitExposed(window)
+    settle()
+    for panel in (window.queue_panel, window.workers_panel, window.results_panel):
+        # the title keeps to its line (a gap of 40 px opened under the Tasks title)
+        assert panel.label.height() <= 2 * panel.label.fontMetrics().lineSpacing()
+    view = window.workers_view
+    rows = (view.height() - view.horizontalHeader().height()) // 22
+    assert rows >= 3  # the output and charts tabs squeezed the workers to one row

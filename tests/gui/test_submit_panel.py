@@ -123,3 +123,27 @@ def test_right_away_when_a_worker_is_idle(qtbot, catalogue):
     with qtbot.waitSignal(panel.submitted):
         panel.submit()
     assert "should start right away" in panel.result.text()
+
+
+def test_signatures_read_as_written(qtbot):
+    import enum
+    import inspect
+
+    from desktop_app.gui.submit_panel import signature_text
+
+    class Kind(enum.Enum):
+        SUMMARY = "summary"
+
+    def f(
+        a: int, *nums: int, since: dt.date | None = None, kind: Kind = Kind.SUMMARY, **kw: str
+    ) -> None:
+        pass
+
+    def g(a, *, b: str = "x") -> dict:
+        return {}
+
+    assert signature_text(inspect.signature(f)) == (
+        "(a: int, *nums: int, since: date | None = None, kind: Kind = Kind.SUMMARY, "
+        "**kw: str) -> None"
+    )
+    assert signature_text(inspect.signature(g)) == "(a, *, b: str = 'x') -> dict"

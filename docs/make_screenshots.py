@@ -1,6 +1,7 @@
 """Render screenshots of the window with demo data into docs/ (offscreen or under Xvfb).
 
-QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py          # window.png
+QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py          # window.png and
+    # submit-form.png, details-failed.png, charts.png, workers-resized.png
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py --scale  # window-1m.png
 
 ``--scale`` builds 100,000 pending and 1,000,000 finished tasks first (about two minutes,
@@ -57,19 +58,50 @@ def main() -> int:
             return
         QTimer.singleShot(1200, finish)
 
+    window = desk.window
+
+    def save(widget, name: str) -> None:
+        path = HERE / name
+        widget.grab().save(str(path))
+        print(f"wrote {path}")
+
     def finish() -> None:
-        view = desk.window.results_view
+        view = window.results_view
         for row in range(view.model().rowCount()):
-            if view.model().index(row, 0).data() == "error":
+            if view.model().index(row, 0).data() == "failed":
                 view.setCurrentIndex(view.model().index(row, 0))
                 break
         QTimer.singleShot(800, grab)
 
     def grab() -> None:
-        path = HERE / "window.png"
-        desk.window.grab().save(str(path))
-        print(f"wrote {path}")
-        desk.shutdown()
+        bar = window.log.verticalScrollBar()
+        print(f"consumer output at {bar.value()} of {bar.maximum()}")
+        save(window, "window.png")
+        save(window.results_panel, "details-failed.png")
+        panel = window.submit_panel
+        panel.select_task("crunch_report")
+        panel.findChild(object, "param-since-none").setChecked(False)
+        window.workers_panel.findChild(object, "workers-tabs").setCurrentIndex(1)
+        QTimer.singleShot(1500, charts)  # the new form's widgets are shown by then too
+
+    def charts() -> None:
+        save(window.submit_panel, "submit-form.png")
+
+        save(window.workers_panel, "charts.png")
+        window.workers_panel.findChild(object, "workers-tabs").setCurrentIndex(0)
+        window.worker_count.setValue(3)  # applied: the consumer restarts with 3 workers
+        resized.tries = 0
+        QTimer.singleShot(1000, resized)
+
+    def resized() -> None:
+        rows = [window.workers_model.row(i) for i in range(window.workers_model.rowCount())]
+        live = [r for r in rows if r["state"] in ("idle", "busy")]
+        if len(live) != 3 and resized.tries < 150:
+            resized.tries += 1
+            QTimer.singleShot(200, resized)
+            return
+        save(window.workers_panel, "workers-resized.png")
+        desk.shutdown(stop_timeout_ms=5000)
         app.quit()
 
     shoot.tries = 0

@@ -229,14 +229,28 @@ class Inspector:
 
     # -- status ------------------------------------------------------------------------
     def workers(self) -> list[dict[str, Any]]:
+        """Workers of recent consumers, live ones first.
+
+        A stopped or dead consumer's workers are left out when a live consumer of the
+        same host and target has workers of the same names (a restart, or a restart after
+        a crash or a kill): listed side by side, the old Worker-1 and the new one could
+        not be told apart.  What the dead one ran is in the tasks, marked interrupted.
+        """
         now = time.time()
-        out = []
+        targets = {c["consumer_id"]: c.get("target") for c in self.journal.consumers()}
+        rows = []
         for row in self.journal.workers():
             if now - (row.get("consumer_beat") or 0) > FORGET_AFTER_S:
                 continue
             state = worker_state(row, now)
             if state == "stopped" and now - (row.get("consumer_beat") or 0) > FORGET_STOPPED_S:
                 continue  # a consumer stopped on purpose: nothing to look at after a while
+            rows.append((row, state, (row["host"], targets.get(row["consumer_id"]), row["name"])))
+        live = {key for _row, state, key in rows if state in ("idle", "busy")}
+        out = []
+        for row, state, key in rows:
+            if state in ("stopped", "dead") and key in live:
+                continue  # replaced by a live consumer's worker of the same name
             busy = state == "busy"
             out.append(
                 {

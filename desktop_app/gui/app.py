@@ -36,8 +36,9 @@ class Desk:
         paths: tuple[str, ...] = (),
     ) -> None:
         from desktop_app.gui.consumer_process import ConsumerProcess
-        from desktop_app.gui.main_window import MainWindow, MonitorThread
+        from desktop_app.gui.main_window import MainWindow
         from desktop_app.gui.monitor import Monitor
+        from desktop_app.gui.monitor_thread import MonitorThread
 
         self.target = target
         self.journal_path = journal_path
@@ -48,9 +49,7 @@ class Desk:
             ConsumerProcess(target.spec, workers, paths, journal_path) if start_consumer else None
         )
         inspector = Inspector(target.huey, self.journal, target.spec)
-        self.window = MainWindow(
-            target, journal_path, catalogue, dispatcher, self.consumer, inspector
-        )
+        self.window = MainWindow(target, catalogue, dispatcher, self.consumer, inspector)
         self.monitor = Monitor(target.huey, journal_path, target.spec)
         self.window.connect_monitor(self.monitor)
         self.thread = MonitorThread(self.monitor)

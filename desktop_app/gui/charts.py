@@ -6,16 +6,45 @@ timer, never once per event.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QWidget
+
+from desktop_app.core.states import COMPLETE, FAILED_STATES, label
 
 BUCKET_S = 10
 WINDOW_S = 10 * 60
-FAILED = ("error", "interrupted", "timeout")
+DONE_COLOUR = "#2f855a"
+FAILED_COLOUR = "#c53030"
+DEPTH_COLOUR = "#2b6cb0"
+
+
+class CountAxis(pg.AxisItem):
+    """A y axis for counts: whole-number ticks only (no "0.5 tasks")."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        levels = [
+            (spacing, [v for v in values if float(v).is_integer()])
+            for spacing, values in super().tickValues(minVal, maxVal, size)
+            if spacing >= 1
+        ]
+        levels = [(spacing, values) for spacing, values in levels if values]
+        if not levels:  # a range under a few units: every whole number in it
+            whole = range(math.ceil(minVal), math.floor(maxVal) + 1)
+            levels = [(1.0, [float(v) for v in whole])]
+        return levels
+
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list[str]:
+        return [f"{round(v * scale):,}" for v in values]
+
+
+def _swatch(colour: str, text: str) -> str:
+    return f"<span style='color:{colour}'>■ {text}</span>"
 
 
 class ChartsPanel(QWidget):
@@ -28,24 +57,26 @@ class ChartsPanel(QWidget):
         self.depth: deque[tuple[float, int]] = deque(maxlen=WINDOW_S * 2)
         self._dirty = False
         pg.setConfigOptions(antialias=True, background=None)
-        self.throughput = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
-        self.throughput.setObjectName("throughput-chart")
-        self.throughput.setTitle(f"Finished per {BUCKET_S} s")
-        self.throughput.addLegend(offset=(5, 5))
-        self.throughput.showGrid(y=True, alpha=0.3)
+        # The legend is in the title: a legend box in the plot sat on the lines.
+        self.throughput = self._plot(
+            "throughput-chart",
+            f"Finished per {BUCKET_S} s: {_swatch(DONE_COLOUR, label(COMPLETE))} "
+            f"{_swatch(FAILED_COLOUR, 'failed')}",
+        )
         self.done_curve = self.throughput.plot(
-            name="complete", pen=pg.mkPen("#2f855a", width=2), stepMode="center"
+            pen=pg.mkPen(DONE_COLOUR, width=2), stepMode="center"
         )
         self.failed_curve = self.throughput.plot(
-            name="failed", pen=pg.mkPen("#c53030", width=2), stepMode="center"
+            pen=pg.mkPen(FAILED_COLOUR, width=2), stepMode="center"
         )
-        self.queue = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
-        self.queue.setObjectName("depth-chart")
-        self.queue.setTitle("Queue depth")
-        self.queue.showGrid(y=True, alpha=0.3)
-        self.depth_curve = self.queue.plot(pen=pg.mkPen("#2b6cb0", width=2))
-        layout = QVBoxLayout(self)
+        self.queue = self._plot(
+            "depth-chart", f"Queue depth: {_swatch(DEPTH_COLOUR, 'pending + scheduled')}"
+        )
+        self.depth_curve = self.queue.plot(pen=pg.mkPen(DEPTH_COLOUR, width=2))
+        self.charts_layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        layout = self.charts_layout
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addWidget(self.throughput)
         layout.addWidget(self.queue)
         self.timer = QTimer(self)
@@ -53,12 +84,35 @@ class ChartsPanel(QWidget):
         self.timer.timeout.connect(self.redraw)
         self.timer.start(1000)
 
+    @staticmethod
+    def _plot(name: str, title: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(), "left": CountAxis("left")})
+        plot.setObjectName(name)
+        plot.setTitle(title, size="9pt")
+        plot.showGrid(y=True, alpha=0.3)
+        plot.setMinimumSize(160, 80)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        plot.getPlotItem().layout.setContentsMargins(2, 2, 6, 2)
+        plot.setYRange(0, 1.1, padding=0)
+        return plot
+
+    def resizeEvent(self, event: Any) -> None:
+        """Side by side when the panel is wide and low (it shares a tab with the output),
+        one above the other when it is tall: neither chart is squeezed flat."""
+        super().resizeEvent(event)
+        size = event.size()
+        wide = size.width() >= 1.6 * size.height()
+        self.charts_layout.setDirection(
+            QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        )
+
     def on_events(self, events: list[dict]) -> None:
         for e in events:
             kind = e["kind"]
             if kind == "complete":
                 target = self.done
-            elif kind in FAILED and not (e.get("data") or {}).get("retries"):
+            elif kind in FAILED_STATES and not (e.get("data") or {}).get("retries"):
                 target = self.failed
             else:
                 continue
@@ -88,6 +142,9 @@ class ChartsPanel(QWidget):
         xs, done, failed = self.series()
         self.done_curve.setData(xs, done)
         self.failed_curve.setData(xs, failed)
+        # counts start at zero, with room for one at least (an idle chart showed -0.5..0.5)
+        self.throughput.setYRange(0, max(1, *done, *failed) * 1.1, padding=0)
         if self.depth:
             times, depths = zip(*self.depth)
             self.depth_curve.setData(list(times), list(depths))
+            self.queue.setYRange(0, max(1, *depths) * 1.1, padding=0)

@@ -9,32 +9,23 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop_app.core.states import FINAL_STATES, WAITING_STATES, label
 from desktop_app.gui.jobs import run_job
 from desktop_app.gui.models import seconds
-
-FINISHED = {
-    "complete",
-    "error",
-    "interrupted",
-    "revoked",
-    "expired",
-    "canceled",
-    "locked",
-    "timeout",
-    "rate-limited",
-    "flushed",
-}
-WAITING = {"enqueued", "scheduled"}
 
 
 def _when(ts: float | None) -> str:
@@ -62,9 +53,16 @@ class TaskDetails(QWidget):
         self.facts.setObjectName("details-facts")
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts_box = QScrollArea()
+        self.facts_box.setObjectName("details-facts-box")
+        self.facts_box.setWidgetResizable(True)
+        self.facts_box.setFrameShape(QFrame.Shape.NoFrame)
+        self.facts_box.setWidget(self.facts)
+        self.facts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setObjectName("details-text")
         self.text.setPlaceholderText("Result or traceback")
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.timeline = QTreeWidget()
         self.timeline.setObjectName("details-timeline")
         self.timeline.setHeaderLabels(["Time", "Event", "Worker", "Detail"])
@@ -75,6 +73,11 @@ class TaskDetails(QWidget):
         self.revoke_button = QPushButton("Revoke")
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the result or traceback")
+        self.open_button = QPushButton("Open in window")
+        self.open_button.setObjectName("details-open")
+        self.open_button.setToolTip("Show the result or traceback in a window of its own")
+        self.open_button.clicked.connect(self.open_text_window)
+        self.windows: list[QPlainTextEdit] = []
         self.retry_button.clicked.connect(lambda: self._ask(self.retry_requested))
         self.revoke_button.clicked.connect(lambda: self._ask(self.revoke_requested))
         self.edit_button.clicked.connect(self._edit)
@@ -82,16 +85,29 @@ class TaskDetails(QWidget):
             lambda: QGuiApplication.clipboard().setText(self.text.toPlainText())
         )
         buttons = QHBoxLayout()
-        for b in (self.retry_button, self.edit_button, self.revoke_button, self.copy_button):
+        for b in (
+            self.retry_button,
+            self.edit_button,
+            self.revoke_button,
+            self.copy_button,
+            self.open_button,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        # Tabs, so that the text has the whole height and nothing here grows the panel
+        # when another task is shown (the facts' lines moved the window's splitters).
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("details-tabs")
+        self.tabs.addTab(self.text, "Result")
+        self.tabs.addTab(self.facts_box, "Facts")
+        self.tabs.addTab(self.timeline, "Timeline")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.title.setFixedHeight(2 * self.title.fontMetrics().lineSpacing() + 6)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addWidget(self.facts)
         layout.addLayout(buttons)
-        layout.addWidget(self.text, 3)
-        layout.addWidget(self.timeline, 2)
+        layout.addWidget(self.tabs, 1)
         self._buttons()
 
     def show_task(self, task_id: str | None) -> None:
@@ -116,17 +132,18 @@ class TaskDetails(QWidget):
             return  # an older request answered after a newer one
         self.info = info
         self.title.setText(
-            f"<b>{info.get('task') or '?'}</b> — {info['state']}<br><small>{info['id']}</small>"
+            f"<b>{info.get('task') or '?'}</b> — {label(info['state'])}"
+            f"<br><small>{info['id']}</small>"
         )
         args = info.get("args_preview") or ""
         facts = [f"arguments: {args or '(none)'}"]
-        for key, label in (
+        for key, name in (
             ("enqueued_at", "enqueued"),
             ("started_at", "started"),
             ("finished_at", "finished"),
         ):
             if info.get(key):
-                facts.append(f"{label}: {_when(info[key])}")
+                facts.append(f"{name}: {_when(info[key])}")
         if info.get("duration") is not None:
             facts.append(f"duration: {seconds(info['duration'])}")
         if info.get("worker"):
@@ -136,6 +153,7 @@ class TaskDetails(QWidget):
         if info.get("retry_of"):
             facts.append(f"retry of: {info['retry_of']}")
         self.facts.setText("<br>".join(_escape(f) for f in facts))
+        self.tabs.setTabText(0, "Traceback" if info.get("traceback") else "Result")
         if info.get("traceback"):
             self.text.setPlainText(info["traceback"])
             self.text.moveCursor(QTextCursor.MoveOperation.End)  # the exception line
@@ -158,7 +176,9 @@ class TaskDetails(QWidget):
             elif data.get("duration") is not None:
                 detail = seconds(data["duration"])
             self.timeline.addTopLevelItem(
-                QTreeWidgetItem([_when(e["ts"]), e["kind"], e.get("worker") or "", detail.strip()])
+                QTreeWidgetItem(
+                    [_when(e["ts"]), label(e["kind"]), e.get("worker") or "", detail.strip()]
+                )
             )
         for column in range(3):
             self.timeline.resizeColumnToContents(column)
@@ -167,10 +187,28 @@ class TaskDetails(QWidget):
     def _buttons(self) -> None:
         state = (self.info or {}).get("state")
         exact = bool(self.info and self.info.get("args") is not None)
-        self.retry_button.setEnabled(state in FINISHED and exact)
+        self.retry_button.setEnabled(state in FINAL_STATES and exact)
         self.edit_button.setEnabled(exact)
-        self.revoke_button.setEnabled(state in WAITING)
+        self.revoke_button.setEnabled(state in WAITING_STATES)
         self.copy_button.setEnabled(self.info is not None)
+        self.open_button.setEnabled(self.info is not None)
+
+    def open_text_window(self) -> None:
+        """The result or traceback in a window of its own, as big as the user likes."""
+        window = QPlainTextEdit(self, readOnly=True)
+        window.setWindowFlag(Qt.WindowType.Window)
+        window.setObjectName("details-window")
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.destroyed.connect(lambda: self.windows.remove(window))
+        window.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        window.setPlainText(self.text.toPlainText())
+        info = self.info or {}
+        window.setWindowTitle(
+            f"{self.tabs.tabText(0)} of {info.get('task') or '?'} {info.get('id', '')}"
+        )
+        window.resize(900, 600)
+        self.windows.append(window)
+        window.show()
 
     def _ask(self, signal: Any) -> None:
         if self.info:

@@ -2,131 +2,38 @@
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSettings, QSortFilterProxyModel, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from desktop_app import __version__
-from desktop_app.core.history import TaskQuery
-from desktop_app.gui.charts import ChartsPanel
-from desktop_app.gui.consumer_process import LOG_LINES, ConsumerProcess
-from desktop_app.gui.details import TaskDetails
+from desktop_app.core.paths import sqlite_filename
+from desktop_app.gui.consumer_process import ConsumerProcess
 from desktop_app.gui.jobs import run_job
-from desktop_app.gui.models import Role, WorkersModel, seconds
+from desktop_app.gui.models import WorkersModel
 from desktop_app.gui.monitor import Monitor
+from desktop_app.gui.queue_panel import QueuePanel
 from desktop_app.gui.queue_table import QueueModel
 from desktop_app.gui.submit_panel import SubmitPanel
 from desktop_app.gui.task_history import TasksModel
+from desktop_app.gui.tasks_panel import TasksPanel
 from desktop_app.gui.tray import Notifier
-
-LOG_FLUSH_MS = 100  # the consumer's output reaches the log view at most this often
-FILTER_DELAY_MS = 150  # typing pause after which the tasks filter is applied
-TRANSIENT_STATES = ("enqueued", "scheduled", "executing", "retrying")
-FOLLOW_EVERY_S = 2.0  # a view of a transient state is read again at most this often
-RESULT_STATES = (
-    "all",
-    "complete",
-    "error",
-    "executing",
-    "retrying",
-    "interrupted",
-    "revoked",
-    "expired",
-    "enqueued",
-    "scheduled",
-)
+from desktop_app.gui.workers_panel import WorkersPanel
 
 
-def table(
-    model: Any, name: str, widths: tuple[int, ...] = (), sorted_here: bool = True
-) -> QTableView:
-    """A table view on ``model``; ``sorted_here``: through a sorting, filtering proxy (small
-    tables), else straight on the model (which pages and filters in the store)."""
-    view = QTableView()
-    view.setObjectName(name)
-    if sorted_here:
-        proxy = QSortFilterProxyModel(model)
-        proxy.setSourceModel(model)
-        proxy.setSortRole(Role.SORT)
-        proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        proxy.setFilterKeyColumn(-1)
-        view.setModel(proxy)
-        view.setSortingEnabled(True)
+def window_title(target: Any) -> str:
+    """Names the queue and its database, so that two windows can be told apart."""
+    huey = target.huey
+    db = sqlite_filename(huey)
+    if db is not None:
+        home = Path.home()
+        where = f"~/{db.relative_to(home)}" if db.is_relative_to(home) else str(db)
     else:
-        view.setModel(model)
-        # every row the same height: the view never measures rows it does not draw
-        view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setDefaultSectionSize(22)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the model's order until asked
-    for column, width in enumerate(widths):
-        view.setColumnWidth(column, width)
-    return view
-
-
-class ProgressDelegate(QStyledItemDelegate):
-    """Draws a busy worker's progress as a progress bar with its note."""
-
-    def paint(self, painter: Any, option: Any, index: Any) -> None:
-        row = index.data(Role.ROW) or {}
-        value = row.get("progress")
-        if row.get("state") != "busy" or value is None:
-            super().paint(painter, option, index)
-            return
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)
-        bar.minimum, bar.maximum = 0, 100
-        bar.progress = round(value * 100)
-        bar.text = index.data() or ""
-        bar.textVisible = True
-        bar.state = option.state
-        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
-
-
-class Panel(QWidget):
-    """A titled box around a view, with a count in the title."""
-
-    def __init__(self, title: str, body: QWidget, tools: QWidget | None = None) -> None:
-        super().__init__()
-        self.title = title
-        self.label = QLabel(f"<b>{title}</b>")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.label)
-        if tools is not None:  # on a line of their own: the panel stays narrow
-            layout.addWidget(tools)
-        layout.addWidget(body)
-
-    def set_count(self, text: str) -> None:
-        self.label.setText(f"<b>{self.title}</b> {text}")
+        where = type(huey.storage).__name__
+    return f"Huey Desk — {huey.name} · {where} ({target.spec})"
 
 
 class MainWindow(QMainWindow):
@@ -138,14 +45,13 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         target: Any,
-        journal_path: str,
         catalogue: Any,
         dispatcher: Any,
         consumer: ConsumerProcess | None,
         inspector: Any = None,
     ) -> None:
         super().__init__()
-        self.setWindowTitle(f"Huey Desk — {target.spec}")
+        self.setWindowTitle(window_title(target))
         self.target = target
         self.consumer = consumer
         self.dispatcher = dispatcher
@@ -155,149 +61,41 @@ class MainWindow(QMainWindow):
         self.queue_model = QueueModel(self)
         self.workers_model = WorkersModel(self)
 
-        # submit
         self.submit_panel = SubmitPanel(catalogue, dispatcher, inspector=inspector)
+        self.submit_panel.consumer = consumer
         self.submit_panel.submitted.connect(lambda _id: self.refresh_requested.emit())
 
-        # queue
-        self.queue_view = table(
-            self.queue_model, "queue-view", (80, 120, 160, 60, 80, 140), sorted_here=False
-        )
-        self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        queue_tools = QWidget()
-        q = QHBoxLayout(queue_tools)
-        q.setContentsMargins(0, 0, 0, 0)
-        self.revoke_button = QPushButton("Revoke")
-        self.revoke_button.setToolTip("Revoke the selected tasks (Delete)")
-        self.restore_button = QPushButton("Restore")
-        self.run_now_button = QPushButton("Run now")
-        self.run_now_button.setToolTip("Run the selected delayed or scheduled tasks now")
-        self.run_now_button.clicked.connect(lambda: self._queue_action("run_now"))
-        self.flush_button = QPushButton("Flush…")
-        self.flush_button.setToolTip("Delete every pending and scheduled task")
-        self.queue_filter = QLineEdit(placeholderText="Filter: task, arguments, id")
-        self.queue_filter.setObjectName("queue-filter")
-        self.queue_filter.setClearButtonEnabled(True)
-        self._queue_filter_timer = QTimer(self)
-        self._queue_filter_timer.setSingleShot(True)
-        self._queue_filter_timer.setInterval(FILTER_DELAY_MS)
-        self._queue_filter_timer.timeout.connect(
-            lambda: self.queue_model.set_text(self.queue_filter.text())
-        )
-        self.queue_filter.textChanged.connect(self._queue_filter_timer.start)
-        q.addWidget(self.queue_filter)
-        for b in (self.run_now_button, self.revoke_button, self.restore_button, self.flush_button):
-            q.addWidget(b)
-        self.revoke_button.clicked.connect(lambda: self._queue_action("revoke"))
-        self.restore_button.clicked.connect(lambda: self._queue_action("restore"))
-        self.flush_button.clicked.connect(self._flush)
-        self.queue_panel = Panel("Queue", self.queue_view, queue_tools)
-
-        # workers + consumer control + log
-        self.workers_view = table(self.workers_model, "workers-view", (60, 80, 70, 120, 70, 160))
-        self.workers_view.setItemDelegateForColumn(5, ProgressDelegate(self.workers_view))
-        controls = QWidget()
-        lines = QVBoxLayout(controls)
-        lines.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        self.consumer_state = QLabel("consumer: not started here")
-        self.consumer_state.setObjectName("consumer-state")
-        self.consumer_state.setWordWrap(True)  # a line of its own: long text never overlaps
-        self.worker_count = QSpinBox(
-            minimum=1, maximum=64, value=consumer.workers if consumer else 2
-        )
-        self.worker_count.setToolTip("Workers for the consumer this window runs")
-        self.start_button = QPushButton("Start")
-        self.stop_button = QPushButton("Stop")
-        self.restart_button = QPushButton("Restart")
-        for w in (
-            QLabel("workers"),
-            self.worker_count,
-            self.start_button,
-            self.stop_button,
-            self.restart_button,
-        ):
-            row.addWidget(w)
-        row.addStretch(1)
-        lines.addWidget(self.consumer_state)
-        lines.addLayout(row)
-        self.log = QPlainTextEdit(readOnly=True)
-        self.log.setObjectName("consumer-log")
-        self.log.setMaximumBlockCount(LOG_LINES)
-        self.log.setPlaceholderText("The consumer's output appears here.")
-        self.charts = ChartsPanel()
-        below = QTabWidget()
-        below.setObjectName("workers-tabs")
-        self.log_level = QComboBox()
-        self.log_level.setObjectName("log-level")
-        self.log_level.addItems(["All output", "Warnings and errors"])
-        self.log_level.currentIndexChanged.connect(self._rerender_log)
-        self._keep_following = True
-        self._log_buffer: list[str] = []
-        self._log_timer = QTimer(self)
-        self._log_timer.setSingleShot(True)
-        self._log_timer.setInterval(LOG_FLUSH_MS)
-        self._log_timer.timeout.connect(self._flush_log)
-        output = QWidget()
-        output_layout = QVBoxLayout(output)
-        output_layout.setContentsMargins(0, 0, 0, 0)
-        output_layout.addWidget(self.log_level)
-        output_layout.addWidget(self.log)
-        below.addTab(output, "Consumer output")
-        below.addTab(self.charts, "Charts")
-        workers_box = QSplitter(Qt.Orientation.Vertical)
-        workers_box.addWidget(self.workers_view)
-        workers_box.addWidget(below)
-        workers_box.setSizes([220, 280])
-        self.workers_panel = Panel("Workers", workers_box, controls)
-
-        # results: a window on the journal's history, filtered in the store
-        self.results_view = table(
-            self.tasks_model, "results-view", (90, 130, 220, 80, 80, 80, 320), sorted_here=False
-        )
-        # Sorting by a column runs in the store; no indicator: newest first, live.
-        header = self.results_view.horizontalHeader()
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
-        self.results_view.setSortingEnabled(True)
-        header.sortIndicatorChanged.connect(self._sort_changed)
-        self.tasks_model.sort_refused.connect(self._sort_refused)
-        tools = QWidget()
-        t = QHBoxLayout(tools)
-        t.setContentsMargins(0, 0, 0, 0)
-        self.state_combo = QComboBox()
-        self.state_combo.setObjectName("state-filter")
-        self.state_combo.addItems(RESULT_STATES)
-        self.task_combo = QComboBox()
-        self.task_combo.setObjectName("task-filter")
-        self.task_combo.addItem("all tasks", None)
-        for entry in catalogue:
-            self.task_combo.addItem(entry.short_name, entry.name)
-        self.text_filter = QLineEdit(placeholderText="Filter: id, task, arguments, error")
-        self.text_filter.setObjectName("results-filter")
-        self.text_filter.setClearButtonEnabled(True)
-        # Typing restarts a short wait; the store is asked once the typing pauses.
-        self._filter_timer = QTimer(self)
-        self._filter_timer.setSingleShot(True)
-        self._filter_timer.setInterval(FILTER_DELAY_MS)
-        self._filter_timer.timeout.connect(self.apply_filter)
-        self.text_filter.textChanged.connect(self._filter_timer.start)
-        self.state_combo.currentTextChanged.connect(self.apply_filter)
-        self.task_combo.currentIndexChanged.connect(self.apply_filter)
-        t.addWidget(self.state_combo)
-        t.addWidget(self.task_combo)
-        t.addWidget(self.text_filter)
-        self.details = TaskDetails(inspector)
+        self.queue_panel = QueuePanel(self.queue_model)
+        self.queue_panel.action.connect(self._queue_action)
+        self.workers_panel = WorkersPanel(self.workers_model, consumer)
+        self.workers_panel.watch_pid.connect(self.watch_pid)
+        self.workers_panel.message.connect(self.statusBar().showMessage)
+        self.results_panel = TasksPanel(self.tasks_model, catalogue, inspector)
+        self.results_panel.message.connect(self.statusBar().showMessage)
+        self.details = self.results_panel.details
         self.details.retry_requested.connect(self.retry)
         self.details.revoke_requested.connect(lambda task_id: self._act("revoke", [task_id]))
         self.details.edit_requested.connect(self.submit_panel.prefill)
-        self.results_view.selectionModel().currentRowChanged.connect(self._show_selected)
-        results_box = QSplitter(Qt.Orientation.Horizontal)
-        results_box.addWidget(self.results_view)
-        results_box.addWidget(self.details)
-        results_box.setStretchFactor(0, 3)
-        results_box.setStretchFactor(1, 2)
-        self.results_panel = Panel("Tasks", results_box, tools)
+        # the panels' parts, by the names tests and scripts use
+        self.queue_view = self.queue_panel.view
+        self.queue_filter = self.queue_panel.filter
+        self.revoke_button = self.queue_panel.revoke_button
+        self.restore_button = self.queue_panel.restore_button
+        self.run_now_button = self.queue_panel.run_now_button
+        self.flush_button = self.queue_panel.flush_button
+        self.workers_view = self.workers_panel.view
+        self.consumer_state = self.workers_panel.consumer_state
+        self.worker_count = self.workers_panel.worker_count
+        self.start_button = self.workers_panel.start_button
+        self.stop_button = self.workers_panel.stop_button
+        self.restart_button = self.workers_panel.restart_button
+        self.log = self.workers_panel.log
+        self.log_level = self.workers_panel.log_level
+        self.charts = self.workers_panel.charts
+        self.results_view = self.results_panel.view
+        self.state_combo = self.results_panel.state_combo
+        self.task_combo = self.results_panel.task_combo
+        self.text_filter = self.results_panel.text_filter
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.queue_panel)
@@ -305,6 +103,7 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(top)
         right.addWidget(self.results_panel)
+        right.setSizes([400, 480])  # the tasks and their details get the larger part
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         self.splitter.addWidget(self.submit_panel)
@@ -315,7 +114,7 @@ class MainWindow(QMainWindow):
             "main": self.splitter,
             "right": right,
             "top": top,
-            "workers": workers_box,
+            "workers": self.workers_panel.splitter,
         }
 
         self.counts = QLabel()
@@ -326,11 +125,9 @@ class MainWindow(QMainWindow):
         self.notifier = Notifier(self, self.settings)
         self.notifier.open_task.connect(self.open_task)
         self._monitor: Monitor | None = None
-        self._next_follow = 0.0
         self._menus()
         if consumer is not None:
             consumer.rerun_interrupted = self.rerun_action.isChecked()
-        self._wire_consumer()
         self._restore()
 
     # -- menus and consumer control ----------------------------------------------------
@@ -343,16 +140,33 @@ class MainWindow(QMainWindow):
         find = QAction("&Find in tasks", self, shortcut=QKeySequence.StandardKey.Find)
         find.triggered.connect(lambda: self.text_filter.setFocus())
         view.addAction(find)
+        # Task: what can be done to the selected task and the selected queued tasks
+        task = self.menuBar().addMenu("&Task")
         retry = QAction("&Retry selected task", self, shortcut=QKeySequence("Ctrl+R"))
         retry.triggered.connect(lambda: self.details.task_id and self.retry(self.details.task_id))
-        view.addAction(retry)
-        revoke = QAction(
-            "Re&voke selected queued tasks",
-            self,
-            shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
-        )
-        revoke.triggered.connect(lambda: self._queue_action("revoke"))
-        self.queue_view.addAction(revoke)
+        task.addAction(retry)
+        edit = QAction("&Edit and resubmit selected task", self, shortcut=QKeySequence("Ctrl+E"))
+        edit.triggered.connect(self.details.edit_button.click)
+        task.addAction(edit)
+        task.addSeparator()
+        queued = [
+            ("Run selected queued tasks &now", "run_now", None),
+            (
+                "Re&voke selected queued tasks",
+                "revoke",
+                QKeySequence(QKeySequence.StandardKey.Delete),
+            ),
+            ("Re&store selected queued tasks", "restore", None),
+            ("&Flush the queue…", "flush", None),
+        ]
+        for text, name, keys in queued:
+            action = QAction(text, self)
+            if keys is not None:
+                action.setShortcut(keys)
+            action.triggered.connect(lambda _checked=False, n=name: self._queue_action(n))
+            task.addAction(action)
+            if name != "flush":
+                self.queue_view.addAction(action)  # the queue table's context menu
         self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(self.refresh_requested.emit)
@@ -385,82 +199,20 @@ class MainWindow(QMainWindow):
             "A desktop monitor and dispatcher for Huey task queues.",
         )
 
-    def _wire_consumer(self) -> None:
-        consumer = self.consumer
-        has = consumer is not None
-        for button in (
-            self.start_button,
-            self.stop_button,
-            self.restart_button,
-            self.worker_count,
-        ):
-            button.setEnabled(has)
-        if consumer is None:
-            self.log.setPlaceholderText("Watching only (--no-consumer): no consumer runs here.")
-            return
-        self.start_button.clicked.connect(consumer.start)
-        self.stop_button.clicked.connect(consumer.stop)
-        self.restart_button.clicked.connect(lambda: consumer.restart(self.worker_count.value()))
-        consumer.state_changed.connect(self._consumer_state)
-        consumer.output.connect(self._append_output)
-        self._consumer_state(consumer.state)
-
-    def _wanted(self, line: str) -> bool:
-        """Whether ``line`` passes the level filter; a traceback follows its log line."""
-        if self.log_level.currentIndex() == 0:
-            return True
-        if line.startswith("["):  # a new log record: "[time] LEVEL:logger:..."
-            self._keep_following = any(
-                f"] {level}:" in line for level in ("WARNING", "ERROR", "CRITICAL")
-            )
-            return self._keep_following
-        return self._keep_following  # continuation lines and our own messages
-
-    def _append_output(self, line: str) -> None:
-        """Queue a line for the log view; lines are added a batch at a time, because one
-        layout pass per line stalled the window when a consumer logged 20,000 lines."""
-        if self._wanted(line):
-            self._log_buffer.append(line)
-            if not self._log_timer.isActive():
-                self._log_timer.start()
-
-    def _flush_log(self) -> None:
-        lines, self._log_buffer = self._log_buffer[-LOG_LINES:], []
-        if lines:
-            self.log.appendPlainText("\n".join(lines))
-
-    def _rerender_log(self) -> None:
-        self._log_buffer = []
-        self.log.clear()
-        self._keep_following = True
-        if self.consumer is not None:
-            for line in list(self.consumer.lines):
-                self._append_output(line)
-        self._flush_log()
-
-    def _consumer_state(self, state: str) -> None:
-        pid = self.consumer.pid if self.consumer else None
-        self.consumer_state.setText(f"consumer: {state}" + (f" (pid {pid})" if pid else ""))
-        running = state in ("starting", "running")
-        self.start_button.setEnabled(not running and state != "stopping")
-        self.stop_button.setEnabled(running)
-        self.watch_pid.emit(pid if state == "running" and pid else 0)
-
     # -- actions on tasks --------------------------------------------------------------
-    def _show_selected(self, current: Any, _previous: Any = None) -> None:
-        row = current.data(Role.ROW) if current.isValid() else None
-        self.details.show_task(row.get("task_id") if row else None)
-
-    def selected_queue_ids(self) -> list[str]:
-        rows = [i.data(Role.ROW) for i in self.queue_view.selectionModel().selectedRows()]
-        return [r["id"] for r in rows if r and r.get("id")]  # rows not read yet are skipped
-
     def _queue_action(self, action: str) -> None:
+        if action == "flush":
+            self._flush()
+            return
         ids = self.selected_queue_ids()
         if not ids:
             self.statusBar().showMessage("Select tasks in the queue first.", 5000)
             return
         self._act(action, ids)
+
+    def selected_queue_ids(self) -> list[str]:
+        """Ids of the tasks selected in the queue table."""
+        return self.queue_panel.selected_ids()
 
     def _act(self, action: str, ids: list[str]) -> None:
         """Revoke or restore tasks off the GUI thread; report in the status bar."""
@@ -542,7 +294,7 @@ class MainWindow(QMainWindow):
         monitor.history_counted.connect(model.on_counted)
         monitor.history_block.connect(model.on_block)
         monitor.tasks_changed.connect(model.apply)
-        monitor.tasks_changed.connect(self._maybe_refresh_details)
+        monitor.tasks_changed.connect(self.results_panel.refresh_details_for)
         monitor.events_arrived.connect(self.notifier.on_events)
         monitor.events_arrived.connect(self.charts.on_events)
         monitor.status_changed.connect(self.charts.on_status)
@@ -560,104 +312,26 @@ class MainWindow(QMainWindow):
         # the first windows (every task, newest first; the whole queue), once it runs
         monitor.ready.connect(self._open_windows)
 
-    def _sort_changed(self, column: int, _order: Qt.SortOrder) -> None:
-        if column >= 0 and not self.tasks_model.query.live:
-            self.statusBar().showMessage(
-                "Sorted in the store: new tasks appear again in the default order "
-                "(View → Newest first).",
-                6000,
-            )
-
-    def _follow_transient_state(self, states: dict) -> None:
-        """A view of one transient state (enqueued, executing...) is read again when the
-        number of tasks in that state changed: its tasks leave it all the time, and rows
-        counted by offset would shift under the view.  At most every few seconds."""
-        query = self.tasks_model.query
-        if query.state not in TRANSIENT_STATES or query.text or query.task_name:
-            return
-        now = time.monotonic()
-        if (
-            now < self._next_follow
-            or self.tasks_model.shown_generation != self.tasks_model.generation
-        ):
-            return
-        if states.get(query.state, 0) != self.tasks_model.rowCount():
-            self._next_follow = now + FOLLOW_EVERY_S
-            self.tasks_model.refresh()
-
-    def _sort_refused(self, why: str) -> None:
-        self.statusBar().showMessage(why, 8000)
-        header = self.results_view.horizontalHeader()
-        order = Qt.SortOrder.DescendingOrder
-        if self.tasks_model.query.order in self.tasks_model.sort_keys:
-            column = self.tasks_model.sort_keys.index(self.tasks_model.query.order)
-            if not self.tasks_model.query.descending:
-                order = Qt.SortOrder.AscendingOrder
-        else:
-            column = -1
-        header.blockSignals(True)  # show the order in force again, without sorting
-        header.setSortIndicator(column, order)
-        header.blockSignals(False)
-        header.viewport().update()
-
-    def newest_first(self) -> None:
-        """Back to the default order: newest first, with new tasks arriving on top."""
-        self.results_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
-        self.tasks_model.sort(-1)
-
     def _show_failure(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
 
     def _open_windows(self) -> None:
         self.apply_filter()
-        self.queue_model.set_text(self.queue_filter.text())
+        self.queue_panel.apply_filter()
 
     def apply_filter(self) -> None:
-        """Ask the store for the tasks that match the state, task and text chosen."""
-        self._filter_timer.stop()
-        state = self.state_combo.currentText()
-        current = self.tasks_model.query
-        self.tasks_model.set_query(
-            TaskQuery(
-                state=None if state == "all" else state,
-                task_name=self.task_combo.currentData(),
-                text=self.text_filter.text().strip(),
-                order=current.order,
-                descending=current.descending,
-            )
-        )
+        """Ask the store for the tasks that match the filters chosen."""
+        self.results_panel.apply_filter()
 
-    def _maybe_refresh_details(self, rows: list[dict]) -> None:
-        shown = self.details.task_id
-        if shown and any(r.get("task_id") == shown for r in rows):
-            self.details.refresh()
+    def newest_first(self) -> None:
+        """Back to the default order: newest first, with new tasks arriving on top."""
+        self.results_panel.newest_first()
 
     def _status(self, status: dict) -> None:
-        stats = status.get("process")
-        if stats and self.consumer is not None and self.consumer.state == "running":
-            self.consumer_state.setText(
-                f"consumer: running (pid {stats['pid']}) · up {seconds(stats['uptime_s'])}"
-                f" · CPU {stats['cpu_percent']:.0f} % · {stats['rss_mb']:.0f} MB"
-            )
-        self.workers_model.replace(status["workers"])
-        matched = ""
-        if self.queue_model.text:
-            more = "+" if self.queue_model.capped else ""
-            matched = f" · {self.queue_model.rowCount():,}{more} match"
-        self.queue_panel.set_count(
-            f"— {status['pending']:,} pending, {status['scheduled']:,} scheduled{matched}"
-        )
-        busy = sum(1 for w in status["workers"] if w["state"] == "busy")
-        live = sum(1 for w in status["workers"] if w["state"] in ("busy", "idle"))
-        self.workers_panel.set_count(f"— {busy} busy of {live}")
+        self.workers_panel.show_status(status)
+        self.queue_panel.show_status(status)
+        self.results_panel.show_status(status)
         counts = status["counts"]
-        model = self.tasks_model
-        self._follow_transient_state(status.get("states", {}))
-        shown = f"{model.rowCount():,}" + ("" if model.counted else "+")
-        self.results_panel.set_count(
-            f"— {counts.get('complete', 0):,} complete, {counts.get('error', 0):,} failed"
-            f" · {shown} shown"
-        )
         self.counts.setText(
             f"pending {status['pending']:,} · running {status['running']:,} · "
             f"done {counts.get('complete', 0):,} · failed {counts.get('error', 0):,}"
@@ -714,31 +388,3 @@ class MainWindow(QMainWindow):
                 )
             return
         super().closeEvent(event)
-
-
-class MonitorThread(QThread):
-    """The thread the monitor lives in (named, for leak checks and debugging)."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        super().__init__()
-        self.setObjectName("huey-desk-monitor")
-        monitor.moveToThread(self)
-        self.started.connect(monitor.start)
-        self.monitor = monitor
-
-    def run(self) -> None:
-        """Run the event loop from Python, so the thread keeps one Python thread state.
-
-        With Qt's own ``run`` every slot call into Python made a fresh thread state, so
-        ``threading.local`` forgot everything between calls: the journal and Huey's
-        storage opened a new SQLite connection on every tick (seen as connection ids
-        changing from call to call, and an attached database vanishing).
-        """
-        self.exec()
-
-    def shutdown(self) -> None:
-        from PySide6.QtCore import QMetaObject
-
-        QMetaObject.invokeMethod(self.monitor, "stop", Qt.ConnectionType.BlockingQueuedConnection)
-        self.quit()
-        self.wait(10_000)

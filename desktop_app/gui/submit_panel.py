@@ -11,6 +11,9 @@ import datetime as dt
 import enum
 import inspect
 import json
+import re
+import types
+import typing
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, QSettings, Qt, Signal
@@ -51,64 +54,98 @@ DATE_FORMAT = "yyyy-MM-dd"
 DATETIME_FORMAT = "yyyy-MM-dd HH:mm"
 
 
+def optional_of(annotation: Any) -> tuple[Any, bool]:
+    """``(T, True)`` for ``T | None`` (``Optional[T]``), else ``(annotation, False)``."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(options) == 1 and len(options) < len(typing.get_args(annotation)):
+            return options[0], True
+    return annotation, False
+
+
 class ParamEditor:
-    """One parameter's widget and how to read a JSON-ready value out of it."""
+    """One parameter's widget and how to read a JSON-ready value out of it.
+
+    A typed parameter that may be None (``date | None``) gets its typed widget and a
+    "none" check box beside it, so nobody has to type quoted JSON for it.
+    """
 
     def __init__(self, param: ParamInfo) -> None:
         self.param = param
-        annotation = param.annotation
+        annotation, optional = optional_of(param.annotation)
         default = param.default
         has_default = default is not inspect.Parameter.empty
         self.kind = "json"
+        self.none: QCheckBox | None = None
         if param.kind == "VAR_POSITIONAL":
-            self.widget: QWidget = QLineEdit("[]")
+            self.input: QWidget = QLineEdit("[]")
         elif param.kind == "VAR_KEYWORD":
-            self.widget = QLineEdit("{}")
+            self.input = QLineEdit("{}")
         elif annotation is bool:
             self.kind = "bool"
-            self.widget = QCheckBox()
-            self.widget.setChecked(bool(default) if has_default else False)
+            self.input = QCheckBox()
+            self.input.setChecked(bool(default) if has_default else False)
         elif annotation is int:
             self.kind = "int"
-            self.widget = QSpinBox()
-            self.widget.setRange(-INT_LIMIT, INT_LIMIT)
-            self.widget.setValue(default if has_default and isinstance(default, int) else 0)
+            self.input = QSpinBox()
+            self.input.setRange(-INT_LIMIT, INT_LIMIT)
+            self.input.setValue(default if has_default and isinstance(default, int) else 0)
         elif annotation is float:
             self.kind = "float"
-            self.widget = QDoubleSpinBox()
-            self.widget.setRange(-1e12, 1e12)
-            self.widget.setDecimals(3)
-            self.widget.setValue(float(default) if has_default and default is not None else 0.0)
+            self.input = QDoubleSpinBox()
+            self.input.setRange(-1e12, 1e12)
+            self.input.setDecimals(3)
+            self.input.setValue(
+                float(default) if has_default and isinstance(default, (int, float)) else 0.0
+            )
         elif annotation is str:
             self.kind = "str"
-            self.widget = QLineEdit(default if has_default and isinstance(default, str) else "")
+            self.input = QLineEdit(default if has_default and isinstance(default, str) else "")
         elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
             self.kind = "enum"
-            self.widget = QComboBox()
+            self.input = QComboBox()
             for member in annotation:
-                self.widget.addItem(f"{member.name} ({member.value!r})", member.value)
+                self.input.addItem(f"{member.name} ({member.value!r})", member.value)
             if has_default and isinstance(default, annotation):
-                self.widget.setCurrentIndex(list(annotation).index(default))
+                self.input.setCurrentIndex(list(annotation).index(default))
         elif annotation is dt.datetime:
             self.kind = "datetime"
-            self.widget = QDateTimeEdit(QDateTime.currentDateTime())
-            self.widget.setCalendarPopup(True)
-            self.widget.setDisplayFormat(DATETIME_FORMAT)
+            self.input = QDateTimeEdit(QDateTime.currentDateTime())
+            self.input.setCalendarPopup(True)
+            self.input.setDisplayFormat(DATETIME_FORMAT)
+            if has_default and isinstance(default, dt.datetime):
+                self.input.setDateTime(default)
         elif annotation is dt.date:
             self.kind = "date"
-            self.widget = QDateEdit(QDate.currentDate())
-            self.widget.setCalendarPopup(True)
-            self.widget.setDisplayFormat(DATE_FORMAT)
+            self.input = QDateEdit(QDate.currentDate())
+            self.input.setCalendarPopup(True)
+            self.input.setDisplayFormat(DATE_FORMAT)
+            if has_default and isinstance(default, dt.date):
+                self.input.setDate(default)
         else:
             text = "" if not has_default else json.dumps(_jsonable(default))
-            self.widget = QLineEdit(text)
-            self.widget.setPlaceholderText('JSON, e.g. null, 3, "text", [1, 2]')
-        self.widget.setObjectName(f"param-{param.name}")
-        self.widget.setToolTip(param.annotation_text or "any JSON value")
+            self.input = QLineEdit(text)
+            self.input.setPlaceholderText('JSON, e.g. null, 3, "text", [1, 2]')
+        self.input.setObjectName(f"param-{param.name}")
+        self.input.setToolTip(param.annotation_text or "any JSON value")
+        self.widget: QWidget = self.input
+        if optional and self.kind != "json":
+            self.none = QCheckBox("none")
+            self.none.setObjectName(f"param-{param.name}-none")
+            self.none.setToolTip(f"Pass None for {param.name}")
+            self.none.toggled.connect(lambda on: self.input.setEnabled(not on))
+            self.none.setChecked(has_default and default is None)
+            self.widget = QWidget()
+            row = QHBoxLayout(self.widget)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(self.input, 1)
+            row.addWidget(self.none)
 
     def value(self) -> Any:
         """The value as JSON would carry it; raises ``ValueError`` on bad JSON."""
-        w = self.widget
+        w = self.input
+        if self.none is not None and self.none.isChecked():
+            return None
         if self.kind == "bool":
             return w.isChecked()
         if self.kind == "int":
@@ -133,10 +170,14 @@ class ParamEditor:
 
     def set_value(self, value: Any) -> None:
         """Fill the widget from a JSON-ready value (as the journal recorded it)."""
-        w = self.widget
+        w = self.input
         if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith("$"):
             ((tag, body),) = value.items()
             value = body[1] if tag == "$enum" else body
+        if self.none is not None:
+            self.none.setChecked(value is None)
+            if value is None:
+                return
         if self.kind == "bool":
             w.setChecked(bool(value))
         elif self.kind == "int" and isinstance(value, (int, float)):
@@ -156,8 +197,9 @@ class ParamEditor:
         elif self.kind == "json":
             w.setText(json.dumps(value))
 
-    def changed_signal(self) -> Any:
-        w = self.widget
+    def changed_signals(self) -> list[Any]:
+        """The signals that say the value may have changed."""
+        signals = [self.none.toggled] if self.none is not None else []
         for name in (
             "textChanged",
             "valueChanged",
@@ -166,10 +208,46 @@ class ParamEditor:
             "dateTimeChanged",
             "dateChanged",
         ):
-            signal = getattr(w, name, None)
+            signal = getattr(self.input, name, None)
             if signal is not None:
-                return signal
-        raise AssertionError(f"no change signal on {w}")
+                return [signal, *signals]
+        raise AssertionError(f"no change signal on {self.input}")
+
+
+def _type_text(annotation: Any) -> str:
+    """``int``, ``date | None``, ``ReportKind``: short names, ``None`` for ``NoneType``."""
+    if annotation is type(None) or annotation is None:
+        return "None"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", str(annotation))
+
+
+def signature_text(signature: inspect.Signature) -> str:
+    """The signature as people write it: ``(since: date | None = None) -> None``, not the
+    ``-> NoneType`` and ``<ReportKind.SUMMARY: 'summary'>`` that ``str()`` prints."""
+    parts = []
+    star = False
+    for p in signature.parameters.values():
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and not star:
+            parts.append("*")
+        star = star or p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.KEYWORD_ONLY)
+        text = {"VAR_POSITIONAL": "*", "VAR_KEYWORD": "**"}.get(p.kind.name, "") + p.name
+        if p.annotation is not inspect.Parameter.empty:
+            text += f": {_type_text(p.annotation)}"
+        if p.default is not inspect.Parameter.empty:
+            default = p.default
+            shown = (
+                f"{type(default).__name__}.{default.name}"
+                if isinstance(default, enum.Enum)
+                else repr(default)
+            )
+            text += f" = {shown}"
+        parts.append(text)
+    text = f"({', '.join(parts)})"
+    if signature.return_annotation is not inspect.Signature.empty:
+        text += f" -> {_type_text(signature.return_annotation)}"
+    return text
 
 
 def _refuse(name: str) -> Any:
@@ -204,6 +282,7 @@ class SubmitPanel(QWidget):
         self.catalogue = catalogue
         self.dispatcher = dispatcher
         self.inspector = inspector  # for the estimated start; None: no estimate
+        self.consumer: Any = None  # the window's consumer process, when it runs one
         self.settings = QSettings("huey-desk", "huey-desk")
         self.editors: list[ParamEditor] = []
         self.task: TaskInfo | None = None
@@ -216,7 +295,7 @@ class SubmitPanel(QWidget):
         for info in catalogue:
             item = QListWidgetItem(info.short_name + ("  ⟳" if info.periodic else ""))
             item.setData(Qt.ItemDataRole.UserRole, info.name)
-            item.setToolTip(f"{info.name}{info.signature}\n\n{info.doc}")
+            item.setToolTip(f"{info.name}{signature_text(info.signature)}\n\n{info.doc}")
             self.tasks.addItem(item)
         self.tasks.currentItemChanged.connect(self._select)
 
@@ -300,6 +379,7 @@ class SubmitPanel(QWidget):
                 return
 
     def _select(self, item: QListWidgetItem | None) -> None:
+        self.result.setText("")  # what was said of the last submission is not of this task
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors = []
@@ -309,7 +389,7 @@ class SubmitPanel(QWidget):
             return
         info = self.catalogue.get(item.data(Qt.ItemDataRole.UserRole))
         self.task = info
-        details = [f"<b>{info.short_name}</b>{_escape(str(info.signature))}"]
+        details = [f"<b>{info.short_name}</b>{_escape(signature_text(info.signature))}"]
         if info.summary:
             details.append(_escape(info.summary))
         extras = []
@@ -339,7 +419,8 @@ class SubmitPanel(QWidget):
             elif param.kind == "VAR_KEYWORD":
                 label = f"**{param.name}"
             self.form.addRow(label, editor.widget)
-            editor.changed_signal().connect(self._validate)
+            for signal in editor.changed_signals():
+                signal.connect(self._validate)
         if not info.params:
             self.form.addRow(QLabel("This task takes no arguments."))
         self._validate()
@@ -351,6 +432,9 @@ class SubmitPanel(QWidget):
             raise UserError("Choose a task.")
         args: list = []
         kwargs: dict = {}
+        # With *args, the fields before it are positional: binding them by name as well
+        # as the *args values by position gives "multiple values for argument".
+        star = any(e.param.kind == "VAR_POSITIONAL" for e in self.editors)
         for editor in self.editors:
             p = editor.param
             try:
@@ -365,7 +449,7 @@ class SubmitPanel(QWidget):
                 if not isinstance(value, dict):
                     raise UserError(f"**{p.name} must be a JSON object.")
                 kwargs.update(value)
-            elif p.kind in ("POSITIONAL_ONLY",):
+            elif p.kind == "POSITIONAL_ONLY" or (star and p.kind == "POSITIONAL_OR_KEYWORD"):
                 args.append(value)
             else:
                 kwargs[p.name] = value
@@ -409,19 +493,27 @@ class SubmitPanel(QWidget):
         args, kwargs, when = self.collect()
         name, dispatcher, inspector = self.task.name, self.dispatcher, self.inspector
 
-        def submit() -> tuple[str, float | None]:
+        def submit() -> tuple[str, float | None, bool]:
             estimate = inspector.estimate_start(name) if inspector and not when else None
-            return dispatcher.submit(name, args, kwargs, **when), estimate
+            live = inspector is None or any(
+                w["state"] in ("idle", "busy") for w in inspector.workers()
+            )
+            return dispatcher.submit(name, args, kwargs, **when), estimate, live
 
         self.submit_button.setEnabled(False)
         self.result.setText("Submitting…")
         self._remember(name, args, kwargs)
         run_job(submit, self._done, self._failed)
 
-    def _done(self, outcome: tuple[str, float | None]) -> None:
-        task_id, estimate = outcome
+    def _done(self, outcome: tuple[str, float | None, bool]) -> None:
+        task_id, estimate, live = outcome
         text = f"Queued as {task_id}"
-        if estimate is not None:
+        starting = self.consumer is not None and self.consumer.state in ("starting", "running")
+        if not live and starting:  # its workers have not reported yet
+            text += " — the consumer is starting; it should start soon"
+        elif not live:
+            text += " — no consumer is running: it waits until one starts"
+        elif estimate is not None:
             text += (
                 " — should start right away"
                 if estimate < 1

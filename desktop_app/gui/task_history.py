@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 
 from desktop_app.core.history import TaskQuery
+from desktop_app.core.states import label
 from desktop_app.gui.models import Column, clock, seconds, short
 from desktop_app.gui.windowed_model import WindowedModel
 
@@ -24,7 +25,7 @@ class TasksModel(WindowedModel):
 
     key = "task_id"
     columns = (
-        Column("State", lambda r: r.get("state")),
+        Column("State", lambda r: label(r.get("state")), lambda r: r.get("state")),
         Column("Task", lambda r: short(r.get("task_name"))),
         Column("Arguments", lambda r: r.get("args_preview")),
         Column("Worker", lambda r: r.get("worker")),

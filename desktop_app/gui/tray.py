@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from desktop_app.core.states import FAILED_STATES, INTERRUPTED, label
 from desktop_app.gui.icons import icon
 from desktop_app.gui.models import seconds, short
 
@@ -22,7 +23,6 @@ MODES = {
 }
 DEFAULT_MODE = "long"
 LONG_TASK_S = 10.0
-FAILURES = ("error", "interrupted", "timeout")
 
 
 class Notifier(QObject):
@@ -42,37 +42,50 @@ class Notifier(QObject):
         self.busy = False
         self._last_task = ""
         self.tray: QSystemTrayIcon | None = None
+        self.menu = self._menu()  # made without a tray too: tests look at it
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(icon(), self)
             self.tray.setToolTip("Huey Desk")
-            self.tray.setContextMenu(self._menu())
+            self.tray.setContextMenu(self.menu)
             self.tray.activated.connect(self._activated)
             self.tray.messageClicked.connect(lambda: self.open_task.emit(self._last_task))
             self.tray.show()
 
     # -- menu --------------------------------------------------------------------------
     def _menu(self) -> QMenu:
-        menu = QMenu()
+        menu = QMenu(self.window)
         show = menu.addAction("Show / hide window")
         show.triggered.connect(self.toggle_window)
         consumer = self.window.consumer
+        self.stop_action: QAction | None = None
+        self.start_action: QAction | None = None
         if consumer is not None:
-            pause = menu.addAction("Pause consumer")
-            resume = menu.addAction("Resume consumer")
-            pause.triggered.connect(consumer.stop)
-            resume.triggered.connect(consumer.start)
+            # the window's words (Stop / Start); only the one that applies is enabled
+            self.stop_action = menu.addAction("Stop consumer")
+            self.start_action = menu.addAction("Start consumer")
+            self.stop_action.triggered.connect(consumer.stop)
+            self.start_action.triggered.connect(consumer.start)
+            consumer.state_changed.connect(self._consumer_state)
+            self._consumer_state(consumer.state)
         menu.addSeparator()
         menu.addMenu(self.mode_menu())
         menu.addSeparator()
         menu.addAction("Quit").triggered.connect(self.window.quit)
         return menu
 
+    def _consumer_state(self, state: str) -> None:
+        if self.stop_action is None or self.start_action is None:
+            return
+        running = state in ("starting", "running")
+        self.stop_action.setEnabled(running)
+        self.start_action.setEnabled(not running and state != "stopping")
+
     def mode_menu(self) -> QMenu:
         """Notifications: which finished tasks to tell about (kept in the settings)."""
         menu = QMenu("Notifications", self.window)
         group = QActionGroup(menu)
-        for key, label in MODES.items():
-            action = QAction(label, menu, checkable=True, checked=key == self.mode)
+        for key, text in MODES.items():
+            action = QAction(text, menu, checkable=True, checked=key == self.mode)
             action.triggered.connect(lambda _checked, k=key: self.set_mode(k))
             group.addAction(action)
             menu.addAction(action)
@@ -101,11 +114,13 @@ class Notifier(QObject):
             kind = e["kind"]
             name = short(e.get("task_name")) or "a task"
             data = e.get("data") or {}
-            if kind in FAILURES and not data.get("retries"):  # a retried error is not final
+            if kind in FAILED_STATES and not data.get("retries"):  # a retried error is not final
                 self.failures_unseen += 1
                 if self.mode != "none":
-                    ended = "was interrupted" if kind == "interrupted" else "failed"
-                    self.notify(f"{name} {ended}", str(data.get("error") or kind), e["task_id"])
+                    ended = "was interrupted" if kind == INTERRUPTED else label(kind)
+                    self.notify(
+                        f"{name} {ended}", str(data.get("error") or label(kind)), e["task_id"]
+                    )
             elif kind == "complete":
                 duration = data.get("duration") or 0.0
                 if self.mode == "all" or (self.mode == "long" and duration >= LONG_TASK_S):
@@ -127,7 +142,7 @@ class Notifier(QObject):
         if self.tray is not None and self.tray.supportsMessages():
             level = (
                 QSystemTrayIcon.MessageIcon.Warning
-                if "failed" in title or "interrupted" in title
+                if any(w in title for w in ("failed", "interrupted", "timed out"))
                 else QSystemTrayIcon.MessageIcon.Information
             )
             self.tray.showMessage(title, text[:300], level, 8000)

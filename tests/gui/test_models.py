@@ -50,7 +50,9 @@ def test_tasks_model_shows_live_rows_newest_first(qtmodeltester):
     assert model.rowCount() == 3
     assert model.row(0)["task_id"] == "c"
     a = model.row_number("a")
-    assert model.index(a, 0).data() == "error"
+    assert model.index(a, 0).data() == "failed"  # the word users see, not the stored name
+    assert model.index(model.row_number("c"), 0).data() == "running"
+    assert model.index(a, 0).data(Role.SORT) == "error"
     assert model.index(a, 6).data() == "boom"
     assert model.index(a, 1).data() == "noop"
     assert model.index(a, 5).data() == "250 ms"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QMainWindow
 
 from desktop_app.gui.tray import Notifier
@@ -71,3 +71,46 @@ def test_mode_persists(qtbot):
     assert notifier.mode == "all"
     notifier.set_mode("failures")
     assert QSettings("huey-desk-tests", "notify").value("notify/mode") == "failures"
+
+
+class FakeConsumer(QObject):
+    state_changed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = "running"
+        self.calls: list[str] = []
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def set(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+
+def test_the_menu_says_stop_and_start_and_enables_the_one_that_applies(qtbot):
+    window = Window()
+    window.consumer = FakeConsumer()
+    qtbot.addWidget(window)
+    notifier = Notifier(window, QSettings("huey-desk-tests", "notify"))
+    texts = [a.text() for a in notifier.menu.actions()]
+    assert "Stop consumer" in texts and "Start consumer" in texts
+    assert not any("Pause" in t or "Resume" in t for t in texts)
+    assert notifier.stop_action.isEnabled() and not notifier.start_action.isEnabled()
+    notifier.stop_action.trigger()
+    assert window.consumer.calls == ["stop"]
+    window.consumer.set("stopping")
+    assert not notifier.stop_action.isEnabled() and not notifier.start_action.isEnabled()
+    window.consumer.set("stopped")
+    assert not notifier.stop_action.isEnabled() and notifier.start_action.isEnabled()
+
+
+def test_notifications_use_the_words_users_see(qtbot):
+    _, notifier = make(qtbot)
+    with qtbot.waitSignal(notifier.notified) as told:
+        notifier.on_events([event("timeout")])
+    assert told.args[:2] == ["send_email timed out", "timed out"]

@@ -86,7 +86,7 @@ def test_a_failure_shows_its_error(qtbot, desk):
         lambda: states(desk.window.tasks_model).get(task_id) == "error", timeout=20_000
     )
     model = desk.window.tasks_model
-    desk.window.state_combo.setCurrentText("error")  # filtered in the store
+    desk.window.state_combo.setCurrentText("failed")  # filtered in the store
     qtbot.waitUntil(
         lambda: model.shown_generation == model.generation and model.row(0) is not None,
         timeout=10_000,
@@ -119,14 +119,9 @@ def test_a_failure_shows_its_error(qtbot, desk):
 def test_bad_input_is_refused_inline(qtbot, desk):
     panel = desk.window.submit_panel
     panel.select_task("crunch_report")
-    since = panel.findChild(object, "param-since")
-    since.setText("not json")
-    assert not panel.submit_button.isEnabled()
-    assert "since is not valid JSON" in panel.error.text()
-    since.setText('"2026-13-45"')
-    assert "must be a date like" in panel.error.text()
-    assert not panel.submit_button.isEnabled()
-    since.setText('"2026-11-25"')
+    # an optional date: a date widget with "none" (its default) beside it
+    assert panel.findChild(object, "param-since-none").isChecked()
+    panel.findChild(object, "param-since-none").setChecked(False)
     assert panel.submit_button.isEnabled()
     assert panel.error.text() == ""
     panel.priority.setText("high")
@@ -163,7 +158,7 @@ def test_details_retry_and_edit_of_a_failure(qtbot, desk):
         details.timeline.topLevelItem(i).text(1)
         for i in range(details.timeline.topLevelItemCount())
     ]
-    assert kinds[0] == "enqueued" and kinds[-1] == "error"
+    assert kinds[0] == "pending" and kinds[-1] == "failed"
     assert details.retry_button.isEnabled() and not details.revoke_button.isEnabled()
     qtbot.mouseClick(details.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(

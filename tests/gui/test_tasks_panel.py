@@ -1,0 +1,34 @@
+"""The tasks panel: filters in the words users see, applied with the store's names."""
+
+from __future__ import annotations
+
+from desktop_app.core.states import FILTER_STATES, label
+from desktop_app.gui.task_history import TasksModel
+from desktop_app.gui.tasks_panel import TasksPanel
+
+
+def make(qtbot):
+    model = TasksModel()
+    panel = TasksPanel(model, [], None)
+    qtbot.addWidget(panel)
+    return model, panel
+
+
+def test_the_state_filter_lists_words_and_queries_stored_names(qtbot):
+    model, panel = make(qtbot)
+    combo = panel.state_combo
+    shown = [combo.itemText(i) for i in range(1, combo.count())]
+    assert shown == [label(s) for s in FILTER_STATES]
+    assert "complete" not in shown and "error" not in shown
+    combo.setCurrentText("failed")
+    assert model.query.state == "error"
+    combo.setCurrentText("running")
+    assert model.query.state == "executing"
+    combo.setCurrentIndex(0)
+    assert model.query.state is None
+
+
+def test_the_title_counts_in_the_words_users_see(qtbot):
+    _, panel = make(qtbot)
+    panel.show_status({"counts": {"complete": 3, "error": 1}, "states": {}})
+    assert "3 done, 1 failed" in panel.label.text()

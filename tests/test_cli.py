@@ -172,7 +172,7 @@ def test_killed_consumer_leaves_its_task_interrupted(env):
         timeout=15,
         what="the orphan to be seen as interrupted",
     )
-    assert "consumer is gone" in info["error"]
+    assert "the consumer died" in info["error"]  # the one rule: liveness.Liveness
     # the next consumer records it for good
     second = Consumer(env)
     try:

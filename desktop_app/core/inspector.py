@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from huey import Huey
-from huey.constants import EmptyData
-from huey.storage import SqliteStorage
 from huey.utils import Error
 
 from desktop_app.core import jsonsafe
+from desktop_app.core.backends.reader import QueueReader, reader_for
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import (
     COMPLETE,
@@ -31,14 +30,15 @@ from desktop_app.core.journal import (
     NewEvent,
     SqliteJournal,
 )
+from desktop_app.core.liveness import Liveness
 from desktop_app.core.paths import queue_location
 from desktop_app.core.safe_decode import (
     Decoded,
     MessageView,
     decode,
     decode_message,
+    is_pickling,
 )
-from desktop_app.core.safe_decode import _is_pickling as is_pickling
 from desktop_app.core.states import WAITING_STATES
 from desktop_app.core.storage_errors import guarded
 
@@ -126,104 +126,56 @@ class Inspector:
         self.journal = journal
         self.target = target
         self._where = queue_location(huey)
-        self._sqlite = isinstance(huey.storage, SqliteStorage)
-        self._reconcile_after: dict[str, int] = {}  # where reconcile() goes on, per state
+        self.reader = reader_for(huey)
+        self._reconcile_after: dict[str, Any] = {}  # where reconcile() goes on, per state
         self._suspects: dict[str, str | None] = {}  # found ended once by reconcile()
 
     # -- counts and pages --------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Pending, scheduled and stored results, each one indexed query."""
-        storage = self.huey.storage
-        pending = guarded(storage.queue_size, self._where)
-        scheduled = guarded(storage.schedule_size, self._where)
-        if self._sqlite:
-            results = guarded(
-                lambda: storage.sql(
-                    "SELECT count(*) FROM kv WHERE queue = ? AND key NOT LIKE 'r:%' "
-                    "AND instr(key, '.') = 0",
-                    (storage.name,),
-                    results=True,
-                )[0][0],
-                self._where,
-            )
-        else:
-            results = guarded(storage.result_store_size, self._where)
-        return {"pending": pending, "scheduled": scheduled, "results": results}
+        reader = self.reader
+        return {
+            "pending": guarded(reader.pending_count, self._where),
+            "scheduled": guarded(reader.scheduled_count, self._where),
+            "results": guarded(reader.results_count, self._where),
+        }
 
     def pending(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
         """One page of the queue in the order the consumer will take it."""
-        return self._page(
-            "SELECT data FROM task WHERE queue = ? ORDER BY priority DESC, id LIMIT ? OFFSET ?",
-            self.huey.storage.enqueued_items,
-            offset,
-            limit,
-        )
+        return self._page(self.reader.pending_page, offset, limit)
 
     def scheduled(self, offset: int = 0, limit: int = 100) -> list[QueuedTask]:
         """One page of the schedule, soonest first."""
-        return self._page(
-            "SELECT data FROM schedule WHERE queue = ? ORDER BY timestamp, id LIMIT ? OFFSET ?",
-            self.huey.storage.scheduled_items,
-            offset,
-            limit,
-        )
+        return self._page(self.reader.scheduled_page, offset, limit)
 
-    def _page(self, sql: str, items: Any, offset: int, limit: int) -> list[QueuedTask]:
-        """A page read with ``sql`` from SQLite, or sliced from ``items(n)`` elsewhere."""
+    def _page(self, read: Any, offset: int, limit: int) -> list[QueuedTask]:
         offset, limit = _page(offset, limit)
-        storage = self.huey.storage
-        if self._sqlite:
-            rows = guarded(
-                lambda: storage.sql(sql, (storage.name, limit, offset), results=True),
-                self._where,
-            )
-            blobs = [r[0] for r in rows]
-        else:
-            blobs = guarded(lambda: items(offset + limit), self._where)[offset:]
-        return self._with_enqueue_times(
-            [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
-        )
+        blobs = guarded(lambda: read(offset, limit), self._where)
+        return self._with_enqueue_times(self._decoded(blobs))
+
+    def _decoded(self, blobs: list[bytes]) -> list[QueuedTask]:
+        return [QueuedTask.from_view(decode_message(self.huey.serializer, b)) for b in blobs]
 
     def revoked(self, task_ids: list[str]) -> set[str]:
-        """Which of these tasks are revoked (one indexed read on SQLite)."""
+        """Which of these tasks are revoked (one read)."""
         ids = [i for i in task_ids if i]
         if not ids:
             return set()
-        storage = self.huey.storage
-        if not self._sqlite:
-            return {i for i in ids if guarded(lambda i=i: self.huey.is_revoked(i), self._where)}
-        keys = [f"r:{i}" for i in ids]
-        rows = guarded(
-            lambda: storage.sql(
-                f"SELECT key FROM kv WHERE queue = ? AND key IN ({','.join('?' * len(keys))})",
-                (storage.name, *keys),
-                results=True,
-            ),
-            self._where,
-        )
-        return {r[0][2:] for r in rows}
+        return guarded(lambda: self.reader.revoked(ids), self._where)
 
     def _with_enqueue_times(self, tasks: list[QueuedTask]) -> list[QueuedTask]:
         ids = [t.id for t in tasks if t.id]
         if not ids:
             return tasks
-        placeholders = ",".join("?" * len(ids))
-        rows = (
-            self.journal._conn()
-            .execute(
-                f"SELECT task_id, enqueued_at FROM tasks WHERE task_id IN ({placeholders})", ids
-            )
-            .fetchall()
-        )
-        times = dict(rows)
+        times = self.journal.enqueue_times(ids)
         for t in tasks:
             t.enqueued_at = times.get(t.id)
         return tasks
 
     def peek_result(self, task_id: str) -> Decoded | None:
         """The stored result of ``task_id``, left in place; None if there is none."""
-        raw = guarded(lambda: self.huey.storage.peek_data(task_id), self._where)
-        if raw is EmptyData or raw is None:
+        raw = guarded(lambda: self.reader.peek(task_id), self._where)
+        if raw is None:
             return None
         return decode(self.huey.serializer, raw)
 
@@ -279,8 +231,10 @@ class Inspector:
         """
         counts = counts if counts is not None else self.counts()
         states = self.journal.state_counts()
-        live = self.journal.live_consumers()
-        running = [t for t in self.journal.running_tasks() if t["consumer"] in live]
+        live = Liveness(self.journal, socket.gethostname())
+        running = [
+            t for t in self.journal.running_tasks() if not live.consumer_gone(t["consumer"])
+        ]
         orphaned = states.get(EXECUTING, 0) - len(running)
         final = {s: states.get(s, 0) for s in REPORTED_STATES}
         for state in FINAL_STATES:
@@ -292,7 +246,7 @@ class Inspector:
             "target": self.target,
             "queue": self.huey.name,
             "database": self._where,
-            "journal": str(self.journal.path),
+            "journal": self.journal.location,
             "pending": counts["pending"],
             "scheduled": counts["scheduled"],
             "results": counts["results"],
@@ -389,26 +343,9 @@ class Inspector:
         return task_id
 
     def _result_ids(self, prefix: str, limit: int) -> set[str]:
-        """Ids of stored results that start with ``prefix`` (an indexed range on SQLite)."""
-        storage = self.huey.storage
-        if self._sqlite:
-            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = guarded(
-                lambda: storage.sql(
-                    "SELECT key FROM kv WHERE queue = ? AND key LIKE ? ESCAPE '\\' "
-                    "AND key NOT LIKE 'r:%' LIMIT ?",
-                    (storage.name, escaped + "%", limit),
-                    results=True,
-                ),
-                self._where,
-            )
-            return {r[0] for r in rows}
-        # Other storages: look only while the result store is small enough to list.
-        if guarded(storage.result_store_size, self._where) > QUEUE_SCAN:
-            return set()
-        keys = guarded(lambda: list(storage.result_items()), self._where)
-        found = {k.decode() if isinstance(k, bytes) else str(k) for k in keys}
-        return {k for k in found if k.startswith(prefix) and not k.startswith("r:")}
+        """Ids of stored results that start with ``prefix`` (an indexed range on SQLite,
+        a bounded scan elsewhere)."""
+        return guarded(lambda: self.reader.result_ids(prefix, limit), self._where)
 
     def _queued_with_prefix(self, prefix: str, limit: int = 5) -> list[QueuedTask]:
         """Queued and scheduled messages whose id starts with ``prefix``.
@@ -420,23 +357,11 @@ class Inspector:
         """
         found: list[QueuedTask] = []
         if self._raw_ids_searchable():
-            storage = self.huey.storage
-            for table in ("task", "schedule"):
-                rows = guarded(
-                    lambda table=table: storage.sql(
-                        f"SELECT data FROM {table} WHERE queue = ? AND instr(data, ?) > 0 LIMIT ?",
-                        (storage.name, prefix.encode("utf-8"), QUEUE_SCAN),
-                        results=True,
-                    ),
-                    self._where,
-                )
-                for (blob,) in rows:
-                    task = QueuedTask.from_view(decode_message(self.huey.serializer, blob))
-                    if task.id and task.id.startswith(prefix):
-                        found.append(task)
-                        if len(found) >= limit:
-                            return self._with_enqueue_times(found)
-            return self._with_enqueue_times(found)
+            needle = prefix.encode("utf-8")
+            blobs = guarded(lambda: self.reader.queued_containing(needle, QUEUE_SCAN), self._where)
+            if blobs is not None:
+                found = [t for t in self._decoded(blobs) if t.id and t.id.startswith(prefix)]
+                return self._with_enqueue_times(found[:limit])
         for page in (self.pending, self.scheduled):
             for offset in range(0, QUEUE_SCAN, MAX_PAGE):
                 rows = page(offset, MAX_PAGE)
@@ -446,9 +371,11 @@ class Inspector:
         return found[:limit]
 
     def _raw_ids_searchable(self) -> bool:
-        """True when a SQL text search over the raw queue rows can find a message id."""
+        """True when a search of the raw queued bytes can find a message id: the storage
+        can search (SQLite) and Huey's serializer pickles without compressing."""
         serializer = self.huey.serializer
-        return self._sqlite and is_pickling(serializer) and not getattr(serializer, "comp", True)
+        searchable = type(self.reader).queued_containing is not QueueReader.queued_containing
+        return searchable and is_pickling(serializer) and not getattr(serializer, "comp", True)
 
     def queue_scan_bound(self) -> str | None:
         """How far an id search in the queue looks, when it does not look everywhere."""
@@ -507,12 +434,10 @@ class Inspector:
             if record["args_exact"]:
                 out["args"], out["kwargs"] = record["args"], record["kwargs"]
             out["error"], out["traceback"] = record["error"], record["traceback"]
-            if (
-                record["state"] == EXECUTING
-                and record["consumer"] not in self.journal.live_consumers()
-            ):
+            gone = Liveness(self.journal, socket.gethostname()).interrupted(record)
+            if gone is not None:
                 out["state"] = INTERRUPTED
-                out["error"] = "interrupted: its consumer is gone"
+                out["error"] = f"interrupted: {gone}"
         if queued is not None:
             out["queued"] = queued.as_dict()
             out["args_preview"] = out["args_preview"] or queued.args_preview
@@ -570,23 +495,20 @@ class Inspector:
         counts = self.journal.state_counts()
         if not any(counts.get(state) for state in WAITING_STATES):
             return 0
-        conn = self.journal._conn()
         candidates: list[tuple[str, str | None]] = [
             (r["task_id"], r["task_name"])
             for r in self.journal.tasks_by_ids(list(suspects))
             if r["state"] in WAITING_STATES
         ]
         for state in WAITING_STATES:
-            after = self._reconcile_after.get(state, 0)
-            rows = conn.execute(
-                "SELECT rowid, task_id, task_name, state_ts FROM tasks "
-                "WHERE state = ? AND rowid > ? ORDER BY rowid LIMIT ?",
-                (state, after, limit),
-            ).fetchall()
-            self._reconcile_after[state] = rows[-1][0] if len(rows) == limit else 0
+            rows, self._reconcile_after[state] = self.journal.tasks_in_state(
+                state, self._reconcile_after.get(state), limit
+            )
             settled = time.time() - JOURNAL_LAG_S  # newer: our consumer's events may follow
             candidates += [
-                (r[1], r[2]) for r in rows if (r[3] or 0) < settled and r[1] not in suspects
+                (r["task_id"], r["task_name"])
+                for r in rows
+                if (r["state_ts"] or 0) < settled and r["task_id"] not in suspects
             ]
         stored = self._stored_results([task_id for task_id, _ in candidates])
         if not stored:
@@ -627,28 +549,7 @@ class Inspector:
         """The raw stored results of these tasks, those that have one (peeked)."""
         if not task_ids:
             return {}
-        storage = self.huey.storage
-        if not self._sqlite:
-            found = {}
-            for task_id in task_ids:
-                raw = guarded(lambda t=task_id: storage.peek_data(t), self._where)
-                if raw is not EmptyData and raw is not None:
-                    found[task_id] = raw
-            return found
-        found = {}
-        for start in range(0, len(task_ids), 500):
-            chunk = task_ids[start : start + 500]
-            rows = guarded(
-                lambda chunk=chunk: storage.sql(
-                    f"SELECT key, value FROM kv WHERE queue = ? AND key IN "
-                    f"({','.join('?' * len(chunk))})",
-                    (storage.name, *chunk),
-                    results=True,
-                ),
-                self._where,
-            )
-            found.update({key: bytes(value) for key, value in rows})
-        return found
+        return guarded(lambda: self.reader.peek_many(task_ids), self._where)
 
     def _not_found(self, task_id: str) -> str:
         """The sentence for an id found nowhere, saying how far the queue was searched."""

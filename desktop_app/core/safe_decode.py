@@ -153,7 +153,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _is_pickling(serializer: Any) -> bool:
+def is_pickling(serializer: Any) -> bool:
     """True for Huey's own (pickle) serializers, not for subclasses that change the format."""
     kind = type(serializer)
     return (
@@ -170,7 +170,7 @@ def decode(serializer: Any, data: bytes | memoryview | None) -> Decoded:
     if len(data) > MAX_BLOB:
         return Decoded(None, ok=False, error=f"too large to decode ({len(data)} bytes)")
     blob = bytes(data)
-    if not _is_pickling(serializer):
+    if not is_pickling(serializer):
         return Decoded(None, ok=False, error=f"custom serializer {type(serializer).__name__}")
     try:
         raw = _unwrap(serializer, blob)

@@ -170,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(ns: argparse.Namespace, read_only: bool = False):
     """The target and its journal.  ``read_only``: a missing queue is refused instead of
     created, and a missing journal is read as an empty one instead of made."""
+    from desktop_app.core.backends import journal_for
     from desktop_app.core.errors import UserError
     from desktop_app.core.journal import SqliteJournal
-    from desktop_app.core.paths import journal_path_for
+    from desktop_app.core.paths import queue_location
     from desktop_app.core.target import DEFAULT_TARGET, load_target
 
     if ns.journal and not Path(ns.journal).expanduser().parent.is_dir():
@@ -180,12 +181,13 @@ def _load(ns: argparse.Namespace, read_only: bool = False):
     target = load_target(
         ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
     )
-    path = Path(ns.journal).expanduser() if ns.journal else journal_path_for(target.huey)
+    _where["queue"] = queue_location(target.huey)
+    journal = journal_for(target.huey, Path(ns.journal).expanduser() if ns.journal else None)
     ns.missing_journal = None
-    if read_only and not path.exists():
-        ns.missing_journal = path
+    if read_only and isinstance(journal, SqliteJournal) and not journal.path.exists():
+        ns.missing_journal = journal.path
         return target, SqliteJournal(_scratch_dir() / "empty.desk-journal")
-    return target, SqliteJournal(path)
+    return target, journal
 
 
 def _scratch_dir() -> Path:
@@ -200,6 +202,8 @@ def _scratch_dir() -> Path:
 
 
 _busy_said: set[str] = set()
+# The queue the command works on, as sentences name it (for storage faults met late).
+_where: dict[str, str] = {}
 
 
 def _busy_notice(sentence: str) -> None:
@@ -594,6 +598,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
+        from desktop_app.core.storage_errors import explain
+
+        explained = explain(exc, _where.get("queue", "in use"))
+        if explained is not None:  # a storage fault met outside a guarded call
+            print(f"huey-desk: {_one_line(str(explained))}", file=sys.stderr)
+            return explained.exit_code
         print(f"huey-desk: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         logging.getLogger("huey_desk").debug("unexpected error", exc_info=True)
         return EXIT_FAILURE

@@ -27,7 +27,7 @@ from desktop_app.core.errors import UserError
 from desktop_app.core.journal import Journal, NewEvent
 from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
 from desktop_app.core.liveness import Liveness
-from desktop_app.core.paths import sqlite_filename
+from desktop_app.core.paths import queue_location
 from desktop_app.core.recorder import encode_call
 from desktop_app.core.safe_decode import decode
 from desktop_app.core.states import (
@@ -100,8 +100,7 @@ class Dispatcher:
         self.journal = journal
         self.catalogue = catalogue or Catalogue(huey)
         self.on_busy = on_busy
-        db = sqlite_filename(huey)
-        self._where = str(db) if db else f"{huey.name!r}"
+        self._where = queue_location(huey)
 
     def _guarded(self, call: Callable[[], T]) -> T:
         """One storage transaction, retried while the queue is busy."""

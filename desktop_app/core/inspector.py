@@ -126,6 +126,7 @@ class Inspector:
         self.journal = journal
         self.target = target
         self._where = queue_location(huey)
+        self.location = self._where  # the queue, as sentences name it
         self.reader = reader_for(huey)
         self._reconcile_after: dict[str, Any] = {}  # where reconcile() goes on, per state
         self._suspects: dict[str, str | None] = {}  # found ended once by reconcile()

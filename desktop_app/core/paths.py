@@ -54,10 +54,30 @@ def sqlite_filename(huey: object) -> Path | None:
     return Path(filename).expanduser().resolve()
 
 
+def redis_url(pool: object) -> str | None:
+    """The URL of a redis-py connection pool, without its password (never printed)."""
+    kwargs = getattr(pool, "connection_kwargs", None)
+    if not isinstance(kwargs, dict):
+        return None
+    db = kwargs.get("db", 0)
+    user = kwargs.get("username")
+    who = f"{user}@" if user else ""
+    if kwargs.get("path"):
+        return f"unix://{who}{kwargs['path']}?db={db}"
+    kind = getattr(getattr(pool, "connection_class", None), "__name__", "")
+    scheme = "rediss" if "SSL" in kind else "redis"
+    return f"{scheme}://{who}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
+
+
 def queue_location(huey: object) -> str:
-    """Where a queue is, as sentences name it: its database file, else its Huey name."""
+    """Where a queue is, as sentences name it: its database file, its Redis URL (no
+    password), else its Huey name."""
     db = sqlite_filename(huey)
-    return str(db) if db is not None else repr(getattr(huey, "name", "huey"))
+    if db is not None:
+        return str(db)
+    url = redis_url(getattr(getattr(huey, "storage", None), "pool", None))
+    name = repr(getattr(huey, "name", "huey"))
+    return f"{name} at {url}" if url else name
 
 
 def journal_path_for(huey: object) -> Path:
@@ -75,3 +95,17 @@ def journal_path_for(huey: object) -> Path:
     name = getattr(huey, "name", "huey")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
     return data_dir() / f"journal-{safe}.sqlite"
+
+
+def mirror_path_for(huey: object, location: str) -> Path:
+    """Where a window keeps its local copy of a shared journal (one file per location,
+    in this user's data folder; ``HUEY_DESK_MIRROR`` overrides it)."""
+    import hashlib
+
+    override = os.environ.get("HUEY_DESK_MIRROR")
+    if override:
+        return Path(override).expanduser()
+    name = getattr(huey, "name", "huey")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+    digest = hashlib.sha256(location.encode("utf-8")).hexdigest()[:12]
+    return data_dir() / f"mirror-{safe}-{digest}.sqlite"

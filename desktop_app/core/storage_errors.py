@@ -32,6 +32,43 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
+def is_redis_error(exc: BaseException) -> bool:
+    """True for redis-py's exceptions (told apart without importing redis)."""
+    return type(exc).__module__.split(".")[0] == "redis"
+
+
+def _explain_redis(exc: BaseException, where: str) -> UserError | None:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    text = str(exc)
+    first = text.strip().splitlines()[0].rstrip(".") if text.strip() else type(exc).__name__
+    if "AuthenticationError" in names or any(w in text for w in ("NOAUTH", "WRONGPASS")):
+        return UserError(
+            f"Redis for the queue {where} refused the connection's password (or needs "
+            "one); check the password in the project's Redis URL or settings."
+        )
+    if "TimeoutError" in names:
+        return UserError(
+            f"Redis for the queue {where} did not answer in time; check that it runs and "
+            "is not overloaded, then try again."
+        )
+    if "ConnectionError" in names:
+        return UserError(
+            f"Cannot reach Redis for the queue {where} ({first}); check that redis-server "
+            "runs there and that the URL is right."
+        )
+    if "ReadOnlyError" in names:
+        return UserError(
+            f"Redis for the queue {where} is a read-only replica; point the project at "
+            "the primary."
+        )
+    if "OutOfMemoryError" in names or "OOM command" in text:
+        return UserError(
+            f"Redis for the queue {where} is out of memory (maxmemory); free some or "
+            "raise the limit."
+        )
+    return None
+
+
 def explain(
     exc: BaseException, where: str, advice: str | None = None, path: str | None = None
 ) -> UserError | None:
@@ -41,6 +78,8 @@ def explain(
     Huey Desk at another file" (the default queue says which variable to set); ``path``
     is the file a ``QueueFileError`` carries (``where`` when not given).
     """
+    if is_redis_error(exc):
+        return _explain_redis(exc, where)
     text = str(exc).lower()
     path = path if path is not None else where
     advice = advice or "point Huey Desk at another file or move this one aside"
@@ -96,7 +135,9 @@ def guarded(
     for attempt in range(retries + 1):
         try:
             return call()
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, (sqlite3.Error, OSError)) and not is_redis_error(exc):
+                raise
             error = explain(exc, where)
             if error is None:
                 raise

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from desktop_app.core.backends import journal_for
 from desktop_app.core.catalogue import Catalogue
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.inspector import Inspector
-from desktop_app.core.journal import SqliteJournal
-from desktop_app.core.paths import default_db_path, journal_path_for
+from desktop_app.core.journal import Journal, SqliteJournal
+from desktop_app.core.paths import default_db_path, mirror_path_for
 from desktop_app.core.storage_errors import QueueFileError
 from desktop_app.core.target import DEFAULT_TARGET, Target, load_target
 
@@ -34,7 +35,11 @@ class Desk:
         workers: int = 2,
         start_consumer: bool = True,
         paths: tuple[str, ...] = (),
+        shared: Journal | None = None,
     ) -> None:
+        """``journal_path``: the SQLite journal the history is read from; ``shared``: the
+        journal consumers on every machine write (Redis), of which that file is a local
+        copy kept by the monitor (None: the file is the journal itself)."""
         from desktop_app.gui.consumer_process import ConsumerProcess
         from desktop_app.gui.main_window import MainWindow
         from desktop_app.gui.monitor import Monitor
@@ -42,15 +47,19 @@ class Desk:
 
         self.target = target
         self.journal_path = journal_path
-        self.journal = SqliteJournal(journal_path)
+        self.journal: Journal = shared if shared is not None else SqliteJournal(journal_path)
         catalogue = Catalogue(target.huey)
         dispatcher = Dispatcher(target.huey, self.journal, catalogue)
+        # a consumer on a shared journal finds it as every other machine's does
+        consumer_journal = journal_path if shared is None else None
         self.consumer = (
-            ConsumerProcess(target.spec, workers, paths, journal_path) if start_consumer else None
+            ConsumerProcess(target.spec, workers, paths, consumer_journal)
+            if start_consumer
+            else None
         )
         inspector = Inspector(target.huey, self.journal, target.spec)
         self.window = MainWindow(target, catalogue, dispatcher, self.consumer, inspector)
-        self.monitor = Monitor(target.huey, journal_path, target.spec)
+        self.monitor = Monitor(target.huey, journal_path, target.spec, shared=shared)
         self.window.connect_monitor(self.monitor)
         self.thread = MonitorThread(self.monitor)
 
@@ -178,13 +187,19 @@ def run_gui(ns: argparse.Namespace) -> int:
     target = load_target_or_ask(ns.huey, ns.path)
     if target is None:
         return 2
-    journal_path = str(ns.journal or journal_path_for(target.huey))
+    journal = journal_for(target.huey, ns.journal)
+    if isinstance(journal, SqliteJournal):
+        journal_path, shared = str(journal.path), None
+    else:  # shared by consumers on several machines: the history reads a local copy
+        journal_path = str(mirror_path_for(target.huey, journal.location))
+        shared = journal
     desk = Desk(
         target,
         journal_path,
         workers=ns.workers,
         start_consumer=not ns.no_consumer,
         paths=tuple(ns.path),
+        shared=shared,
     )
     app.aboutToQuit.connect(desk.shutdown)
     desk.start()

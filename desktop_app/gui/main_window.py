@@ -307,6 +307,7 @@ class MainWindow(QMainWindow):
         monitor.queue_block.connect(queue.on_block)
         monitor.status_changed.connect(self._status)
         monitor.failed.connect(self._show_failure)  # a method: runs on the GUI thread
+        monitor.syncing.connect(self._show_syncing)
         self.refresh_requested.connect(monitor.refresh)
         self.watch_pid.connect(monitor.watch_process)
         # the first windows (every task, newest first; the whole queue), once it runs
@@ -314,6 +315,20 @@ class MainWindow(QMainWindow):
 
     def _show_failure(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
+
+    def _show_syncing(self, progress: dict) -> None:
+        """The first copy of a shared journal: say how far it is, then that it is done."""
+        if progress["done"]:
+            self.statusBar().showMessage(
+                f"The history is up to date ({progress['events']:,} events copied from the "
+                "shared journal).",
+                10000,
+            )
+        else:
+            self.statusBar().showMessage(
+                f"Copying the shared journal into this window's history: "
+                f"{progress['events']:,} events so far…"
+            )
 
     def _open_windows(self) -> None:
         self.apply_filter()

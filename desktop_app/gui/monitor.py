@@ -20,8 +20,10 @@ from desktop_app.core.errors import UserError
 from desktop_app.core.history import History, TaskQuery
 from desktop_app.core.inflight import recover
 from desktop_app.core.inspector import Inspector
-from desktop_app.core.journal import SqliteJournal
+from desktop_app.core.journal import Journal, SqliteJournal
+from desktop_app.core.mirror import JournalMirror
 from desktop_app.core.search_index import index_path
+from desktop_app.core.storage_errors import explain
 from desktop_app.gui.indexer import Indexer
 from desktop_app.gui.queue_table import QueueModel
 from desktop_app.gui.windowed_model import BLOCK
@@ -38,6 +40,9 @@ LIVE_STATUS_S = 0.1  # workers and counts while events arrive, at most this ofte
 QUEUE_SCAN = 20_000  # queued tasks a queue filter looks through (each is decoded)
 QUEUE_REFRESH_S = 5.0  # how often a filtered queue view is looked through again
 TAIL_BATCH = 5000
+BACKOFF_MIN_S, BACKOFF_MAX_S = 0.25, 8.0  # pauses after a storage fault, doubling
+# Events of a shared journal copied per tick (about 60 ms from Redis: benchmarks.mirror)
+MIRROR_BATCH = 4000
 # What the tasks table needs of a summary row; the details view reads the rest by id.
 HEAVY_COLUMNS = ("args", "kwargs", "traceback")
 PREVIEW_CHARS = 500
@@ -75,12 +80,22 @@ class Monitor(QObject):
     failed = Signal(str)  # a plain sentence: what cannot be read, and what to do
     ready = Signal()  # started: windows on the history and the queue can be opened
     recovered = Signal(object)  # RecoveryReport.as_dict(): tasks a dead consumer left
+    # the local copy of a shared journal: {"events": copied so far, "done": bool}
+    syncing = Signal(object)
 
-    def __init__(self, huey: Huey, journal_path: str, target: str = "") -> None:
+    def __init__(
+        self, huey: Huey, journal_path: str, target: str = "", shared: Journal | None = None
+    ) -> None:
+        """``journal_path``: the SQLite journal tailed and queried here; ``shared``: the
+        journal consumers write (Redis), copied into that file on every tick (None: the
+        file is the journal itself)."""
         super().__init__()
         self.huey = huey
         self.journal_path = journal_path
         self.target = target
+        self._shared_given = shared
+        self._shared: Journal | None = None  # what status, recovery and actions read
+        self._mirror: JournalMirror | None = None
         self._journal: SqliteJournal | None = None
         self._inspector: Inspector | None = None
         self._cursor = 0
@@ -98,6 +113,10 @@ class Monitor(QObject):
         self.rerun_interrupted = True  # set from the GUI thread; read here (a bool)
         self._next_recovery = 0.0
         self._next_reconcile = 0.0
+        self._backoff = 0.0
+        self._resume_at = 0.0
+        self._catching_up = True  # until the first sync of a shared journal's copy
+        self._copied = 0
         self._queue_generation = 0
         self._queue_text = ""
         self._queue_blocks: list[int] = []  # recently asked for, most recent last
@@ -115,7 +134,10 @@ class Monitor(QObject):
         except UserError as exc:
             self.failed.emit(str(exc))
             return
-        self._inspector = Inspector(self.huey, self._journal, self.target)
+        self._shared = self._shared_given or self._journal
+        if self._shared_given is not None:
+            self._mirror = JournalMirror(self._shared_given, self._journal)
+        self._inspector = Inspector(self.huey, self._shared, self.target)
         self._cursor = self._journal.last_id()
         self._indexer = Indexer(self.journal_path, self._cursor)
         self._indexer.start()
@@ -237,9 +259,32 @@ class Monitor(QObject):
         """Read counts, workers and the queue now (after an action by the user)."""
         self._next_status = self._next_queue = 0.0
 
+    def _sync_mirror(self) -> None:
+        """Copy what is new in the shared journal; a long first copy goes a batch per
+        tick, its events folded into the views by re-opening them, not one by one."""
+        if self._mirror is None:
+            return
+        assert self._journal is not None
+        report = self._mirror.sync(MIRROR_BATCH)
+        if report.caught_up and not self._catching_up:
+            return
+        if not report.caught_up:
+            self._catching_up = True
+            self._copied += report.events
+            self._cursor = self._journal.last_id()  # not streamed: re-read when done
+            self.syncing.emit({"events": self._copied, "done": False})
+            return
+        self._catching_up = False
+        self._cursor = self._journal.last_id()
+        self.syncing.emit({"events": self._copied + report.events, "done": True})
+        self.ready.emit()  # the history views are read again, now complete
+
     def _tick(self) -> None:
         assert self._journal is not None and self._inspector is not None
+        if time.monotonic() < self._resume_at:
+            return  # backing off after a storage fault (Redis down, say)
         try:
+            self._sync_mirror()
             events = self._journal.tail(self._cursor, TAIL_BATCH)
             if events:
                 self._events_since_queue = True
@@ -270,19 +315,32 @@ class Monitor(QObject):
                 self._next_reconcile = now + RECONCILE_EVERY_S
                 self._inspector.reconcile()
             self._last_error = None
+            self._backoff = 0.0
         except UserError as exc:
             self._report(str(exc))
+            self._back_off()
         except Exception as exc:  # the window must stay up whatever storage does
-            logger.exception("monitor tick failed")
-            self._report(f"Reading the queue failed ({type(exc).__name__}: {exc}).")
+            explained = explain(exc, self._inspector.location)
+            if explained is None:
+                logger.exception("monitor tick failed")
+                self._report(f"Reading the queue failed ({type(exc).__name__}: {exc}).")
+            else:
+                self._report(f"{explained} Trying again by itself.")
+            self._back_off()
+
+    def _back_off(self) -> None:
+        """Look again after a pause that doubles (up to BACKOFF_MAX_S) while faults last;
+        a storage that is back is read at the next tick after the pause."""
+        self._backoff = min(max(self._backoff * 2, BACKOFF_MIN_S), BACKOFF_MAX_S)
+        self._resume_at = time.monotonic() + self._backoff
 
     def _recover(self) -> None:
         """Find the tasks a dead consumer (or worker) left, record them as interrupted,
         and re-run those that declared retries when the setting says so."""
         if not isinstance(self.huey.storage, SqliteStorage):
             return
-        assert self._journal is not None
-        report = recover(self.huey, self._journal, rerun=self.rerun_interrupted)
+        assert self._shared is not None
+        report = recover(self.huey, self._shared, rerun=self.rerun_interrupted)
         if report:
             self.recovered.emit(report.as_dict())
             self._next_status = 0.0

@@ -39,6 +39,7 @@ from desktop_app.core.journal import (
     dumps,
     fold_event,
 )
+from desktop_app.core.paths import redis_url
 from desktop_app.core.states import ENQUEUED, RETRYING, REVOKED, SCHEDULED
 
 # Durations kept per task name and overall for ``typical_duration`` (its ``sample`` is
@@ -403,17 +404,7 @@ class RedisJournal(Journal):
 
     @property
     def location(self) -> str:
-        kwargs = self._pool.connection_kwargs
-        db = kwargs.get("db", 0)
-        user = kwargs.get("username")
-        who = f"{user}@" if user else ""
-        if kwargs.get("path"):
-            url = f"unix://{who}{kwargs['path']}?db={db}"
-        else:
-            scheme = "rediss" if "SSL" in self._pool.connection_class.__name__ else "redis"
-            url = f"{scheme}://{who}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
-            url += f"/{db}"
-        return f"{url} (keys {self.prefix}*)"
+        return f"{redis_url(self._pool)} (keys {self.prefix}*)"
 
     # -- writing -----------------------------------------------------------------------
     def append(self, events: Iterable[NewEvent]) -> None:

@@ -35,6 +35,18 @@ def test_window_that_only_watches_does_not_create_the_default_queue(tmp_path):
     assert not (tmp_path / "missing").exists()
 
 
+def test_window_that_only_watches_does_not_create_a_target_queue(tmp_path):
+    db = tmp_path / "project-queue.db"
+    (tmp_path / "proj_app.py").write_text(
+        f"from huey import SqliteHuey\nhuey = SqliteHuey('proj', filename={str(db)!r})\n"
+    )
+    env = env_for(tmp_path / "default.db", QT_QPA_PLATFORM="offscreen")
+    args = ("--no-consumer", "--huey", "proj_app:huey", "--path", str(tmp_path))
+    line = refused(cli(env, *args))
+    assert str(db) in line and "does not exist" in line
+    assert not db.exists()
+
+
 def test_read_only_commands_do_not_create_a_target_queue(tmp_path):
     db = tmp_path / "project-queue.db"
     (tmp_path / "proj_app.py").write_text(

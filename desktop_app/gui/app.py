@@ -143,7 +143,9 @@ def ask_for_queue_file(
             return path
 
 
-def load_target_or_ask(spec: str | None, paths: Sequence[str] = ()) -> Target | None:
+def load_target_or_ask(
+    spec: str | None, paths: Sequence[str] = (), must_exist: bool = False
+) -> Target | None:
     """Load the target; when its queue file is unusable, offer another file or quitting.
 
     Another file can be offered only for the embedded default queue, whose file is named
@@ -152,7 +154,7 @@ def load_target_or_ask(spec: str | None, paths: Sequence[str] = ()) -> Target | 
     spec = spec or DEFAULT_TARGET
     while True:
         try:
-            return load_target(spec, paths)
+            return load_target(spec, paths, must_exist=must_exist)
         except QueueFileError as exc:
             chosen = ask_for_queue_file(str(exc), can_choose=spec == DEFAULT_TARGET)
             if chosen is None:
@@ -184,7 +186,8 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.setOrganizationName("huey-desk")
     app.setDesktopFileName("huey-desk")
     app.setWindowIcon(icon())
-    target = load_target_or_ask(ns.huey, ns.path)
+    # only watching (--no-consumer): a queue file that does not exist is not created
+    target = load_target_or_ask(ns.huey, ns.path, must_exist=ns.no_consumer)
     if target is None:
         return 2
     journal = journal_for(target.huey, ns.journal)

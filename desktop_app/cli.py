@@ -48,6 +48,19 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the journal file (default: beside a SQLite queue)",
     )
+    parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="attach to a Redis-backed Huey queue without its project code "
+        "(redis://HOST:PORT/DB, rediss://, unix:///path); with --name",
+    )
+    parser.add_argument(
+        "--name",
+        default="huey",
+        metavar="NAME",
+        help="with --redis: the Huey instance's name (default: huey)",
+    )
 
 
 def _workers(text: str) -> int:
@@ -174,13 +187,10 @@ def _load(ns: argparse.Namespace, read_only: bool = False):
     from desktop_app.core.errors import UserError
     from desktop_app.core.journal import SqliteJournal
     from desktop_app.core.paths import queue_location
-    from desktop_app.core.target import DEFAULT_TARGET, load_target
 
     if ns.journal and not Path(ns.journal).expanduser().parent.is_dir():
         raise UserError(f"The folder of --journal {ns.journal} does not exist.")
-    target = load_target(
-        ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
-    )
+    target = _target(ns, read_only)
     _where["queue"] = queue_location(target.huey)
     journal = journal_for(target.huey, Path(ns.journal).expanduser() if ns.journal else None)
     ns.missing_journal = None
@@ -188,6 +198,20 @@ def _load(ns: argparse.Namespace, read_only: bool = False):
         ns.missing_journal = journal.path
         return target, SqliteJournal(_scratch_dir() / "empty.desk-journal")
     return target, journal
+
+
+def _target(ns: argparse.Namespace, read_only: bool = False) -> Any:
+    """The Huey instance named by --huey (imported) or --redis and --name (not)."""
+    from desktop_app.core.errors import UserError
+    from desktop_app.core.target import DEFAULT_TARGET, load_redis_target, load_target
+
+    if getattr(ns, "redis", None):
+        if ns.huey:
+            raise UserError("Give either --huey or --redis, not both.")
+        return load_redis_target(ns.redis, ns.name)
+    return load_target(
+        ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
+    )
 
 
 def _scratch_dir() -> Path:
@@ -311,6 +335,13 @@ def _when(ts: float | None) -> str:
 # -- commands ---------------------------------------------------------------------------
 def cmd_submit(ns: argparse.Namespace) -> int:
     from desktop_app.core.dispatcher import Dispatcher
+    from desktop_app.core.errors import UserError
+
+    if ns.redis:
+        raise UserError(
+            "Submitting needs the task's code, so its module: use --huey (--redis attaches "
+            "without project code, to watch and act on what is queued)."
+        )
 
     target, journal = _load(ns)
     _shared_queue(target)
@@ -485,6 +516,11 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
     from desktop_app.core.errors import UserError
     from desktop_app.core.target import DEFAULT_TARGET, load_target
 
+    if ns.redis:
+        raise UserError(
+            "A consumer runs the project's tasks, so it needs their module: use --huey "
+            "(--redis attaches without project code, to watch and act on the queue)."
+        )
     target = load_target(ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice)
     _shared_queue(target)
     if target.huey.immediate:
@@ -512,7 +548,7 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
 def cmd_gui(ns: argparse.Namespace) -> int:
     from desktop_app.core.target import check_queue_exists
 
-    if ns.no_consumer:  # only watching: never create the default queue to watch it
+    if ns.no_consumer and not ns.redis:  # only watching: never create the default queue
         check_queue_exists(ns.huey, ns.path)
     try:
         from desktop_app.gui.app import run_gui

@@ -97,3 +97,33 @@ def test_a_wrong_password_is_one_sentence_and_never_printed(app, redis_url):
     finally:
         admin.acl_deluser("desk")
         admin.close()
+
+
+def test_attach_by_url_without_project_code(app, redis_url):
+    env = env_with(redis_url)
+    done = run(env, app, "submit", "add", "--args", "[2, 3]", "--json")
+    task_id = json.loads(done.stdout)["id"]
+    # no --huey: the queue is found by its URL and name, its messages decoded safely
+    status = cli(env, "status", "--json", "--redis", redis_url, "--name", "deskapp")
+    assert status.returncode == 0, status.stderr
+    info = json.loads(status.stdout)
+    assert info["pending"] == 1 and info["target"] == "redis:deskapp"
+    shown = cli(env, "show", task_id, "--json", "--redis", redis_url, "--name", "deskapp")
+    assert json.loads(shown.stdout)["queued"]["args"] == "2, 3"
+    revoked = cli(env, "revoke", task_id, "--redis", redis_url, "--name", "deskapp")
+    assert revoked.returncode == 0, revoked.stderr
+    # running tasks needs them: refused in a sentence
+    consumer = cli(env, "consumer", "--redis", redis_url, "--name", "deskapp")
+    assert consumer.returncode == 2 and "needs their module: use --huey" in consumer.stderr
+    submit = cli(env, "submit", "add", "--redis", redis_url, "--name", "deskapp")
+    assert submit.returncode == 2 and "Traceback" not in submit.stderr
+
+
+def test_a_url_with_a_password_is_never_echoed(tmp_path):
+    env = env_with("redis://localhost:1/0")
+    proc = cli(env, "status", "--redis", "http://user:hunter2@example:6379/0")
+    assert proc.returncode == 2 and "hunter2" not in proc.stderr
+    assert "is not a Redis URL" in proc.stderr
+    proc = cli(env, "status", "--redis", f"unix://user:hunter2@{tmp_path}/none.sock?db=0")
+    assert proc.returncode == 2 and "hunter2" not in proc.stderr
+    assert "Cannot reach Redis" in proc.stderr

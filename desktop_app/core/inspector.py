@@ -31,7 +31,7 @@ from desktop_app.core.journal import (
     SqliteJournal,
 )
 from desktop_app.core.liveness import Liveness
-from desktop_app.core.paths import queue_location
+from desktop_app.core.paths import queue_location, storage_location
 from desktop_app.core.safe_decode import (
     Decoded,
     MessageView,
@@ -246,7 +246,7 @@ class Inspector:
         return {
             "target": self.target,
             "queue": self.huey.name,
-            "database": self._where,
+            "database": storage_location(self.huey),
             "journal": self.journal.location,
             "pending": counts["pending"],
             "scheduled": counts["scheduled"],

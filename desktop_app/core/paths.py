@@ -69,15 +69,22 @@ def redis_url(pool: object) -> str | None:
     return f"{scheme}://{who}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
 
 
-def queue_location(huey: object) -> str:
-    """Where a queue is, as sentences name it: its database file, its Redis URL (no
-    password), else its Huey name."""
+def storage_location(huey: object) -> str:
+    """Where a queue's storage is: its database file, its Redis URL (no password), else
+    its Huey name."""
     db = sqlite_filename(huey)
     if db is not None:
         return str(db)
     url = redis_url(getattr(getattr(huey, "storage", None), "pool", None))
-    name = repr(getattr(huey, "name", "huey"))
-    return f"{name} at {url}" if url else name
+    return url or repr(getattr(huey, "name", "huey"))
+
+
+def queue_location(huey: object) -> str:
+    """A queue as sentences name it: its database file, or its name at its Redis URL."""
+    where = storage_location(huey)
+    if sqlite_filename(huey) is not None or where.startswith("'"):
+        return where
+    return f"{getattr(huey, 'name', 'huey')!r} at {where}"
 
 
 def journal_path_for(huey: object) -> Path:

@@ -324,3 +324,68 @@ def load_target(
         article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise UserError(f"{module_name}:{attr} is {article} {kind}, not a Huey instance.")
     return Target(spec=f"{module_name}:{attr}", module=module_name, attr=attr, huey=obj)
+
+
+def load_redis_target(url: str, name: str = "huey") -> Target:
+    """Attach to the Redis-backed Huey queue ``name`` at ``url`` without importing any
+    project code: what the queue holds can be watched, revoked and flushed; submitting
+    needs the tasks, so their module (``--huey``).
+
+    Which kind of Redis Huey it is comes from the keys Huey made: a sorted-set queue is
+    a ``PriorityRedisHuey``, results kept under one key each a ``RedisExpireHuey``.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise UserError("--redis needs a URL like redis://localhost:6379/0.")
+    url = url.strip()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise UserError(
+            f"{_safe(url)!r} is not a Redis URL; use redis://HOST:PORT/DB, rediss:// for "
+            "TLS, or unix:///path/to/redis.sock."
+        )
+    if not name or not name.strip():
+        raise UserError("--name needs the Huey instance's name (its first argument).")
+    try:
+        import redis  # noqa: F401
+        from huey import PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey, RedisHuey
+    except ImportError:
+        raise UserError(
+            "Redis support needs the redis package: pip install 'huey-desk[redis]'."
+        ) from None
+    probe = RedisHuey(name, url=url)
+    where = f"{name!r} at {_safe(url)}"
+    try:
+        conn = probe.storage.conn
+        queue_kind = conn.type(probe.storage.queue_key)
+        plain_results = conn.exists(probe.storage.result_key)
+        expiring = not plain_results and bool(
+            next(iter(conn.scan_iter(match=f"huey.r.{probe.storage.name}.*", count=100)), None)
+        )
+    except Exception as exc:
+        explained = explain(exc, where)
+        probe.storage.pool.disconnect()
+        if explained is not None:
+            raise explained from None
+        raise
+    priority = queue_kind in (b"zset", "zset")
+    kind = {
+        (False, False): RedisHuey,
+        (True, False): PriorityRedisHuey,
+        (False, True): RedisExpireHuey,
+        (True, True): PriorityRedisExpireHuey,
+    }[(priority, expiring)]
+    if kind is RedisHuey:
+        huey = probe
+    else:
+        probe.storage.pool.disconnect()
+        huey = kind(name, url=url)
+    return Target(spec=f"redis:{name}", module="", attr="", huey=huey)
+
+
+def _safe(url: str) -> str:
+    """A URL with any password in it replaced, for messages."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user = auth.split(":", 1)[0]
+    return f"{head}://{user + ':***' if user else '***'}@{host}"

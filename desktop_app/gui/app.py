@@ -187,7 +187,15 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.setDesktopFileName("huey-desk")
     app.setWindowIcon(icon())
     # only watching (--no-consumer): a queue file that does not exist is not created
-    target = load_target_or_ask(ns.huey, ns.path, must_exist=ns.no_consumer)
+    if getattr(ns, "redis", None):  # no project code: watch and act, run nothing
+        from desktop_app.core.target import load_redis_target
+
+        if ns.huey:
+            raise UserError("Give either --huey or --redis, not both.")
+        target = load_redis_target(ns.redis, ns.name)
+        ns.no_consumer = True
+    else:
+        target = load_target_or_ask(ns.huey, ns.path, must_exist=ns.no_consumer)
     if target is None:
         return 2
     journal = journal_for(target.huey, ns.journal)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.journal import NewEvent, SqliteJournal
+from desktop_app.core.backends import JournalSpec
+from desktop_app.core.journal import Journal, NewEvent
 
 logger = logging.getLogger("huey_desk.journal_writer")
 
@@ -69,7 +70,7 @@ def decode_records(raw: bytes) -> list[NewEvent]:
     ]
 
 
-def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> None:
+def write_batches(receive: Callable[[bool], Any], journal: Journal) -> None:
     """Gather records from ``receive(block)`` into batches and append them.
 
     ``receive`` returns an event, False when nothing is waiting (non-blocking), None at
@@ -109,9 +110,11 @@ def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> Non
             return
 
 
-def serve(sock: socket.socket, journal_path: str) -> None:
-    """Read datagrams from ``sock`` into the journal until every sender has closed."""
-    journal = SqliteJournal(journal_path)
+def serve(sock: socket.socket, spec: JournalSpec | str) -> None:
+    """Read datagrams from ``sock`` into the journal until every sender has closed.
+
+    ``spec`` is a ``backends.JournalSpec`` (or a SQLite journal's path)."""
+    journal = open_journal(spec)
 
     pending: collections.deque[NewEvent] = collections.deque()
 
@@ -136,6 +139,13 @@ def serve(sock: socket.socket, journal_path: str) -> None:
     journal.close()
 
 
+def open_journal(spec: JournalSpec | str | os.PathLike[str]) -> Journal:
+    """The journal of a spec, or of a SQLite journal's path."""
+    if not isinstance(spec, JournalSpec):
+        spec = JournalSpec.sqlite(spec)
+    return spec.open()
+
+
 class WriterProcess:
     """The consumer's side: start the writer process and send it records.
 
@@ -145,7 +155,11 @@ class WriterProcess:
     milliseconds makes the workers wait for it.
     """
 
-    def __init__(self, journal_path: str | os.PathLike[str]) -> None:
+    def __init__(self, spec: JournalSpec | str | os.PathLike[str]) -> None:
+        """``spec``: a ``backends.JournalSpec`` (or a SQLite journal's path).  It is sent
+        on the writer's standard input: a command line is visible to every user."""
+        if not isinstance(spec, JournalSpec):
+            spec = JournalSpec.sqlite(spec)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for s in (ours, theirs):
             try:
@@ -159,14 +173,18 @@ class WriterProcess:
                 sys.executable,
                 "-m",
                 "desktop_app.core.journal_writer",
-                str(journal_path),
+                "-",
                 str(theirs.fileno()),
             ],
             pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": _package_root()},
         )
         theirs.close()
+        try:
+            self.process.stdin.write(spec.to_json().encode())
+        finally:
+            self.process.stdin.close()
 
     def send(self, ev: NewEvent) -> None:
         for raw in encode_records([as_record(ev)]):
@@ -200,9 +218,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(format="[%(asctime)s] %(levelname)s:%(name)s:%(message)s")
-    journal_path, fd = argv[0], int(argv[1])
+    where, fd = argv[0], int(argv[1])
+    # "-": the journal's spec comes on standard input (a password never on the command line)
+    spec = JournalSpec.from_json(sys.stdin.read()) if where == "-" else JournalSpec.sqlite(where)
     sock = socket.socket(fileno=fd)
-    serve(sock, journal_path)
+    serve(sock, spec)
     return 0
 
 

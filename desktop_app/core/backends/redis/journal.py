@@ -380,12 +380,14 @@ class RedisJournal(Journal):
         name: str = "huey",
         *,
         url: str | None = None,
+        own_pool: bool = False,
     ) -> None:
         """Use ``connection_pool`` (a Redis Huey's own, so its URL and password) or open
-        one from ``url``; the pool opened here is closed by ``close``."""
+        one from ``url``; the pool opened here (or given with ``own_pool``) is closed by
+        ``close``."""
         if (connection_pool is None) == (url is None):
             raise ValueError("give either a connection pool or a URL")
-        self._own_pool = connection_pool is None
+        self._own_pool = connection_pool is None or own_pool
         self._pool = connection_pool or redis.ConnectionPool.from_url(url)
         self._r = redis.Redis(connection_pool=self._pool)
         self.name = name
@@ -656,6 +658,13 @@ class RedisJournal(Journal):
         for cid in ids:
             pipe.exists(self.prefix + "alive:" + cid)
         return {cid for cid, alive in zip(ids, pipe.execute()) if alive}
+
+    def heartbeat_expired(self, consumer_id: str) -> bool | None:
+        """True once the consumer's ``alive`` key has expired (by the server's clock),
+        False while it lives; a pid means nothing on another host, this does."""
+        if not self._r.exists(self.prefix + "consumer:" + consumer_id):
+            return None
+        return not self._r.exists(self.prefix + "alive:" + consumer_id)
 
     # -- upkeep ------------------------------------------------------------------------
     def _first_id_at(self, ts: float) -> str:

@@ -30,7 +30,6 @@ from desktop_app.core.journal import (
     EXECUTING,
     FINAL_STATES,
     FLUSHED,
-    STALE_AFTER_S,
     WORKER_FREED,
     Cursor,
     Event,
@@ -44,6 +43,11 @@ from desktop_app.core.states import ENQUEUED, RETRYING, REVOKED, SCHEDULED
 # Durations kept per task name and overall for ``typical_duration`` (its ``sample`` is
 # at most this).
 DURATIONS_KEPT = 500
+# How long a consumer's ``alive`` key outlives its last beat (beats come every second).
+# Shorter than ``STALE_AFTER_S`` so that a dead host's tasks are journalled interrupted
+# within 5 s of its death (expiry 3-4 s after it, then the next 0.5 s recovery of any
+# live consumer); three missed beats in a row are needed for a false alarm.
+ALIVE_TTL_S = 4.0
 # Task summaries dropped per script call when pruning, so that Redis never stalls long.
 PRUNE_CHUNK = 500
 
@@ -499,13 +503,13 @@ class RedisJournal(Journal):
         pipe.delete(key)
         pipe.hset(key, mapping=values)
         pipe.zadd(self.prefix + "consumers", {consumer_id: float(now)})
-        pipe.set(self.prefix + "alive:" + consumer_id, now, px=int(STALE_AFTER_S * 1000))
+        pipe.set(self.prefix + "alive:" + consumer_id, now, px=int(ALIVE_TTL_S * 1000))
         pipe.execute()
 
     def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
         """Mark the consumer and its live workers as alive now; the consumer's ``alive``
-        key expires ``STALE_AFTER_S`` after its last beat, on the server's clock."""
-        args: list[str] = [consumer_id, repr(time.time()), str(int(STALE_AFTER_S * 1000))]
+        key expires ``ALIVE_TTL_S`` after its last beat, on the server's clock."""
+        args: list[str] = [consumer_id, repr(time.time()), str(int(ALIVE_TTL_S * 1000))]
         for name, pid, alive in workers:
             args += [name, str(pid), "1" if alive else "0"]
         self._beat(keys=[self.prefix], args=args)

@@ -71,8 +71,11 @@ def finished(journal) -> int:
     return counts.get(COMPLETE, 0) + counts.get(ERROR, 0)
 
 
-def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(env, journal, client):
-    consumer = Consumer(env, "--huey", TARGET, "--workers", "2")
+@pytest.mark.parametrize("worker_type", ["thread", "process"])
+def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
+    env, journal, client, worker_type
+):
+    consumer = Consumer(env, "--huey", TARGET, "--workers", "2", "--worker-type", worker_type)
     try:
         ids = submit(env, "[add(i, i).id for i in range(20)]")
         wait_until(
@@ -228,6 +231,11 @@ def test_redis_restarted_under_a_live_consumer_backs_off_then_resumes(tmp_path, 
             timeout=60,
             what="every task queued before the restart to complete",
         )
+        # the chore ended during the outage: its last record waited for Redis, not dropped
+        wait_until(
+            lambda: journal.task(queued[0])["state"] in (COMPLETE, ERROR),
+            what="the chore's end journalled after the restart",
+        )
         client = redis.Redis.from_url(own_redis.url)
         assert client.llen(QUEUE) == 0
         assert in_flight(client) == 0
@@ -238,3 +246,6 @@ def test_redis_restarted_under_a_live_consumer_backs_off_then_resumes(tmp_path, 
     out = consumer.output()
     print("\n".join(line for line in out.splitlines() if "ERROR" in line or "WARNING" in line))
     assert "Error reading from queue" in out  # Huey's own back-off path, then resumed
+    # ours say it in one line each, no traceback
+    assert "Heartbeat failed: Redis cannot be reached" in out
+    assert "Heartbeat failed\nTraceback" not in out

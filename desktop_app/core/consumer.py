@@ -19,7 +19,7 @@ from huey import Huey
 from huey.consumer import Consumer, Worker, WorkerRecycle
 from huey.storage import SqliteStorage
 
-from desktop_app.core.backends import inflight_for, journal_for, journal_spec
+from desktop_app.core.backends import connection_fault, inflight_for, journal_for, journal_spec
 from desktop_app.core.execute_guard import ExecuteGuard
 from desktop_app.core.inflight import (
     InFlightBase,
@@ -235,8 +235,12 @@ class Heartbeat:
                 self._next_prune = now + PRUNE_EVERY_S
                 if self.retain_events or self.retain_s:
                     self.journal.prune(self.retain_events, self.retain_s)
-        except Exception:
-            logger.exception("Heartbeat failed")
+        except Exception as exc:
+            fault = connection_fault(exc)
+            if fault is None:
+                logger.exception("Heartbeat failed")
+            else:
+                logger.warning("Heartbeat failed: %s", fault)  # one line, not a traceback
 
 
 class Recovery:
@@ -266,8 +270,12 @@ class Recovery:
         """Recover now; never raises: the consumer must go on."""
         try:
             report = recover(self.huey, self.journal, rerun=self.rerun)
-        except Exception:
-            logger.exception("Recovery of interrupted tasks failed")
+        except Exception as exc:
+            fault = connection_fault(exc)
+            if fault is None:
+                logger.exception("Recovery of interrupted tasks failed")
+            else:
+                logger.warning("Recovery of interrupted tasks failed: %s", fault)
             return None
         finally:
             if self.forks and isinstance(self.huey.storage, SqliteStorage):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.backends import JournalSpec
+from desktop_app.core.backends import JournalSpec, connection_fault
 from desktop_app.core.journal import Journal, NewEvent
 
 logger = logging.getLogger("huey_desk.journal_writer")
@@ -36,6 +36,9 @@ BATCH = 5000
 # event at most this much later.
 LINGER_S = 0.010
 MAX_DATAGRAM = 256 * 1024
+# How long a batch waits for a journal server that cannot be reached (Redis restarting)
+# before it is dropped; meanwhile the records wait in the socket's buffer.
+OUTAGE_S = 120.0
 
 
 def as_record(ev: NewEvent) -> tuple:
@@ -94,20 +97,40 @@ def write_batches(receive: Callable[[bool], Any], journal: Journal) -> None:
                 break
             batch.append(item)
         events = [b for b in batch if isinstance(b, NewEvent)]
-        for attempt in range(5):
-            try:
-                journal.append(events)
-                break
-            except Exception:
-                logger.exception(
-                    "Could not write %d journal records (attempt %d)", len(events), attempt + 1
-                )
-                time.sleep(0.2 * (attempt + 1))
+        _append(journal, events)
         for item in batch:
             if isinstance(item, threading.Event):
                 item.set()
         if done:
             return
+
+
+def _append(journal: Journal, events: list[NewEvent]) -> None:
+    """Append, retried: 5 attempts for an error, and for as long as ``OUTAGE_S`` while the
+    journal's server cannot be reached (a Redis restart must not lose the records)."""
+    attempt = 0
+    started = time.monotonic()
+    while True:
+        attempt += 1
+        try:
+            journal.append(events)
+            return
+        except Exception as exc:
+            fault = connection_fault(exc)
+            if fault is not None:
+                if time.monotonic() - started > OUTAGE_S:
+                    logger.error("Dropped %d journal records: %s", len(events), fault)
+                    return
+                if attempt == 1:
+                    logger.warning("Could not write %d journal records: %s", len(events), fault)
+                time.sleep(min(0.05 * attempt, 1.0))
+                continue
+            logger.exception(
+                "Could not write %d journal records (attempt %d)", len(events), attempt
+            )
+            if attempt >= 5:
+                return
+            time.sleep(0.2 * attempt)
 
 
 def serve(sock: socket.socket, spec: JournalSpec | str) -> None:

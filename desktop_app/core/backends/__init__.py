@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,16 @@ def _redis_storage(huey: Any) -> Any:
 def is_redis(huey: Any) -> bool:
     """True for a Redis-backed Huey (list, priority or expire storage)."""
     return _redis_storage(huey) is not None
+
+
+def connection_fault(exc: BaseException) -> str | None:
+    """One sentence for a storage server that cannot be reached (Redis down, restarting,
+    a timeout), or None for any other error.  Such faults pass: callers retry them."""
+    redis = sys.modules.get("redis")
+    if redis is None or not isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return None
+    detail = str(exc).strip().rstrip(".") or type(exc).__name__
+    return f"Redis cannot be reached ({detail}); retrying."
 
 
 def journal_for(huey: Any, path_override: str | os.PathLike[str] | None = None) -> Journal:

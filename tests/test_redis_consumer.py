@@ -71,10 +71,13 @@ def finished(journal) -> int:
     return counts.get(COMPLETE, 0) + counts.get(ERROR, 0)
 
 
-@pytest.mark.parametrize("worker_type", ["thread", "process"])
+@pytest.mark.parametrize(
+    ("worker_type", "priority"), [("thread", "0"), ("process", "0"), ("thread", "1")]
+)
 def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
-    env, journal, client, worker_type
+    env, journal, client, worker_type, priority
 ):
+    env["HUEY_DESK_REDIS_PRIORITY"] = priority  # 1: a PriorityRedisHuey (a sorted set)
     consumer = Consumer(env, "--huey", TARGET, "--workers", "2", "--worker-type", worker_type)
     try:
         ids = submit(env, "[add(i, i).id for i in range(20)]")
@@ -88,7 +91,8 @@ def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
         [record] = [c for c in journal.consumers() if not c["stopped_at"]]
         assert record["target"] == TARGET and record["workers"] == 2
         assert journal.task(ids[3])["result_preview"] == "6"
-        assert client.llen(QUEUE) == 0 and in_flight(client) == 0
+        queued = client.zcard(QUEUE) if priority == "1" else client.llen(QUEUE)
+        assert queued == 0 and in_flight(client) == 0
     finally:
         assert consumer.stop() == 0, consumer.output()
     assert "journalling to unix://" in consumer.output()

@@ -50,24 +50,28 @@ logger = logging.getLogger("huey_desk.redis.inflight")
 
 # The bytes Huey's priority queue puts before each message (a big-endian timestamp).
 PRIORITY_PREFIX = 8
+# A worker sends its consumer, name and pid with its first take and every this many.
+IDENT_EVERY = 64
 # How long an idle worker blocks in one take, at most: a stop is noticed this soon.
 BLOCK_S = 1.0
 
 # KEYS: queue, processing list, meta hash, set of lists.  ARGV: member (of the set),
-# done ('1': drop the head entry, the message this worker finished), consumer, worker,
-# pid, now.  Returns the message taken, or nil (the worker's meta is then ready for its
-# blocking take, without a take time until one lands).
+# done ('1': drop the head entry, the message this worker finished), now, and, on a
+# worker's first take and every ``IDENT_EVERY`` after, its consumer, worker and pid (they
+# are in the list's name too; sent seldom, since every argument costs the worker time).
+# Returns the message taken, or nil (the meta then has no take time until one lands).
 _TAKE_HEAD = """
 local queue, list, meta, lists = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if ARGV[2] == '1' then redis.call('LPOP', list) end
 redis.call('SADD', lists, ARGV[1])
+if #ARGV > 3 then
+    redis.call('HSET', meta, 'consumer', ARGV[4], 'worker', ARGV[5], 'pid', ARGV[6])
+end
 """
 _TAKE_TAIL = """
 if m then
-    redis.call('HSET', meta, 'consumer', ARGV[3], 'worker', ARGV[4], 'pid', ARGV[5],
-        'taken_at', ARGV[6], 'score', score)
+    redis.call('HSET', meta, 'taken_at', ARGV[3], 'score', score)
 else
-    redis.call('HSET', meta, 'consumer', ARGV[3], 'worker', ARGV[4], 'pid', ARGV[5])
     redis.call('HDEL', meta, 'taken_at')
 end
 return m
@@ -194,8 +198,10 @@ class RedisInFlight(InFlightBase):
         storage = self.storage
         member, plist, meta = self._mine()
         done = "1" if getattr(self._local, "done", None) is not None else "0"
-        now = repr(time.time())
-        args = [member, done, self.consumer_id, self._local.worker, os.getpid(), now]
+        args: list[Any] = [member, done, repr(time.time())]
+        takes = self._local.takes = getattr(self._local, "takes", -1) + 1
+        if takes % IDENT_EVERY == 0:
+            args += [self.consumer_id, self._local.worker, os.getpid()]
         entry = self._take(
             keys=[storage.queue_key, plist, meta, self.prefix + "inflight"], args=args
         )

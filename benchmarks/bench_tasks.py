@@ -1,13 +1,17 @@
-"""A tiny Huey app for the benchmarks: its queue file is ``HUEY_DESK_BENCH_DB``."""
+"""A tiny Huey app for the benchmarks: its queue file is ``HUEY_DESK_BENCH_DB``, or, with
+``HUEY_DESK_BENCH_REDIS`` set (a URL), a RedisHuey there."""
 
 import os
 import time
 
-from huey import SqliteHuey
+from huey import RedisHuey, SqliteHuey
 
-huey = SqliteHuey(
-    "bench", filename=os.environ.get("HUEY_DESK_BENCH_DB", "bench.db"), store_none=True
-)
+if os.environ.get("HUEY_DESK_BENCH_REDIS"):
+    huey = RedisHuey("bench", url=os.environ["HUEY_DESK_BENCH_REDIS"], store_none=True)
+else:
+    huey = SqliteHuey(
+        "bench", filename=os.environ.get("HUEY_DESK_BENCH_DB", "bench.db"), store_none=True
+    )
 
 
 @huey.task()

@@ -64,22 +64,72 @@ def stop_consumer(proc: subprocess.Popen, timeout: float = 15) -> None:
             proc.wait()
 
 
-def bench_env(db: Path) -> dict[str, str]:
+def bench_env(db: Path, redis_url: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["HUEY_DESK_BENCH_DB"] = str(db)
     env["HUEY_DESK_JOURNAL"] = str(db) + ".desk-journal"
     env["PYTHONPATH"] = str(ROOT)
+    env.pop("HUEY_DESK_BENCH_REDIS", None)
+    if redis_url:
+        env["HUEY_DESK_BENCH_REDIS"] = redis_url
     return env
 
 
-def fresh_queue(kind: str, db: Path, workers: int, log: Path) -> tuple[Any, subprocess.Popen]:
-    """The bench tasks module bound to a new queue file ``db``, and a consumer on it."""
+def fresh_queue(
+    kind: str, db: Path, workers: int, log: Path, redis_url: str | None = None
+) -> tuple[Any, subprocess.Popen]:
+    """The bench tasks module bound to a new queue file ``db`` (or, with ``redis_url``, to
+    that Redis, emptied first), and a consumer on it."""
     import benchmarks.bench_tasks as bench
 
-    env = bench_env(db)
+    env = bench_env(db, redis_url)
     os.environ["HUEY_DESK_BENCH_DB"] = env["HUEY_DESK_BENCH_DB"]
+    if redis_url:
+        os.environ["HUEY_DESK_BENCH_REDIS"] = redis_url
+    else:
+        os.environ.pop("HUEY_DESK_BENCH_REDIS", None)
     bench = importlib.reload(bench)  # a fresh Huey on this run's file
+    if redis_url:
+        bench.huey.storage.conn.flushdb()
     return bench, start_consumer(kind, env, workers=workers, log=log)
+
+
+class RedisServer:
+    """A redis-server of the benchmark's own, without persistence, on a Unix socket in
+    ``folder`` (started by ``--backend redis``; stopped on exit)."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+        self.socket = folder / "redis.sock"
+        args = [exe, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700"]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
+        args += ["--logfile", str(folder / "redis.log")]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        import redis
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client = redis.Redis(unix_socket_path=str(self.socket))
+                client.ping()
+                client.close()
+                break
+            except (redis.ConnectionError, FileNotFoundError):
+                if time.monotonic() > deadline:
+                    raise SystemExit("redis-server did not start") from None
+                time.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}?db=0"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def cpu_percent(proc: subprocess.Popen, seconds: float) -> float:

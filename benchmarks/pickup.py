@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
+    RedisServer,
     cpu_percent,
     fresh_queue,
     median,
@@ -27,9 +28,16 @@ from benchmarks.common import (
 
 
 def _latencies(
-    kind: str, samples: int, spacing: tuple[float, float], idle_s: float, workdir: Path
+    kind: str,
+    samples: int,
+    spacing: tuple[float, float],
+    idle_s: float,
+    workdir: Path,
+    redis_url: str | None = None,
 ) -> tuple[list[float], list[float], float]:
-    bench, proc = fresh_queue(kind, workdir / f"{kind}.db", 1, workdir / f"{kind}.log")
+    bench, proc = fresh_queue(
+        kind, workdir / f"{kind}.db", 1, workdir / f"{kind}.log", redis_url=redis_url
+    )
     try:
         bench.stamp().get(blocking=True, timeout=60)  # the consumer is up
         rng = random.Random(42)
@@ -56,14 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-gap", type=float, default=0.3, help="shortest gap (s)")
     parser.add_argument("--max-gap", type=float, default=0.6, help="longest gap (s)")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "redis"),
+        default="sqlite",
+        help="queue storage (redis: a redis-server started here on a Unix socket)",
+    )
     ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="huey-desk-pickup-") as tmp:
-        ours, ours_call, idle = _latencies(
-            "desk", ns.samples, (ns.min_gap, ns.max_gap), ns.idle_seconds, Path(tmp)
-        )
-        base, base_call, base_idle = _latencies(
-            "stock", ns.samples, (ns.min_gap, ns.max_gap), ns.idle_seconds, Path(tmp)
-        )
+        server = RedisServer(Path(tmp)) if ns.backend == "redis" else None
+        url = server.url if server else None
+        gaps = (ns.min_gap, ns.max_gap)
+        try:
+            ours, ours_call, idle = _latencies(
+                "desk", ns.samples, gaps, ns.idle_seconds, Path(tmp), url
+            )
+            base, base_call, base_idle = _latencies(
+                "stock", ns.samples, gaps, ns.idle_seconds, Path(tmp), url
+            )
+        finally:
+            if server:
+                server.stop()
     figures = {
         "median_ms": round(median(ours), 3),
         "p99_ms": round(percentile(ours, 99), 3),
@@ -75,13 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_from_call_median_ms": round(median(base_call), 3),
         "ratio_median": round(median(base) / median(ours), 1) if median(ours) else None,
         "samples": ns.samples,
+        "backend": ns.backend,
         "gap_s": [ns.min_gap, ns.max_gap],
     }
     report(
         figures,
         ns.json,
         [
-            f"pickup latency over {ns.samples} samples, gaps {ns.min_gap}-{ns.max_gap} s",
+            f"pickup latency over {ns.samples} samples, gaps {ns.min_gap}-{ns.max_gap} s, "
+            f"{ns.backend}",
             f"  huey-desk consumer : median {figures['median_ms']} ms, p99 {figures['p99_ms']} ms,"
             f" idle CPU {figures['idle_cpu_percent']} %",
             f"  stock huey_consumer: median {figures['baseline_median_ms']} ms, "

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-from pathlib import Path
 
 from huey import Huey
 
+from desktop_app.core.backends import journal_for, journal_spec
 from desktop_app.core.consumer import HEARTBEAT_S, Heartbeat, new_consumer_id
-from desktop_app.core.journal import SqliteJournal
-from desktop_app.core.paths import journal_path_for
+from desktop_app.core.journal import Journal
+from desktop_app.core.liveness import host_name
 from desktop_app.core.recorder import Recorder
 
 logger = logging.getLogger("huey_desk.hooks")
@@ -53,7 +52,7 @@ class StockConsumerHooks:
         retain_days: float | None = 30.0,
     ) -> None:
         self.huey = huey
-        self.journal_path = Path(journal_path or journal_path_for(huey))
+        self.journal_path = journal_path  # None: the backend's default for this storage
         self.retain_events = retain_events
         self.retain_days = retain_days
         self._lock = threading.Lock()
@@ -63,7 +62,7 @@ class StockConsumerHooks:
         self._stop = threading.Event()
         self.consumer_id: str | None = None
         self.recorder: Recorder | None = None
-        self.journal: SqliteJournal | None = None
+        self.journal: Journal | None = None
 
     def install(self) -> StockConsumerHooks:
         self.huey.on_startup(name=_STARTUP_HOOK)(self.worker_started)
@@ -104,22 +103,23 @@ class StockConsumerHooks:
         self._running = 0
         self._stop = threading.Event()
         self.consumer_id = new_consumer_id()
-        self.journal = SqliteJournal(self.journal_path)
+        self.journal = journal_for(self.huey, self.journal_path)
         self.journal.register_consumer(
             self.consumer_id,
-            host=socket.gethostname(),
+            host=host_name(),
             pid=os.getpid(),
             target="stock consumer (desktop_app.hooks)",
             worker_type="thread",
             workers=None,
         )
-        self.recorder = Recorder(self.huey, str(self.journal_path), self.consumer_id)
+        spec = journal_spec(self.huey, self.journal_path)
+        self.recorder = Recorder(self.huey, spec, self.consumer_id)
         self.recorder.install()
         beat = Heartbeat(self.journal, self.consumer_id, self.retain_events, self.retain_days)
         threading.Thread(
             target=self._beat, args=(beat,), name="huey-desk-heartbeat", daemon=True
         ).start()
-        logger.info("Huey Desk hooks journalling to %s", self.journal_path)
+        logger.info("Huey Desk hooks journalling to %s", self.journal.location)
 
     def _beat(self, beat: Heartbeat) -> None:
         while not self._stop.is_set():

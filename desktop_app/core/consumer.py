@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from typing import Any
@@ -20,16 +19,16 @@ from huey import Huey
 from huey.consumer import Consumer, Worker, WorkerRecycle
 from huey.storage import SqliteStorage
 
+from desktop_app.core.backends import connection_fault, inflight_for, journal_for, journal_spec
 from desktop_app.core.execute_guard import ExecuteGuard
 from desktop_app.core.inflight import (
-    InFlight,
+    InFlightBase,
     RecoveryReport,
     UnrunnableMessage,
     recover,
 )
-from desktop_app.core.journal import Journal, SqliteJournal
-from desktop_app.core.liveness import process_alive
-from desktop_app.core.paths import journal_path_for
+from desktop_app.core.journal import Journal
+from desktop_app.core.liveness import host_name, process_alive
 from desktop_app.core.recorder import Recorder
 from desktop_app.core.wakeup import QueueWatcher, StopPipe, watched_files
 
@@ -54,7 +53,7 @@ class DeskWorker(Worker):
 
     watch_files: list = []
     stop_fd: int | None = None
-    inflight: InFlight | None = None
+    inflight: InFlightBase | None = None
     consumer_pid: int | None = None
 
     def initialize(self) -> None:
@@ -99,11 +98,12 @@ class DeskWorker(Worker):
         back-off (``delay`` growing by ``backoff`` up to ``max_delay``, reset by the next
         task), or an outage would be retried, and logged, several times a second.
 
-        On an empty queue, wait for a change instead.  On the first empty look the watch
-        is armed and the queue looked at once more (a task enqueued before the watch
-        existed would send no notification).  A notification that arrived since the last
-        look means the queue may have changed after it: look again, after a short pause,
-        before blocking.
+        After an empty blocking take (Redis: ``BLMOVE`` waited up to a second) look again
+        at once.  Otherwise, on an empty queue, wait for a change instead.  On the first
+        empty look the watch is armed and the queue looked at once more (a task enqueued
+        before the watch existed would send no notification).  A notification that
+        arrived since the last look means the queue may have changed after it: look
+        again, after a short pause, before blocking.
         """
         if self.stop_flag.is_set():
             return
@@ -113,6 +113,8 @@ class DeskWorker(Worker):
         if error is not None:
             super().sleep()
             return
+        if self.inflight is not None and self.inflight.blocking:
+            return  # the take itself waited for work (a blocking pop): look again now
         if not self._watcher.armed:
             self._watcher.arm()
             if self._watcher.armed:
@@ -151,7 +153,7 @@ class DeskConsumer(Consumer):
         huey: Huey,
         heartbeat: Heartbeat | None = None,
         parent_pid: int | None = None,
-        inflight: InFlight | None = None,
+        inflight: InFlightBase | None = None,
         recovery: Recovery | None = None,
         **options: Any,
     ) -> None:
@@ -233,8 +235,12 @@ class Heartbeat:
                 self._next_prune = now + PRUNE_EVERY_S
                 if self.retain_events or self.retain_s:
                     self.journal.prune(self.retain_events, self.retain_s)
-        except Exception:
-            logger.exception("Heartbeat failed")
+        except Exception as exc:
+            fault = connection_fault(exc)
+            if fault is None:
+                logger.exception("Heartbeat failed")
+            else:
+                logger.warning("Heartbeat failed: %s", fault)  # one line, not a traceback
 
 
 class Recovery:
@@ -245,19 +251,31 @@ class Recovery:
     from this thread, and a child must not inherit an open SQLite connection.
     """
 
-    def __init__(self, huey: Huey, journal: Journal, rerun: bool, forks: bool) -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        journal: Journal,
+        rerun: bool,
+        forks: bool,
+        every_s: float = RECOVER_EVERY_S,
+    ) -> None:
         self.huey = huey
         self.journal = journal
         self.rerun = rerun
         self.forks = forks
-        self._next = time.monotonic() + RECOVER_EVERY_S
+        self.every_s = every_s
+        self._next = time.monotonic() + every_s
 
     def run(self) -> RecoveryReport | None:
         """Recover now; never raises: the consumer must go on."""
         try:
             report = recover(self.huey, self.journal, rerun=self.rerun)
-        except Exception:
-            logger.exception("Recovery of interrupted tasks failed")
+        except Exception as exc:
+            fault = connection_fault(exc)
+            if fault is None:
+                logger.exception("Recovery of interrupted tasks failed")
+            else:
+                logger.warning("Recovery of interrupted tasks failed: %s", fault)
             return None
         finally:
             if self.forks and isinstance(self.huey.storage, SqliteStorage):
@@ -276,12 +294,12 @@ class Recovery:
     def tick(self) -> None:
         now = time.monotonic()
         if now >= self._next:
-            self._next = now + RECOVER_EVERY_S
+            self._next = now + self.every_s
             self.run()
 
 
 def new_consumer_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{int(time.time() * 1000)}"
+    return f"{host_name()}:{os.getpid()}:{int(time.time() * 1000)}"
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -312,26 +330,28 @@ def run_consumer(
     worker process that died; with ``rerun_interrupted`` those that declared retries
     run again.
     """
-    path = journal_path or journal_path_for(huey)
-    journal = SqliteJournal(path)
+    journal = journal_for(huey, journal_path)
     consumer_id = new_consumer_id()
-    recovery = Recovery(huey, journal, rerun_interrupted, forks=worker_type == "process")
+    spec = journal_spec(huey, journal_path)
+    recorder = Recorder(huey, spec, consumer_id, worker_type, writer="process")
+    inflight = inflight_for(huey, consumer_id, worker_type, target=target, report=recorder.put)
+    every = inflight.recover_every_s if inflight is not None else RECOVER_EVERY_S
+    recovery = Recovery(
+        huey, journal, rerun_interrupted, forks=worker_type == "process", every_s=every
+    )
     recovery.run()
     journal.register_consumer(
         consumer_id,
-        host=socket.gethostname(),
+        host=host_name(),
         pid=os.getpid(),
         target=target,
         worker_type=worker_type,
         workers=workers,
     )
-    recorder = Recorder(huey, str(path), consumer_id, worker_type, writer="process")
     recorder.install()
     guard = ExecuteGuard(huey)  # after the recorder: its error hook must be there first
     guard.install()
-    inflight = None
-    if isinstance(huey.storage, SqliteStorage):
-        inflight = InFlight(huey, consumer_id, worker_type, target=target, report=recorder.put)
+    if inflight is not None:
         inflight.install()
     consumer = DeskConsumer(
         huey,
@@ -345,7 +365,7 @@ def run_consumer(
         check_worker_health=True,
         health_check_interval=1,
     )
-    logger.info("Huey Desk consumer %s journalling to %s", consumer_id, path)
+    logger.info("Huey Desk consumer %s journalling to %s", consumer_id, journal.location)
     try:
         consumer.run()
     finally:

@@ -7,15 +7,14 @@ transaction, and the row is deleted once the worker has finished with the messag
 whatever the outcome.  ``recover`` finds rows, and "executing" journal tasks, whose
 consumer or worker process is gone, journals them as interrupted, keeps their message in
 ``desk_interrupted`` and, when asked, puts it back on the queue for tasks that declared
-retries.  Only ``SqliteStorage`` gets the guarantee; other storages dequeue as before and
-are recovered from the journal alone.
+retries.  ``SqliteStorage`` and the Redis storages (``backends/redis/inflight.py``) get
+the guarantee; other storages dequeue as before and are recovered from the journal alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ from huey.exceptions import HueyException
 from huey.storage import SqliteStorage
 
 from desktop_app.core import jsonsafe
+from desktop_app.core.backends import inflight_store
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.journal import (
     CANCELED,
@@ -52,7 +52,7 @@ from desktop_app.core.kept import (
     requeue,
     where,
 )
-from desktop_app.core.liveness import SETTLE_S, Liveness, process_alive
+from desktop_app.core.liveness import SETTLE_S, Liveness, host_name, process_alive
 from desktop_app.core.recorder import current_worker_name
 from desktop_app.core.safe_decode import MessageView, decode_message
 from desktop_app.core.storage_errors import guarded
@@ -80,17 +80,23 @@ class UnrunnableMessage(Exception):
     queue again at once (the storage works: no back-off)."""
 
 
-class InFlight:
-    """Takes messages for the workers of one consumer and records each take.
+class InFlightBase:
+    """What every in-flight tracker shares: the worker's side of a take.
 
-    ``install`` replaces the storage's ``dequeue`` with ``take``, which removes the
-    message from ``task`` and inserts it into ``desk_inflight`` in one transaction.  The
-    worker calls ``finish`` once Huey is done with the message (run, scheduled, revoked,
-    expired, retried...) and ``abandon`` when it is stopped in the middle; a task that
-    Huey reports interrupted keeps its row too, for ``recover`` to find.  Rows are kept
-    per thread, so this works for thread workers and for forked worker processes (each
-    of which opens its own connection, as Huey's storage does).
+    ``install`` replaces the storage's ``dequeue`` with the backend's ``take`` (which
+    records the take atomically with it) and Huey's ``dequeue`` with ``dequeue`` (which
+    keeps a message that cannot run).  The worker calls ``finish`` once Huey is done with
+    the message (run, scheduled, revoked, expired, retried...) and ``abandon`` when it is
+    stopped in the middle; a task that Huey reports interrupted keeps its record too, for
+    ``recover`` to find.  Takes are kept per thread, so this works for thread workers and
+    for forked worker processes.
     """
+
+    # True when ``take`` itself waits for work (a blocking pop): the worker then needs
+    # no wait of its own after an empty take.
+    blocking = False
+    # How often the consumer runs recovery with this tracker.
+    recover_every_s = 2.0
 
     def __init__(
         self,
@@ -103,21 +109,19 @@ class InFlight:
     ) -> None:
         """``target`` names the attached instance in sentences; ``report`` journals an
         event from a worker (the consumer's recorder)."""
-        if not isinstance(huey.storage, SqliteStorage):
-            raise TypeError("in-flight tracking needs a SqliteStorage")
         self.huey = huey
-        self.storage: SqliteStorage = huey.storage
+        self.storage: Any = huey.storage
         self.consumer_id = consumer_id
         self.worker_type = worker_type
         self.target = target or f"the Huey instance {huey.name!r}"
         self.report = report
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._rows_by_task: dict[str, int] = {}
-        self._kept: set[int] = set()
+        self._rows_by_task: dict[str, Any] = {}
+        self._kept: set[Any] = set()
 
     def install(self) -> None:
-        ensure_tables(self.storage)
+        self._prepare()
         self.storage.dequeue = self.take  # type: ignore[method-assign]
         self.huey.dequeue = self.dequeue  # type: ignore[method-assign]
         self.huey._signal.connect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
@@ -126,6 +130,149 @@ class InFlight:
         self.storage.__dict__.pop("dequeue", None)
         self.huey.__dict__.pop("dequeue", None)
         self.huey._signal.disconnect(self._on_signal, S.SIGNAL_EXECUTING, S.SIGNAL_INTERRUPTED)
+
+    # -- the backend's part ------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Make what the backend needs before the first take (tables, scripts)."""
+
+    def take(self) -> bytes | None:
+        """Huey's dequeue, and the record of the take, atomically."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop the record of the message this worker finished, now (idle, stopping)."""
+        raise NotImplementedError
+
+    def _move_unrunnable(self, row: Any, view: MessageView, error: str, now: float) -> bool:
+        """Move this take's record to the kept unrunnable messages; False if it is gone."""
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        return str(getattr(self.storage, "name", "the queue"))
+
+    # -- in the worker -----------------------------------------------------------------
+    def dequeue(self) -> Any:
+        """``Huey.dequeue`` (take the message, make it a task), keeping what cannot run.
+
+        Stock Huey drops a message whose task is not registered in this process (or that
+        cannot be decoded): the worker logs the error and the task is gone.  Here the
+        message moves from its in-flight record to the kept unrunnable messages at once,
+        an "error" event says what to attach to instead, and ``Dispatcher.retry`` can put
+        it back on the queue once the right target is attached.
+        """
+        data = self.storage.dequeue()
+        if data is None:
+            return None
+        try:
+            return self.huey.deserialize_task(data)
+        except Exception as exc:
+            raise UnrunnableMessage(self._keep_unrunnable(data, exc)) from exc
+
+    def _explain(self, view: MessageView, exc: Exception) -> str:
+        if isinstance(exc, HueyException) and "not found in TaskRegistry" in str(exc):
+            name = view.name or str(exc).replace(" not found in TaskRegistry", "")
+            module = name.rpartition(".")[0] or name
+            return (
+                f"Task {name!r} is not registered in {self.target}; attach the consumer to "
+                f"the module that imports it (--huey {module}:huey, with --path DIR if it is "
+                "not importable from here)"
+            )
+        what = f"message of task {view.id}" if view.id else "queued message"
+        return (
+            f"The {what} cannot be decoded by this consumer ({type(exc).__name__}: {exc}); "
+            f"it is kept: make {self.target} able to load it (a module or class it needs "
+            "may be gone), then retry it"
+        )
+
+    def _keep_unrunnable(self, data: bytes, exc: Exception) -> str:
+        """Move this thread's fresh take to the kept unrunnable messages; journal why."""
+        view = decode_message(self.huey.serializer, data)
+        error = self._explain(view, exc)
+        row = getattr(self._local, "row", None)
+        self._local.row = self._local.task_id = None  # never released as "done"
+        now = time.time()
+        kept = False
+        if row is not None:
+            try:
+                kept = self._move_unrunnable(row, view, error, now)
+            except Exception:
+                # its in-flight record stays: recovery keeps it once this consumer is gone
+                logger.exception("Could not keep the message of task %s", view.id)
+        logger.error("%s.", error)
+        if self.report is not None:
+            data_out: dict[str, Any] = {"error": error, "kept": kept}
+            if view.id and (view.args or view.kwargs):
+                args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
+                kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
+                data_out["args_preview"] = jsonsafe.args_preview(args, kwargs)
+            self.report(
+                NewEvent(
+                    kind=ERROR,
+                    task_id=view.id,
+                    task_name=view.name,
+                    ts=now,
+                    pid=os.getpid(),
+                    worker=current_worker_name(self.worker_type),
+                    consumer=self.consumer_id,
+                    data=data_out,
+                )
+            )
+        return error
+
+    def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
+        if signal == S.SIGNAL_EXECUTING:
+            row = getattr(self._local, "row", None)
+            if row is not None:
+                self._local.task_id = task.id
+                with self._lock:
+                    self._rows_by_task[task.id] = row
+        else:  # interrupted: fired in the worker, or for all running tasks by the consumer
+            with self._lock:
+                row = self._rows_by_task.get(task.id)
+                if row is not None:
+                    self._kept.add(row)
+
+    def _forget(self) -> tuple[Any, bool]:
+        """This thread's row, now forgotten here, and whether it must stay in the table."""
+        row = getattr(self._local, "row", None)
+        task_id = getattr(self._local, "task_id", None)
+        self._local.row = self._local.task_id = None
+        if row is None:
+            return None, False
+        with self._lock:
+            if task_id is not None and self._rows_by_task.get(task_id) == row:
+                del self._rows_by_task[task_id]
+            kept = row in self._kept
+            self._kept.discard(row)
+        return row, kept
+
+    def finish(self) -> None:
+        """The worker is done with the message it took: its row goes with the next take,
+        or at once if there is none (unless the task was interrupted, which leaves the
+        row for ``recover``)."""
+        row, kept = self._forget()
+        if row is not None and not kept:
+            self._local.done = row
+
+    def abandon(self) -> None:
+        """The worker stops in the middle of a task: its row stays, for ``recover``."""
+        self._forget()
+
+
+class InFlight(InFlightBase):
+    """The SQLite tracker: takes a message and records it in ``desk_inflight`` in one
+    transaction (each worker process opens its own connection, as Huey's storage does)."""
+
+    def __init__(self, huey: Huey, consumer_id: str, worker_type: str = "thread", **kw: Any):
+        if not isinstance(huey.storage, SqliteStorage):
+            raise TypeError("in-flight tracking needs a SqliteStorage")
+        super().__init__(huey, consumer_id, worker_type, **kw)
+
+    def _prepare(self) -> None:
+        ensure_tables(self.storage)
+
+    def _where(self) -> str:
+        return _where(self.storage)
 
     # -- in the worker -----------------------------------------------------------------
     def take(self) -> bytes | None:
@@ -177,47 +324,8 @@ class InFlight:
         self._local.row, self._local.task_id = taken[1], None
         return taken[0]
 
-    def dequeue(self) -> Any:
-        """``Huey.dequeue`` (take the message, make it a task), keeping what cannot run.
-
-        Stock Huey drops a message whose task is not registered in this process (or that
-        cannot be decoded): the worker logs the error and the task is gone.  Here the
-        message moves from its in-flight row to ``desk_unrunnable`` in one transaction,
-        an "error" event says what to attach to instead, and ``Dispatcher.retry`` can put
-        it back on the queue once the right target is attached.
-        """
-        data = self.storage.dequeue()
-        if data is None:
-            return None
-        try:
-            return self.huey.deserialize_task(data)
-        except Exception as exc:
-            raise UnrunnableMessage(self._keep_unrunnable(data, exc)) from exc
-
-    def _explain(self, view: MessageView, exc: Exception) -> str:
-        if isinstance(exc, HueyException) and "not found in TaskRegistry" in str(exc):
-            name = view.name or str(exc).replace(" not found in TaskRegistry", "")
-            module = name.rpartition(".")[0] or name
-            return (
-                f"Task {name!r} is not registered in {self.target}; attach the consumer to "
-                f"the module that imports it (--huey {module}:huey, with --path DIR if it is "
-                "not importable from here)"
-            )
-        what = f"message of task {view.id}" if view.id else "queued message"
-        return (
-            f"The {what} cannot be decoded by this consumer ({type(exc).__name__}: {exc}); "
-            f"it is kept: make {self.target} able to load it (a module or class it needs "
-            "may be gone), then retry it"
-        )
-
-    def _keep_unrunnable(self, data: bytes, exc: Exception) -> str:
-        """Move this thread's fresh in-flight row to ``desk_unrunnable``; journal why."""
-        view = decode_message(self.huey.serializer, data)
-        error = self._explain(view, exc)
-        row = getattr(self._local, "row", None)
-        self._local.row = self._local.task_id = None  # never released as "done"
+    def _move_unrunnable(self, row: Any, view: MessageView, error: str, now: float) -> bool:
         storage = self.storage
-        now = time.time()
 
         def move() -> bool:
             with storage.db(commit=True) as cursor:
@@ -232,68 +340,7 @@ class InFlight:
                 cursor.execute("DELETE FROM desk_inflight WHERE id = ?", (row,))
                 return True
 
-        kept = False
-        if row is not None:
-            try:
-                kept = guarded(move, _where(storage))
-            except Exception:
-                # its in-flight row stays: recovery keeps it once this consumer is gone
-                logger.exception("Could not keep the message of task %s", view.id)
-        logger.error("%s.", error)
-        if self.report is not None:
-            data_out: dict[str, Any] = {"error": error, "kept": kept}
-            if view.id and (view.args or view.kwargs):
-                args = view.args if isinstance(view.args, (list, tuple)) else (view.args,)
-                kwargs = view.kwargs if isinstance(view.kwargs, dict) else {}
-                data_out["args_preview"] = jsonsafe.args_preview(args, kwargs)
-            self.report(
-                NewEvent(
-                    kind=ERROR,
-                    task_id=view.id,
-                    task_name=view.name,
-                    ts=now,
-                    pid=os.getpid(),
-                    worker=current_worker_name(self.worker_type),
-                    consumer=self.consumer_id,
-                    data=data_out,
-                )
-            )
-        return error
-
-    def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
-        if signal == S.SIGNAL_EXECUTING:
-            row = getattr(self._local, "row", None)
-            if row is not None:
-                self._local.task_id = task.id
-                with self._lock:
-                    self._rows_by_task[task.id] = row
-        else:  # interrupted: fired in the worker, or for all running tasks by the consumer
-            with self._lock:
-                row = self._rows_by_task.get(task.id)
-                if row is not None:
-                    self._kept.add(row)
-
-    def _forget(self) -> tuple[int | None, bool]:
-        """This thread's row, now forgotten here, and whether it must stay in the table."""
-        row = getattr(self._local, "row", None)
-        task_id = getattr(self._local, "task_id", None)
-        self._local.row = self._local.task_id = None
-        if row is None:
-            return None, False
-        with self._lock:
-            if task_id is not None and self._rows_by_task.get(task_id) == row:
-                del self._rows_by_task[task_id]
-            kept = row in self._kept
-            self._kept.discard(row)
-        return row, kept
-
-    def finish(self) -> None:
-        """The worker is done with the message it took: its row goes with the next take,
-        or at once if there is none (unless the task was interrupted, which leaves the
-        row for ``recover``)."""
-        row, kept = self._forget()
-        if row is not None and not kept:
-            self._local.done = row
+        return guarded(move, _where(storage))
 
     def release(self) -> None:
         """Delete the row of the message this worker finished, now (idle, stopping)."""
@@ -310,10 +357,6 @@ class InFlight:
         except Exception:
             # The task ran; at worst recovery will take it for interrupted later.
             logger.exception("Could not release in-flight message %d", row)
-
-    def abandon(self) -> None:
-        """The worker stops in the middle of a task: its row stays, for ``recover``."""
-        self._forget()
 
 
 # -- recovery ------------------------------------------------------------------------------
@@ -360,9 +403,10 @@ class RecoveryReport:
 
 @dataclass(frozen=True)
 class InFlightRow:
-    """One row of ``desk_inflight``: a message a worker took and had not finished."""
+    """A message a worker took and had not finished (a row of ``desk_inflight``, an entry
+    of a Redis processing list); ``id`` is what the backend's store claims it by."""
 
-    id: int
+    id: Any
     data: bytes
     priority: float
     consumer: str
@@ -390,6 +434,35 @@ def _rows(storage: SqliteStorage) -> list[InFlightRow]:
     return [InFlightRow(*r) for r in found]
 
 
+class SqliteInFlightStore:
+    """Recovery's view of ``desk_inflight`` and ``desk_interrupted`` in a SQLite queue."""
+
+    def __init__(self, storage: SqliteStorage) -> None:
+        self.storage = storage
+
+    def rows(self) -> list[InFlightRow]:
+        """Every in-flight row of this queue."""
+        storage = self.storage
+        ensure_tables(storage)
+        return guarded(lambda: _rows(storage), _where(storage))
+
+    def claim(
+        self, found: list[DeadRow], ended: set[Any], now: float
+    ) -> list[tuple[DeadRow, Any]]:
+        """Take the rows out of flight, exactly once across callers (see ``_claim``)."""
+        return _claim(self.storage, found, ended, now)
+
+    def requeue(self, kept_id: Any) -> bool:
+        """Put a kept interrupted message back on the queue, exactly once."""
+        return _requeue(self.storage, kept_id)
+
+    def kept_interrupted(self, limit: int) -> list[dict[str, Any]]:
+        return _kept_interrupted(self.storage, limit)
+
+    def count(self) -> int:
+        return _inflight_count(self.storage)
+
+
 def _reruns_so_far(journal: Journal, task_id: str) -> int:
     return sum(
         1 for e in journal.events_for(task_id) if e.kind == RESTORED and e.data.get("rerun")
@@ -405,37 +478,34 @@ def recover(
 ) -> RecoveryReport:
     """Journal as interrupted the tasks whose consumer or worker process is gone.
 
-    In-flight messages (SQLite queues) of a consumer that is verifiably dead are
-    recovered at once, each exactly once even with several callers: their row is moved
-    to ``desk_interrupted`` in one transaction, and with ``rerun`` the message of a task
-    that declared retries is then put back on the queue (at most that many times after
-    interruptions) with a "restored" event saying so.  "Executing" journal tasks of
+    In-flight messages (SQLite and Redis queues, through ``backends.inflight_store``) of
+    a consumer that is verifiably dead are recovered at once, each exactly once even with
+    several callers: their row is moved to the kept interrupted messages atomically, and
+    with ``rerun`` the message of a task that declared retries is then put back on the
+    queue (at most that many times after interruptions) with a "restored" event saying
+    so.  "Executing" journal tasks of
     dead consumers that have no in-flight row are journalled as interrupted too.
 
     Cheap when there is nothing to do (one small indexed read of each database), so the
     window may call it every second from its monitor thread.
     """
-    host = host or socket.gethostname()
+    host = host or host_name()
     now = time.time()
     report = RecoveryReport()
-    storage = huey.storage
-    tracked = isinstance(storage, SqliteStorage)
-    rows: list[InFlightRow] = []
-    if tracked:
-        ensure_tables(storage)
-        rows = guarded(lambda: _rows(storage), _where(storage))
+    store = inflight_store(huey)
+    rows: list[InFlightRow] = store.rows() if store is not None else []
     running = journal.running_tasks()
     if not rows and not running:
         return report
     live = Liveness(journal, host, now)
     found, handled, report.still_running = _dead_rows(huey, rows, live)
     events: list[NewEvent] = []
-    requeue: list[int] = []
+    requeue: list[Any] = []
     if found:
         ids = [d.view.id for d in found if d.view.id]
         records = {r["task_id"]: r for r in journal.tasks_by_ids(ids)}
         ended = {d.row.id for d in found if _ended(d.row, records.get(d.view.id or ""))}
-        for dead, kept_id in _claim(storage, found, ended, now):
+        for dead, kept_id in store.claim(found, ended, now):
             if kept_id is None:
                 report.ended += 1
                 continue
@@ -472,7 +542,7 @@ def recover(
     finally:
         # even when the journal cannot be written, the tasks must run again
         for kept_id in requeue:
-            if not _requeue(storage, kept_id):
+            if not store.requeue(kept_id):
                 logger.warning("Interrupted message %d was re-run by someone else", kept_id)
     return report
 
@@ -638,9 +708,17 @@ def rerun_interrupted(huey: Huey, journal: Journal, task_id: str) -> str:
 
 def kept_interrupted(huey: Huey, limit: int = 100) -> list[dict[str, Any]]:
     """Interrupted tasks whose message is kept for a manual re-run, newest first."""
-    storage = huey.storage
-    if not isinstance(storage, SqliteStorage):
-        return []
+    store = inflight_store(huey)
+    return [] if store is None else store.kept_interrupted(limit)
+
+
+def inflight_count(huey: Huey) -> int:
+    """How many messages workers have taken and not finished (0 for other storages)."""
+    store = inflight_store(huey)
+    return 0 if store is None else store.count()
+
+
+def _kept_interrupted(storage: SqliteStorage, limit: int) -> list[dict[str, Any]]:
     ensure_tables(storage)
     rows = guarded(
         lambda: storage.sql(
@@ -655,11 +733,7 @@ def kept_interrupted(huey: Huey, limit: int = 100) -> list[dict[str, Any]]:
     return [dict(zip(keys, r)) for r in rows]
 
 
-def inflight_count(huey: Huey) -> int:
-    """How many messages workers have taken and not finished (0 for other storages)."""
-    storage = huey.storage
-    if not isinstance(storage, SqliteStorage):
-        return 0
+def _inflight_count(storage: SqliteStorage) -> int:
     ensure_tables(storage)
     try:
         rows = storage.sql(

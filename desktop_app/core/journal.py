@@ -479,6 +479,12 @@ class Journal(abc.ABC):
             if not c["stopped_at"] and now - (c["last_beat"] or 0) <= STALE_AFTER_S
         }
 
+    def heartbeat_expired(self, consumer_id: str) -> bool | None:
+        """Whether the consumer's heartbeat has expired, as the journal's own clock says
+        (True: gone, False: alive), or None when this journal cannot tell (SQLite: the
+        caller judges from ``last_beat``)."""
+        return None
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release what this process holds open (connections); the journal stays."""

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.journal import NewEvent, SqliteJournal
+from desktop_app.core.backends import JournalSpec, connection_fault
+from desktop_app.core.journal import Journal, NewEvent
 
 logger = logging.getLogger("huey_desk.journal_writer")
 
@@ -35,6 +36,9 @@ BATCH = 5000
 # event at most this much later.
 LINGER_S = 0.010
 MAX_DATAGRAM = 256 * 1024
+# How long a batch waits for a journal server that cannot be reached (Redis restarting)
+# before it is dropped; meanwhile the records wait in the socket's buffer.
+OUTAGE_S = 120.0
 
 
 def as_record(ev: NewEvent) -> tuple:
@@ -69,7 +73,7 @@ def decode_records(raw: bytes) -> list[NewEvent]:
     ]
 
 
-def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> None:
+def write_batches(receive: Callable[[bool], Any], journal: Journal) -> None:
     """Gather records from ``receive(block)`` into batches and append them.
 
     ``receive`` returns an event, False when nothing is waiting (non-blocking), None at
@@ -93,15 +97,7 @@ def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> Non
                 break
             batch.append(item)
         events = [b for b in batch if isinstance(b, NewEvent)]
-        for attempt in range(5):
-            try:
-                journal.append(events)
-                break
-            except Exception:
-                logger.exception(
-                    "Could not write %d journal records (attempt %d)", len(events), attempt + 1
-                )
-                time.sleep(0.2 * (attempt + 1))
+        _append(journal, events)
         for item in batch:
             if isinstance(item, threading.Event):
                 item.set()
@@ -109,9 +105,39 @@ def write_batches(receive: Callable[[bool], Any], journal: SqliteJournal) -> Non
             return
 
 
-def serve(sock: socket.socket, journal_path: str) -> None:
-    """Read datagrams from ``sock`` into the journal until every sender has closed."""
-    journal = SqliteJournal(journal_path)
+def _append(journal: Journal, events: list[NewEvent]) -> None:
+    """Append, retried: 5 attempts for an error, and for as long as ``OUTAGE_S`` while the
+    journal's server cannot be reached (a Redis restart must not lose the records)."""
+    attempt = 0
+    started = time.monotonic()
+    while True:
+        attempt += 1
+        try:
+            journal.append(events)
+            return
+        except Exception as exc:
+            fault = connection_fault(exc)
+            if fault is not None:
+                if time.monotonic() - started > OUTAGE_S:
+                    logger.error("Dropped %d journal records: %s", len(events), fault)
+                    return
+                if attempt == 1:
+                    logger.warning("Could not write %d journal records: %s", len(events), fault)
+                time.sleep(min(0.05 * attempt, 1.0))
+                continue
+            logger.exception(
+                "Could not write %d journal records (attempt %d)", len(events), attempt
+            )
+            if attempt >= 5:
+                return
+            time.sleep(0.2 * attempt)
+
+
+def serve(sock: socket.socket, spec: JournalSpec | str) -> None:
+    """Read datagrams from ``sock`` into the journal until every sender has closed.
+
+    ``spec`` is a ``backends.JournalSpec`` (or a SQLite journal's path)."""
+    journal = open_journal(spec)
 
     pending: collections.deque[NewEvent] = collections.deque()
 
@@ -136,6 +162,13 @@ def serve(sock: socket.socket, journal_path: str) -> None:
     journal.close()
 
 
+def open_journal(spec: JournalSpec | str | os.PathLike[str]) -> Journal:
+    """The journal of a spec, or of a SQLite journal's path."""
+    if not isinstance(spec, JournalSpec):
+        spec = JournalSpec.sqlite(spec)
+    return spec.open()
+
+
 class WriterProcess:
     """The consumer's side: start the writer process and send it records.
 
@@ -145,7 +178,11 @@ class WriterProcess:
     milliseconds makes the workers wait for it.
     """
 
-    def __init__(self, journal_path: str | os.PathLike[str]) -> None:
+    def __init__(self, spec: JournalSpec | str | os.PathLike[str]) -> None:
+        """``spec``: a ``backends.JournalSpec`` (or a SQLite journal's path).  It is sent
+        on the writer's standard input: a command line is visible to every user."""
+        if not isinstance(spec, JournalSpec):
+            spec = JournalSpec.sqlite(spec)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for s in (ours, theirs):
             try:
@@ -159,14 +196,18 @@ class WriterProcess:
                 sys.executable,
                 "-m",
                 "desktop_app.core.journal_writer",
-                str(journal_path),
+                "-",
                 str(theirs.fileno()),
             ],
             pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": _package_root()},
         )
         theirs.close()
+        try:
+            self.process.stdin.write(spec.to_json().encode())
+        finally:
+            self.process.stdin.close()
 
     def send(self, ev: NewEvent) -> None:
         for raw in encode_records([as_record(ev)]):
@@ -200,9 +241,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(format="[%(asctime)s] %(levelname)s:%(name)s:%(message)s")
-    journal_path, fd = argv[0], int(argv[1])
+    where, fd = argv[0], int(argv[1])
+    # "-": the journal's spec comes on standard input (a password never on the command line)
+    spec = JournalSpec.from_json(sys.stdin.read()) if where == "-" else JournalSpec.sqlite(where)
     sock = socket.socket(fileno=fd)
-    serve(sock, journal_path)
+    serve(sock, spec)
     return 0
 
 

@@ -4,13 +4,15 @@ Both live beside Huey's tables in the queue database: ``desk_interrupted`` (reco
 a dead consumer's in-flight message there) and ``desk_unrunnable`` (a worker moves a
 message there, from its in-flight row, when the message names a task this consumer has
 not registered or cannot be decoded at all).  ``Dispatcher.retry`` puts a kept message
-back on the queue, the original bytes with the same id, exactly once.
+back on the queue, the original bytes with the same id, exactly once.  On a Redis queue
+the same two functions use the kept messages in Redis (``backends/redis/kept.py``).
 """
 
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from huey.storage import SqliteStorage
 
@@ -69,11 +71,28 @@ class KeptMessage:
     task_name: str | None
 
 
-def find_kept(storage: SqliteStorage, task_id: str) -> KeptMessage | None:
+def _redis(storage: Any) -> Any:
+    """The Redis side of these functions, for a Redis storage (else None)."""
+    from huey.storage import RedisStorage
+
+    if isinstance(storage, RedisStorage):
+        from desktop_app.core.backends.redis import kept
+
+        return kept
+    return None
+
+
+def find_kept(storage: Any, task_id: str) -> KeptMessage | None:
     """The newest kept message of ``task_id`` (an interruption first), or None.
 
-    Reads only: callers retry it while the queue is busy.
+    Reads only: callers retry it while the queue is busy.  None for a storage that
+    keeps nothing.
     """
+    redis_side = _redis(storage)
+    if redis_side is not None:
+        return redis_side.find_kept(storage, task_id)
+    if not isinstance(storage, SqliteStorage):
+        return None
     ensure_tables(storage)
     for table in KEPT_TABLES:
         rows = storage.sql(
@@ -87,13 +106,16 @@ def find_kept(storage: SqliteStorage, task_id: str) -> KeptMessage | None:
     return None
 
 
-def requeue(storage: SqliteStorage, table: str, row_id: int) -> bool:
+def requeue(storage: Any, table: str, row_id: int) -> bool:
     """Put a kept message back on the queue, exactly once (False: someone else did).
 
     One transaction: callers retry it while the queue is busy (``storage_errors.guarded``).
     """
     if table not in KEPT_TABLES:
         raise ValueError(f"not a table of kept messages: {table}")
+    redis_side = _redis(storage)
+    if redis_side is not None:
+        return redis_side.requeue(storage, table, row_id)
 
     def move() -> bool:
         with storage.db(commit=True) as cursor:

@@ -7,12 +7,16 @@ is decided here and nowhere else (status, show, retry and recovery all ask ``Liv
 - a consumer on this host is gone when its process is (a pid reused by a newer process
   does not count), once it has been silent for ``SETTLE_S`` so that its journal writer's
   last records are in;
-- a consumer on another host is gone after ``REMOTE_STALE_AFTER_S`` without a heartbeat:
-  a pid means nothing there, and clocks differ.
+- a consumer on another host is gone when the journal says its heartbeat expired (Redis:
+  its ``alive`` key, with a TTL on the server's clock), or, for a journal that cannot
+  tell (SQLite), after ``REMOTE_STALE_AFTER_S`` without a heartbeat: a pid means nothing
+  there, and clocks differ.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from typing import Any
 
@@ -31,6 +35,12 @@ REMOTE_STALE_AFTER_S = 60.0
 # A process created this long after the one we knew started is another process that
 # reused the pid (process start times are known to about a second).
 CREATE_TIME_SLACK_S = 2.0
+
+
+def host_name() -> str:
+    """This machine's name as consumers record it: ``HUEY_DESK_HOST`` when set (containers
+    that share a host name, tests of several hosts on one machine), else the host name."""
+    return os.environ.get("HUEY_DESK_HOST") or socket.gethostname()
 
 
 def process_alive(pid: int | None, started_by: float | None = None) -> bool:
@@ -114,6 +124,11 @@ class Liveness:
         if not info["known"]:
             # no record of it: alive elsewhere, or from a journal pruned since
             return None if info["host"] else "the consumer is unknown"
+        expired = self.journal.heartbeat_expired(consumer_id or "")
+        if expired is not None:
+            if expired:
+                return f"the consumer on {info['host']} stopped beating ({int(silent)} s ago)"
+            return None
         if silent > REMOTE_STALE_AFTER_S:
             return f"the consumer on {info['host']} has been silent for {int(silent)} s"
         return None

@@ -21,8 +21,9 @@ from huey import Huey
 from huey import signals as S
 
 from desktop_app.core import jsonsafe, progress
-from desktop_app.core.journal import PROGRESS, NewEvent, SqliteJournal
-from desktop_app.core.journal_writer import WriterProcess, write_batches
+from desktop_app.core.backends import JournalSpec
+from desktop_app.core.journal import PROGRESS, NewEvent
+from desktop_app.core.journal_writer import WriterProcess, open_journal, write_batches
 
 logger = logging.getLogger("huey_desk.recorder")
 
@@ -69,8 +70,9 @@ class ThreadWriter:
     """Writes records from a thread of this process (tests, and the fallback when the
     writer process cannot be used)."""
 
-    def __init__(self, journal_path: str) -> None:
-        self.journal_path = journal_path
+    def __init__(self, journal: JournalSpec | str) -> None:
+        """``journal``: a ``backends.JournalSpec`` (or a SQLite journal's path)."""
+        self.journal_spec = journal
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="huey-desk-journal", daemon=True)
         self.thread.start()
@@ -82,7 +84,7 @@ class ThreadWriter:
             return False
 
     def _run(self) -> None:
-        journal = SqliteJournal(self.journal_path)
+        journal = open_journal(self.journal_spec)
         try:
             write_batches(self._receive, journal)
         finally:
@@ -106,19 +108,20 @@ class Recorder:
     """Connects to a Huey instance's signals and records every event in the journal.
 
     ``writer="process"`` (what the consumer uses) sends records to a separate writer
-    process; ``"thread"`` writes from a thread of this process.
+    process; ``"thread"`` writes from a thread of this process.  ``journal`` is a
+    ``backends.JournalSpec`` (``backends.journal_spec(huey)``) or a SQLite journal's path.
     """
 
     def __init__(
         self,
         huey: Huey,
-        journal_path: str,
+        journal: JournalSpec | str | os.PathLike[str],
         consumer_id: str,
         worker_type: str = "thread",
         writer: str = "thread",
     ) -> None:
         self.huey = huey
-        self.journal_path = str(journal_path)
+        self.journal_spec = journal if isinstance(journal, JournalSpec) else str(journal)
         self.consumer_id = consumer_id
         self.worker_type = worker_type
         self.writer_kind = writer
@@ -131,7 +134,7 @@ class Recorder:
     # -- lifecycle ---------------------------------------------------------------------
     def install(self) -> None:
         if self.writer_kind == "process":
-            self._writer = WriterProcess(self.journal_path)
+            self._writer = WriterProcess(self.journal_spec)
             self._pid = os.getpid()
         self.huey._signal.connect(self._on_signal)
         self.huey.on_shutdown(name="huey_desk_flush")(self.flush)
@@ -154,7 +157,7 @@ class Recorder:
             if self._writer is None or (
                 isinstance(self._writer, ThreadWriter) and self._pid != os.getpid()
             ):
-                self._writer = ThreadWriter(self.journal_path)
+                self._writer = ThreadWriter(self.journal_spec)
                 self._pid = os.getpid()
                 self._started = {}
             return self._writer
@@ -173,7 +176,7 @@ class Recorder:
             logger.warning("Journal writer process unavailable (%s); writing in-process.", exc)
             with self._lock:
                 if self._writer is writer:
-                    self._writer = ThreadWriter(self.journal_path)
+                    self._writer = ThreadWriter(self.journal_spec)
                     self._pid = os.getpid()
             self._writer_here().send(record)
 

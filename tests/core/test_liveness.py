@@ -86,3 +86,47 @@ def test_process_alive_and_consumer_ids():
     assert not process_alive(None)
     assert parse_consumer_id("h:1:2000") == ("h", 1, 2.0)
     assert parse_consumer_id("nonsense") == (None, None, None)
+
+
+class ExpiryJournal(SqliteJournal):
+    """A journal that can tell heartbeat expiry (as Redis's ``alive`` keys do)."""
+
+    expired: dict[str, bool] = {}
+
+    def heartbeat_expired(self, consumer_id):
+        return self.expired.get(consumer_id)
+
+
+def test_a_remote_consumer_is_gone_when_the_journal_says_its_heartbeat_expired(tmp_path):
+    journal = ExpiryJournal(tmp_path / "j.sqlite")
+    try:
+        journal.expired = {"far-expired": True, "far-live": False}
+        # the beat times say the opposite: the journal's own clock wins
+        register(journal, "far-expired", "other-host", 123, beat_age=1)
+        register(journal, "far-live", "other-host", 123, beat_age=REMOTE_STALE_AFTER_S + 5)
+        register(journal, "here-expired", HOST, os.getpid())
+        journal.expired["here-expired"] = True
+        live = Liveness(journal, HOST)
+        assert "on other-host stopped beating" in live.consumer_gone("far-expired")
+        assert live.consumer_gone("far-live") is None
+        # on this host the process is what counts, never a pid elsewhere
+        assert live.consumer_gone("here-expired") is None
+    finally:
+        journal.close()
+
+
+def test_sqlite_cannot_tell_expiry_so_the_remote_rule_is_silence(journal):
+    register(journal, "far", "other-host", 123, beat_age=1)
+    assert journal.heartbeat_expired("far") is None
+    assert Liveness(journal, HOST).consumer_gone("far") is None
+
+
+def test_host_name_can_be_set_for_containers_and_tests(monkeypatch):
+    from desktop_app.core.liveness import host_name
+
+    monkeypatch.setenv("HUEY_DESK_HOST", "box-7")
+    assert host_name() == "box-7"
+    monkeypatch.delenv("HUEY_DESK_HOST")
+    import socket
+
+    assert host_name() == socket.gethostname()

@@ -90,3 +90,37 @@ def test_large_or_odd_arguments_are_previewed_not_stored():
     odd = encode_call((object(),), {})
     assert odd["args_exact"] == 0
     assert encode_call((), {}) == {"args_preview": "", "args": [], "kwargs": {}, "args_exact": 1}
+
+
+def test_the_writer_process_gets_its_journal_on_stdin_never_on_its_command_line(tmp_path):
+    import psutil
+
+    from desktop_app.core.backends import JournalSpec
+    from desktop_app.core.journal import NewEvent
+    from desktop_app.core.journal_writer import WriterProcess
+
+    spec = JournalSpec.sqlite(tmp_path / "secret-name.sqlite")
+    writer = WriterProcess(spec)
+    try:
+        cmdline = " ".join(psutil.Process(writer.process.pid).cmdline())
+        assert "secret-name" not in cmdline and " - " in cmdline + " "
+        writer.send(NewEvent(ENQUEUED, "t1", "app.job"))
+    finally:
+        assert writer.close()
+    journal = SqliteJournal(tmp_path / "secret-name.sqlite")
+    assert journal.task("t1")["state"] == ENQUEUED
+    journal.close()
+
+
+def test_a_journal_spec_round_trips_and_reopens(tmp_path):
+    from desktop_app.core.backends import JournalSpec, journal_spec
+
+    spec = JournalSpec.sqlite(tmp_path / "j.sqlite")
+    assert JournalSpec.from_json(spec.to_json()) == spec
+    journal = spec.open()
+    assert isinstance(journal, SqliteJournal) and journal.location == str(tmp_path / "j.sqlite")
+    journal.close()
+    from huey import SqliteHuey
+
+    huey = SqliteHuey("x", filename=str(tmp_path / "q.db"))
+    assert journal_spec(huey, tmp_path / "o.sqlite").path == str(tmp_path / "o.sqlite")

@@ -135,3 +135,41 @@ def test_watched_files_are_the_queue_file_paths_names(tmp_path, monkeypatch):
     huey = SqliteHuey("w", filename="rel.db")  # relative: resolved the one way paths does
     assert watched_files(huey) == [sqlite_filename(huey), tmp_path.resolve() / "rel.db-wal"]
     huey.storage.close()
+
+
+class BlockingTake:
+    """An in-flight tracker whose take blocks by itself (as Redis's ``BLMOVE`` does)."""
+
+    blocking = True
+
+    def __init__(self) -> None:
+        self.finished = 0
+
+    def finish(self) -> None:
+        self.finished += 1
+
+    def abandon(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+def test_after_an_empty_blocking_take_the_worker_looks_again_at_once(monkeypatch):
+    from huey import MemoryHuey
+
+    huey = MemoryHuey("m")
+    flag = RecordingFlag()
+    worker = _worker(huey, flag)
+    worker.inflight = BlockingTake()
+    waited = []
+    monkeypatch.setattr(worker._watcher, "wait", lambda timeout=None: waited.append(timeout))
+    for _ in range(3):
+        worker.loop()  # empty each time: no wait of ours, no back-off, no arming
+    assert flag.waits == [] and waited == [] and not worker._watcher.armed
+    # a storage error still backs off as Huey does (Redis down)
+    huey.storage.dequeue = lambda: (_ for _ in ()).throw(OSError("storage down"))
+    worker.loop()
+    worker.loop()
+    assert flag.waits == pytest.approx([0.1, 0.2])
+    worker.shutdown()

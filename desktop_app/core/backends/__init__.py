@@ -1,12 +1,49 @@
-"""Storage backends: the journal (and later liveness, in-flight, wake-up) per Huey storage."""
+"""Storage backends: the journal, in-flight tracking and kept messages, per Huey storage.
+
+The backend is chosen here, from the attached Huey instance's storage, and nowhere else:
+the consumer, recovery and the dispatcher call these functions and never ask which
+storage it is.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from desktop_app.core import paths
-from desktop_app.core.journal import Journal, SqliteJournal
+from desktop_app.core.journal import Journal, NewEvent, SqliteJournal
+
+SQLITE = "sqlite"
+REDIS = "redis"
+# The redis-py connection classes a journal spec may name (nothing else is imported).
+_CONNECTION_CLASSES = ("Connection", "UnixDomainSocketConnection", "SSLConnection")
+
+
+def _redis_storage(huey: Any) -> Any:
+    """The storage of ``huey`` when it is a Redis one (any kind), else None."""
+    from huey.storage import RedisStorage
+
+    storage = getattr(huey, "storage", None)
+    return storage if isinstance(storage, RedisStorage) else None
+
+
+def is_redis(huey: Any) -> bool:
+    """True for a Redis-backed Huey (list, priority or expire storage)."""
+    return _redis_storage(huey) is not None
+
+
+def connection_fault(exc: BaseException) -> str | None:
+    """One sentence for a storage server that cannot be reached (Redis down, restarting,
+    a timeout), or None for any other error.  Such faults pass: callers retry them."""
+    redis = sys.modules.get("redis")
+    if redis is None or not isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return None
+    detail = str(exc).strip().rstrip(".") or type(exc).__name__
+    return f"Redis cannot be reached ({detail}); retrying."
 
 
 def journal_for(huey: Any, path_override: str | os.PathLike[str] | None = None) -> Journal:
@@ -17,11 +54,133 @@ def journal_for(huey: Any, path_override: str | os.PathLike[str] | None = None) 
     the project's; any other storage a ``SqliteJournal`` at ``path_override`` or at
     ``paths.journal_path_for(huey)``.  The redis package is imported only for Redis.
     """
-    from huey.storage import RedisStorage
-
-    storage = getattr(huey, "storage", None)
-    if isinstance(storage, RedisStorage):
+    storage = _redis_storage(huey)
+    if storage is not None:
         from desktop_app.core.backends.redis.journal import RedisJournal
 
         return RedisJournal(storage.pool, name=huey.name)
     return SqliteJournal(path_override or paths.journal_path_for(huey))
+
+
+@dataclass(frozen=True)
+class JournalSpec:
+    """How another process (the journal writer) reopens a journal: plain data only.
+
+    It travels as JSON on the writer's standard input, never on its command line, where
+    ``ps`` would show a Redis password.
+    """
+
+    kind: str
+    path: str | None = None
+    name: str | None = None
+    connection_class: str | None = None
+    connection: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def sqlite(cls, path: str | os.PathLike[str]) -> JournalSpec:
+        return cls(SQLITE, path=str(path))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "path": self.path,
+                "name": self.name,
+                "connection_class": self.connection_class,
+                "connection": self.connection,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> JournalSpec:
+        raw = json.loads(text)
+        return cls(
+            raw["kind"],
+            path=raw.get("path"),
+            name=raw.get("name"),
+            connection_class=raw.get("connection_class"),
+            connection=raw.get("connection") or {},
+        )
+
+    @property
+    def location(self) -> str:
+        """Where the journal is, for messages (no password)."""
+        if self.kind == SQLITE:
+            return str(self.path)
+        where = self.connection.get("path") or (
+            f"{self.connection.get('host', 'localhost')}:{self.connection.get('port', 6379)}"
+        )
+        return f"redis {where} (journal {self.name})"
+
+    def open(self) -> Journal:
+        """A journal on this spec, with its own connections (closed by its ``close``)."""
+        if self.kind == SQLITE:
+            return SqliteJournal(self.path or "")
+        if self.kind != REDIS:
+            raise ValueError(f"unknown journal kind: {self.kind}")
+        import redis
+
+        from desktop_app.core.backends.redis.journal import RedisJournal
+
+        if self.connection_class not in _CONNECTION_CLASSES:
+            raise ValueError(f"unknown Redis connection class: {self.connection_class}")
+        cls = getattr(redis.connection, self.connection_class)
+        pool = redis.ConnectionPool(connection_class=cls, **self.connection)
+        return RedisJournal(pool, name=self.name or "huey", own_pool=True)
+
+
+def journal_spec(huey: Any, path_override: str | os.PathLike[str] | None = None) -> JournalSpec:
+    """The spec of ``journal_for(huey, path_override)``, for a process that reopens it."""
+    storage = _redis_storage(huey)
+    if storage is None:
+        return JournalSpec.sqlite(path_override or paths.journal_path_for(huey))
+    pool = storage.pool
+    plain = {
+        k: v
+        for k, v in pool.connection_kwargs.items()
+        if isinstance(v, str | int | float | bool) or v is None
+    }
+    return JournalSpec(
+        REDIS,
+        name=huey.name,
+        connection_class=pool.connection_class.__name__,
+        connection=plain,
+    )
+
+
+def inflight_for(
+    huey: Any,
+    consumer_id: str,
+    worker_type: str = "thread",
+    *,
+    target: str | None = None,
+    report: Callable[[NewEvent], None] | None = None,
+) -> Any:
+    """The in-flight tracker for the workers of one consumer, or None when the storage
+    has none (its messages are then recovered from the journal alone)."""
+    from huey.storage import SqliteStorage
+
+    if _redis_storage(huey) is not None:
+        from desktop_app.core.backends.redis.inflight import RedisInFlight
+
+        return RedisInFlight(huey, consumer_id, worker_type, target=target, report=report)
+    if isinstance(huey.storage, SqliteStorage):
+        from desktop_app.core.inflight import InFlight
+
+        return InFlight(huey, consumer_id, worker_type, target=target, report=report)
+    return None
+
+
+def inflight_store(huey: Any) -> Any:
+    """What recovery reads and claims in-flight messages through (None: not tracked)."""
+    from huey.storage import SqliteStorage
+
+    if _redis_storage(huey) is not None:
+        from desktop_app.core.backends.redis.inflight import RedisInFlightStore
+
+        return RedisInFlightStore(huey)
+    if isinstance(huey.storage, SqliteStorage):
+        from desktop_app.core.inflight import SqliteInFlightStore
+
+        return SqliteInFlightStore(huey.storage)
+    return None

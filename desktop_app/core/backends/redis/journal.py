@@ -30,7 +30,6 @@ from desktop_app.core.journal import (
     EXECUTING,
     FINAL_STATES,
     FLUSHED,
-    STALE_AFTER_S,
     WORKER_FREED,
     Cursor,
     Event,
@@ -45,6 +44,11 @@ from desktop_app.core.states import ENQUEUED, RETRYING, REVOKED, SCHEDULED
 # Durations kept per task name and overall for ``typical_duration`` (its ``sample`` is
 # at most this).
 DURATIONS_KEPT = 500
+# How long a consumer's ``alive`` key outlives its last beat (beats come every second).
+# Shorter than ``STALE_AFTER_S`` so that a dead host's tasks are journalled interrupted
+# within 5 s of its death (expiry 3-4 s after it, then the next 0.5 s recovery of any
+# live consumer); three missed beats in a row are needed for a false alarm.
+ALIVE_TTL_S = 4.0
 # Task summaries dropped per script call when pruning, so that Redis never stalls long.
 PRUNE_CHUNK = 500
 
@@ -381,12 +385,14 @@ class RedisJournal(Journal):
         name: str = "huey",
         *,
         url: str | None = None,
+        own_pool: bool = False,
     ) -> None:
         """Use ``connection_pool`` (a Redis Huey's own, so its URL and password) or open
-        one from ``url``; the pool opened here is closed by ``close``."""
+        one from ``url``; the pool opened here (or given with ``own_pool``) is closed by
+        ``close``."""
         if (connection_pool is None) == (url is None):
             raise ValueError("give either a connection pool or a URL")
-        self._own_pool = connection_pool is None
+        self._own_pool = connection_pool is None or own_pool
         self._pool = connection_pool or redis.ConnectionPool.from_url(url)
         self._r = redis.Redis(connection_pool=self._pool)
         self.name = name
@@ -488,13 +494,13 @@ class RedisJournal(Journal):
         pipe.delete(key)
         pipe.hset(key, mapping=values)
         pipe.zadd(self.prefix + "consumers", {consumer_id: float(now)})
-        pipe.set(self.prefix + "alive:" + consumer_id, now, px=int(STALE_AFTER_S * 1000))
+        pipe.set(self.prefix + "alive:" + consumer_id, now, px=int(ALIVE_TTL_S * 1000))
         pipe.execute()
 
     def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
         """Mark the consumer and its live workers as alive now; the consumer's ``alive``
-        key expires ``STALE_AFTER_S`` after its last beat, on the server's clock."""
-        args: list[str] = [consumer_id, repr(time.time()), str(int(STALE_AFTER_S * 1000))]
+        key expires ``ALIVE_TTL_S`` after its last beat, on the server's clock."""
+        args: list[str] = [consumer_id, repr(time.time()), str(int(ALIVE_TTL_S * 1000))]
         for name, pid, alive in workers:
             args += [name, str(pid), "1" if alive else "0"]
         self._beat(keys=[self.prefix], args=args)
@@ -667,6 +673,13 @@ class RedisJournal(Journal):
         for cid in ids:
             pipe.exists(self.prefix + "alive:" + cid)
         return {cid for cid, alive in zip(ids, pipe.execute()) if alive}
+
+    def heartbeat_expired(self, consumer_id: str) -> bool | None:
+        """True once the consumer's ``alive`` key has expired (by the server's clock),
+        False while it lives; a pid means nothing on another host, this does."""
+        if not self._r.exists(self.prefix + "consumer:" + consumer_id):
+            return None
+        return not self._r.exists(self.prefix + "alive:" + consumer_id)
 
     # -- upkeep ------------------------------------------------------------------------
     def _first_id_at(self, ts: float) -> str:

@@ -1,0 +1,27 @@
+"""A project on Redis: a ``RedisHuey`` at ``HUEY_DESK_REDIS_URL`` (a ``PriorityRedisHuey``
+with ``HUEY_DESK_REDIS_PRIORITY=1``), with a few tasks for consumer and fault tests."""
+
+import os
+import time
+
+from huey import PriorityRedisHuey, RedisHuey
+
+URL = os.environ.get("HUEY_DESK_REDIS_URL", "redis://localhost:6379/0")
+_kind = PriorityRedisHuey if os.environ.get("HUEY_DESK_REDIS_PRIORITY") == "1" else RedisHuey
+huey = _kind("desk-redis", url=URL)
+
+
+@huey.task(retries=2, retry_delay=0)
+def chore(seconds: float = 0.0, fail: bool = False) -> float:
+    """A short job that declared two retries: it runs again after a crash interrupts it."""
+    if seconds > 0:
+        time.sleep(seconds)
+    if fail:
+        raise RuntimeError("chore failed as asked")
+    return seconds
+
+
+@huey.task()
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b

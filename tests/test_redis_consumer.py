@@ -1,0 +1,255 @@
+"""``huey-desk consumer`` on a RedisHuey, against a real redis-server: it journals into
+Redis, loses nothing when SIGKILLed at random moments, a consumer on another host
+recovers a dead one's tasks by heartbeat expiry, and a Redis restart is ridden out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+
+from desktop_app.core.backends.redis.journal import RedisJournal
+from desktop_app.core.journal import COMPLETE, ERROR, INTERRUPTED, RESTORED
+from tests import redis_server as _redis
+from tests.helpers import Consumer, env_for, run_python, wait_until
+from tests.test_faults import SEED, account, kill
+
+redis_server = _redis.redis_server
+redis_url = _redis.redis_url
+
+pytestmark = pytest.mark.consumer
+
+TARGET = "tests.targets.redis_app:huey"
+NAME = "desk-redis"
+# Huey cleans the storage's name ("deskredis"); in-flight keys go by the storage's name
+PREFIX = f"huey-desk:{{{NAME.replace('-', '')}}}:"
+QUEUE = f"huey.redis.{NAME.replace('-', '')}"
+
+
+@pytest.fixture
+def env(tmp_path, redis_url):
+    return env_for(tmp_path / "queue.db", HUEY_DESK_REDIS_URL=redis_url)
+
+
+@pytest.fixture
+def journal(redis_url):
+    j = RedisJournal(url=redis_url, name=NAME)
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def client(redis_url):
+    c = redis.Redis.from_url(redis_url)
+    yield c
+    c.close()
+
+
+def submit(env, calls: str) -> list:
+    """Enqueue as a plain producer would (the journal knows nothing until a take)."""
+    code = (
+        "import json\nfrom tests.targets.redis_app import chore, add\n"
+        f"print(json.dumps({calls}))\n"
+    )
+    proc = run_python(env, code)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def in_flight(client) -> int:
+    members = client.smembers(PREFIX + "inflight")
+    return sum(client.llen(PREFIX + "inflight:" + m.decode()) for m in members)
+
+
+def finished(journal) -> int:
+    counts = journal.state_counts()
+    return counts.get(COMPLETE, 0) + counts.get(ERROR, 0)
+
+
+@pytest.mark.parametrize(
+    ("worker_type", "priority"), [("thread", "0"), ("process", "0"), ("thread", "1")]
+)
+def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
+    env, journal, client, worker_type, priority
+):
+    env["HUEY_DESK_REDIS_PRIORITY"] = priority  # 1: a PriorityRedisHuey (a sorted set)
+    consumer = Consumer(env, "--huey", TARGET, "--workers", "2", "--worker-type", worker_type)
+    try:
+        ids = submit(env, "[add(i, i).id for i in range(20)]")
+        wait_until(
+            lambda: (
+                all(r["state"] == COMPLETE for r in journal.tasks_by_ids(ids))
+                and len(journal.tasks_by_ids(ids)) == 20
+            ),
+            what="20 tasks complete in the Redis journal",
+        )
+        [record] = [c for c in journal.consumers() if not c["stopped_at"]]
+        assert record["target"] == TARGET and record["workers"] == 2
+        assert journal.task(ids[3])["result_preview"] == "6"
+        queued = client.zcard(QUEUE) if priority == "1" else client.llen(QUEUE)
+        assert queued == 0 and in_flight(client) == 0
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+    assert "journalling to unix://" in consumer.output()
+    assert all(c["stopped_at"] for c in journal.consumers())
+    assert client.smembers(PREFIX + "inflight") == set()  # stopped workers leave nothing
+
+
+def test_sigkill_at_random_moments_on_redis_loses_nothing(env, journal, client):
+    import random
+
+    pairs = submit(env, "[[chore(0.01, fail=(i % 25 == 0)).id, i % 25 == 0] for i in range(200)]")
+    ids, failing = [p[0] for p in pairs], {p[0] for p in pairs if p[1]}
+    rng = random.Random(SEED)
+    points = sorted(rng.sample(range(len(ids) // 10, len(ids) * 9 // 10), 3))
+    args = ("--huey", TARGET, "--workers", "2")
+    for point in points:
+        consumer = Consumer(env, *args)
+        wait_until(lambda p=point: finished(journal) >= p, timeout=30, what=f"{point} done")
+        kill(consumer, workers_too=False)
+    last = Consumer(env, *args)
+    try:
+        wait_until(
+            lambda: (
+                client.llen(QUEUE) == 0
+                and in_flight(client) == 0
+                and len(journal.tasks_by_ids(ids)) == len(ids)
+                and all(r["state"] in (COMPLETE, ERROR) for r in journal.tasks_by_ids(ids))
+            ),
+            timeout=60,
+            what="every task to end",
+        )
+    finally:
+        assert last.stop() == 0, last.output()
+    figures = account(journal, ids, failing)
+    assert figures["interruptions"] >= 1, figures
+    print(f"\nredis, thread workers: submitted={len(ids)} kills={len(points)} {figures} lost=0")
+
+
+def test_a_consumer_on_another_host_recovers_a_dead_ones_task_by_heartbeat_expiry(
+    env, journal, client
+):
+    doomed = Consumer({**env, "HUEY_DESK_HOST": "host-a"}, "--huey", TARGET)
+    survivor = None
+    try:
+        [task_id] = submit(env, "[chore(30).id]")
+        wait_until(
+            lambda: (journal.task(task_id) or {}).get("state") == "executing",
+            what="the long chore running on host-a",
+        )
+        survivor = Consumer({**env, "HUEY_DESK_HOST": "host-b"}, "--huey", TARGET)
+        wait_until(lambda: len(journal.live_consumers()) == 2, what="host-b up")
+        killed_at = time.time()
+        kill(doomed, workers_too=False)
+        wait_until(
+            lambda: INTERRUPTED in [e.kind for e in journal.events_for(task_id)],
+            timeout=20,
+            what="the dead host's task journalled interrupted",
+        )
+        events = journal.events_for(task_id)
+        interrupted = next(e for e in events if e.kind == INTERRUPTED)
+        delay = interrupted.ts - killed_at
+        print(f"\njournalled interrupted {delay:.2f} s after the SIGKILL: {interrupted.data}")
+        assert "host-a stopped beating" in interrupted.data["error"], interrupted.data
+        assert RESTORED in [e.kind for e in events]  # it declared retries: re-run
+        assert delay < 5.5
+        wait_until(
+            lambda: (
+                journal.task(task_id)["state"] == "executing"
+                and journal.task(task_id)["consumer"].startswith("host-b")
+            ),
+            timeout=20,
+            what="the re-run on host-b",
+        )
+        assert in_flight(client) == 1  # the re-run's take, on host-b
+    finally:
+        if survivor is not None:
+            survivor.stop(signal.SIGTERM)
+        doomed.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own (with an append-only file), to restart."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed")
+    folder = tmp_path / "own-redis"
+    folder.mkdir()
+    server = _redis.RedisServer(folder / "redis.sock", folder / "redis.pid")
+    args = [exe, "--port", "0", "--unixsocket", str(server.socket), "--unixsocketperm", "700"]
+    args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
+    args += ["--dir", str(folder), "--logfile", str(folder / "redis.log")]
+    args += ["--daemonize", "yes", "--pidfile", str(server.pidfile)]
+
+    def start() -> None:
+        subprocess.run(args, stdin=subprocess.DEVNULL, check=True, timeout=10)
+        _redis._wait_ready(server, folder / "redis.log")
+
+    def stop() -> None:
+        _redis._stop(server.pidfile)
+
+    start()
+    server.start, server.stop = start, stop  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        stop()
+
+
+def test_redis_restarted_under_a_live_consumer_backs_off_then_resumes(tmp_path, own_redis):
+    env = env_for(tmp_path / "queue.db", HUEY_DESK_REDIS_URL=own_redis.url)
+    journal = RedisJournal(url=own_redis.url, name=NAME)
+    client = redis.Redis.from_url(own_redis.url)
+    consumer = Consumer(env, "--huey", TARGET, "--workers", "1")
+    try:
+        before = submit(env, "[add(i, 1).id for i in range(5)]")
+        wait_until(
+            lambda: (
+                all(r["state"] == COMPLETE for r in journal.tasks_by_ids(before))
+                and len(journal.tasks_by_ids(before)) == 5
+            ),
+            what="the first tasks done",
+        )
+        # queued while the worker is busy, then Redis goes away under it
+        queued = submit(env, "[chore(1.0).id] + [add(i, 2).id for i in range(10)]")
+        wait_until(lambda: client.llen(QUEUE) == 10, what="the chore taken, ten queued")
+        client.close()
+        own_redis.stop()
+        wait_until(
+            lambda: "Error reading from queue" in consumer.output(),
+            what="the worker to meet the outage",
+        )
+        assert consumer.proc.poll() is None  # it runs on, backing off
+        own_redis.start()
+        wait_until(
+            lambda: (
+                len(journal.tasks_by_ids(queued[1:])) == 10
+                and all(r["state"] == COMPLETE for r in journal.tasks_by_ids(queued[1:]))
+            ),
+            timeout=60,
+            what="every task queued before the restart to complete",
+        )
+        # the chore ended during the outage: its last record waited for Redis, not dropped
+        wait_until(
+            lambda: journal.task(queued[0])["state"] in (COMPLETE, ERROR),
+            what="the chore's end journalled after the restart",
+        )
+        client = redis.Redis.from_url(own_redis.url)
+        assert client.llen(QUEUE) == 0
+        assert in_flight(client) == 0
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+        journal.close()
+        client.close()
+    out = consumer.output()
+    print("\n".join(line for line in out.splitlines() if "ERROR" in line or "WARNING" in line))
+    assert "Error reading from queue" in out  # Huey's own back-off path, then resumed
+    # ours say it in one line each, no traceback
+    assert "Heartbeat failed: Redis cannot be reached" in out
+    assert "Heartbeat failed\nTraceback" not in out

@@ -234,10 +234,9 @@ class Dispatcher:
         same id; otherwise a new task is enqueued with the arguments the journal recorded.
         """
         storage = self.huey.storage
-        if isinstance(storage, SqliteStorage):
-            kept = self._guarded(lambda: find_kept(storage, task_id))
-            if kept is not None:
-                return self._rerun_kept(kept)
+        kept = self._guarded(lambda: find_kept(storage, task_id))  # None: nothing kept
+        if kept is not None:
+            return self._rerun_kept(kept)
         record = self._known(task_id)
         if record is None:
             raise UserError(

@@ -13,7 +13,6 @@ from typing import Any
 
 import psutil
 from huey import Huey
-from huey.storage import SqliteStorage
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop_app.core.errors import UserError
@@ -337,8 +336,6 @@ class Monitor(QObject):
     def _recover(self) -> None:
         """Find the tasks a dead consumer (or worker) left, record them as interrupted,
         and re-run those that declared retries when the setting says so."""
-        if not isinstance(self.huey.storage, SqliteStorage):
-            return
         assert self._shared is not None
         report = recover(self.huey, self._shared, rerun=self.rerun_interrupted)
         if report:

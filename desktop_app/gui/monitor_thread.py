@@ -28,7 +28,10 @@ class MonitorThread(QThread):
         self.exec()
 
     def shutdown(self) -> None:
-        """Stop the monitor (in its thread, waiting for it), then the thread."""
+        """Stop the monitor (in its thread, waiting for it), then the thread.  A thread
+        that never started has no loop to run the stop: waiting for it would hang."""
+        if not self.isRunning():
+            return
         QMetaObject.invokeMethod(self.monitor, "stop", Qt.ConnectionType.BlockingQueuedConnection)
         self.quit()
         self.wait(10_000)

@@ -8,7 +8,14 @@ import pytest
 from huey import RedisHuey
 
 from desktop_app.core.backends import journal_for
-from desktop_app.core.journal import COMPLETE, ENQUEUED, EXECUTING, NewEvent, SqliteJournal
+from desktop_app.core.journal import (
+    COMPLETE,
+    ENQUEUED,
+    EXECUTING,
+    INTERRUPTED,
+    NewEvent,
+    SqliteJournal,
+)
 from desktop_app.core.target import Target
 from desktop_app.gui.app import Desk
 from tests import redis_server as _redis
@@ -93,3 +100,25 @@ def test_a_long_first_copy_goes_a_batch_a_tick_and_says_so(qtbot, redis_desk, mo
         lambda: all(states(window.tasks_model).get(f"old-{n}") == COMPLETE for n in range(3)),
         timeout=10_000,
     )
+
+
+def test_a_task_of_a_machine_that_stopped_beating_shows_interrupted(qtbot, redis_desk):
+    """The window recovers on Redis too: the other host's heartbeat key has expired."""
+    desk, shared = redis_desk
+    consumer = "other-host:9:1"
+    shared.register_consumer(consumer, host="other-host", pid=9, target="t", workers=1)
+    shared.append(finished_elsewhere("cut-short", time.time())[:2])  # started, never ended
+    shared.client.delete(f"{shared.prefix}alive:{consumer}")  # its heartbeat key expired
+    assert shared.heartbeat_expired(consumer)
+    desk.start()
+    window = desk.window
+    qtbot.waitUntil(
+        lambda: states(window.tasks_model).get("cut-short") == INTERRUPTED, timeout=15_000
+    )
+    assert "other-host" in shared.task("cut-short")["error"]
+
+
+def test_a_desk_never_started_shuts_down_at_once(redis_desk):
+    """(The fixture's shutdown runs on a desk whose monitor thread never started.)"""
+    desk, _shared = redis_desk
+    assert not desk.thread.isRunning()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import Journal, NewEvent
 from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
-from desktop_app.core.liveness import Liveness
+from desktop_app.core.liveness import Liveness, host_name
 from desktop_app.core.paths import queue_location
 from desktop_app.core.recorder import encode_call
 from desktop_app.core.safe_decode import decode
@@ -242,7 +241,7 @@ class Dispatcher:
             raise UserError(
                 f"No task {task_id!r} in the journal; only tasks it has seen can be retried."
             )
-        interrupted = Liveness(self.journal, socket.gethostname()).interrupted(record)
+        interrupted = Liveness(self.journal, host_name()).interrupted(record)
         if record["state"] in TRANSIENT_STATES and interrupted is None:
             raise UserError(
                 f"Task {task_id} is still {label(record['state'])}; retry it once it has finished."

@@ -7,7 +7,6 @@ and messages are decoded by ``safe_decode``, never by ``pickle.loads``.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +25,10 @@ from desktop_app.core.journal import (
     FINAL_STATES,
     INTERRUPTED,
     REVOKED,
-    STALE_AFTER_S,
     NewEvent,
     SqliteJournal,
 )
-from desktop_app.core.liveness import Liveness
+from desktop_app.core.liveness import Liveness, host_name
 from desktop_app.core.paths import queue_location, storage_location
 from desktop_app.core.safe_decode import (
     Decoded,
@@ -108,16 +106,6 @@ def _page(offset: int, limit: int) -> tuple[int, int]:
     return offset, min(limit, MAX_PAGE)
 
 
-def worker_state(row: dict[str, Any], now: float) -> str:
-    """idle, busy, stopped or dead, from a worker row and its consumer's heartbeat."""
-    if row.get("consumer_stopped_at"):
-        return "stopped"
-    beat = max(row.get("last_beat") or 0, 0)
-    if now - beat > STALE_AFTER_S or now - (row.get("consumer_beat") or 0) > STALE_AFTER_S:
-        return "dead"
-    return row.get("state") or "idle"
-
-
 class Inspector:
     """Looks at a Huey queue and its journal without changing either."""
 
@@ -190,12 +178,13 @@ class Inspector:
         not be told apart.  What the dead one ran is in the tasks, marked interrupted.
         """
         now = time.time()
+        live = Liveness(self.journal, host_name(), now)
         targets = {c["consumer_id"]: c.get("target") for c in self.journal.consumers()}
         rows = []
         for row in self.journal.workers():
             if now - (row.get("consumer_beat") or 0) > FORGET_AFTER_S:
                 continue
-            state = worker_state(row, now)
+            state = live.worker_state(row)
             if state == "stopped" and now - (row.get("consumer_beat") or 0) > FORGET_STOPPED_S:
                 continue  # a consumer stopped on purpose: nothing to look at after a while
             rows.append((row, state, (row["host"], targets.get(row["consumer_id"]), row["name"])))
@@ -232,7 +221,7 @@ class Inspector:
         """
         counts = counts if counts is not None else self.counts()
         states = self.journal.state_counts()
-        live = Liveness(self.journal, socket.gethostname())
+        live = Liveness(self.journal, host_name())
         running = [
             t for t in self.journal.running_tasks() if not live.consumer_gone(t["consumer"])
         ]
@@ -255,7 +244,7 @@ class Inspector:
             "workers": self.workers(),
             "counts": final,
             "states": states,  # every state, as the journal counts them (transient too)
-            "host": socket.gethostname(),
+            "host": host_name(),
             "notes": self._queue_notes(counts) if with_notes else [],
         }
 
@@ -435,7 +424,7 @@ class Inspector:
             if record["args_exact"]:
                 out["args"], out["kwargs"] = record["args"], record["kwargs"]
             out["error"], out["traceback"] = record["error"], record["traceback"]
-            gone = Liveness(self.journal, socket.gethostname()).interrupted(record)
+            gone = Liveness(self.journal, host_name()).interrupted(record)
             if gone is not None:
                 out["state"] = INTERRUPTED
                 out["error"] = f"interrupted: {gone}"

@@ -69,16 +69,6 @@ def parse_consumer_id(consumer_id: str) -> tuple[str | None, int | None, float |
         return None, None, None
 
 
-def worker_state(row: dict[str, Any], now: float) -> str:
-    """idle, busy, stopped or dead, from a worker row and its consumer's heartbeat."""
-    if row.get("consumer_stopped_at"):
-        return "stopped"
-    beat = max(row.get("last_beat") or 0, 0)
-    if now - beat > STALE_AFTER_S or now - (row.get("consumer_beat") or 0) > STALE_AFTER_S:
-        return "dead"
-    return row.get("state") or "idle"
-
-
 class Liveness:
     """Decides, for one look at the journal's consumers, who is gone (answers cached)."""
 
@@ -132,6 +122,18 @@ class Liveness:
         if silent > REMOTE_STALE_AFTER_S:
             return f"the consumer on {info['host']} has been silent for {int(silent)} s"
         return None
+
+    def worker_state(self, row: dict[str, Any]) -> str:
+        """idle, busy, stopped or dead, for a worker row of ``Journal.workers``: dead when
+        its consumer is gone (the rule above, so a worker is never busy with a task shown
+        interrupted) or when the worker itself stopped beating while its consumer lives."""
+        if row.get("consumer_stopped_at"):
+            return "stopped"
+        if self.consumer_gone(row.get("consumer_id")) is not None:
+            return "dead"
+        if self.now - max(row.get("last_beat") or 0, 0) > STALE_AFTER_S:
+            return "dead"
+        return row.get("state") or "idle"
 
     def interrupted(self, record: dict[str, Any] | None) -> str | None:
         """Why a task the journal shows running was interrupted, or None if it was not

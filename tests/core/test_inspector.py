@@ -10,8 +10,9 @@ import pytest
 
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
-from desktop_app.core.inspector import Inspector, worker_state
+from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import COMPLETE, EXECUTING, NewEvent
+from desktop_app.core.liveness import Liveness, host_name
 from tests.core.test_safe_decode import _Exploit
 
 
@@ -68,12 +69,17 @@ def test_status_counts_states_and_treats_orphans_as_interrupted(inspector, journ
     assert worker["state"] == "busy" and worker["task_id"] == "t1"
 
 
-def test_worker_state_from_heartbeats():
+def test_worker_state_from_heartbeats_and_the_liveness_rule(journal):
     now = time.time()
-    row = {"state": "busy", "last_beat": now, "consumer_beat": now}
-    assert worker_state(row, now) == "busy"
-    assert worker_state({**row, "last_beat": now - 60}, now) == "dead"
-    assert worker_state({**row, "consumer_stopped_at": now}, now) == "stopped"
+    journal.register_consumer("here", host=host_name(), pid=os.getpid())
+    live = Liveness(journal, host_name(), now)
+    row = {"consumer_id": "here", "state": "busy", "last_beat": now, "consumer_beat": now}
+    assert live.worker_state(row) == "busy"
+    assert live.worker_state({**row, "last_beat": now - 60}) == "dead"
+    assert live.worker_state({**row, "consumer_stopped_at": now}) == "stopped"
+    # its consumer gone (by the one rule): dead at once, as its task is interrupted
+    gone = {**row, "consumer_id": "not-an-id"}
+    assert live.worker_state(gone) == "dead"
 
 
 def test_show_one_task(inspector, huey, journal):

@@ -7,6 +7,7 @@ import pytest
 from desktop_app.core import progress
 from desktop_app.core.journal import COMPLETE, ENQUEUED, ERROR, EXECUTING, PROGRESS, SqliteJournal
 from desktop_app.core.recorder import Recorder, encode_call
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -102,7 +103,12 @@ def test_the_writer_process_gets_its_journal_on_stdin_never_on_its_command_line(
     spec = JournalSpec.sqlite(tmp_path / "secret-name.sqlite")
     writer = WriterProcess(spec)
     try:
-        cmdline = " ".join(psutil.Process(writer.process.pid).cmdline())
+        proc = psutil.Process(writer.process.pid)
+        # right after the fork the child still shows this process's command line
+        cmdline = wait_until(
+            lambda: "journal_writer" in (text := " ".join(proc.cmdline())) and text,
+            what="the writer process to exec",
+        )
         assert "secret-name" not in cmdline and " - " in cmdline + " "
         writer.send(NewEvent(ENQUEUED, "t1", "app.job"))
     finally:

@@ -446,9 +446,20 @@ def _shorten(value: Any, limit: int = 200) -> str:
 
 
 def cmd_tasks(ns: argparse.Namespace) -> int:
-    from desktop_app.core.catalogue import Catalogue
+    import os
 
-    target, _ = _load(ns, read_only=True)
+    from desktop_app.core.catalogue import Catalogue, signature_text
+    from desktop_app.core.paths import default_db_path
+    from desktop_app.core.target import is_embedded
+
+    read_only = True
+    if not ns.redis and is_embedded(ns.huey, ns.path) and not default_db_path().exists():
+        # Listing tasks needs their code, not the queue: the demo package is imported
+        # on a throwaway queue file, so the first command of a new user neither fails
+        # nor creates the real queue.
+        os.environ["HUEY_DESK_DB"] = str(_scratch_dir() / "queue.db")
+        read_only = False
+    target, _ = _load(ns, read_only=read_only)
     catalogue = Catalogue(target.huey)
     if ns.json:
         _print_json(
@@ -457,7 +468,7 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
                     {
                         "name": t.name,
                         "short_name": t.short_name,
-                        "signature": str(t.signature),
+                        "signature": signature_text(t.signature),
                         "doc": t.doc,
                         "retries": t.retries,
                         "retry_delay": t.retry_delay,
@@ -479,7 +490,7 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
         return EXIT_OK
     for t in catalogue:
         extra = f"  every: {t.schedule}" if t.periodic else ""
-        print(f"{t.short_name}{t.signature}  {t.summary}{extra}")
+        print(f"{t.short_name}{signature_text(t.signature)}  {t.summary}{extra}")
     return EXIT_OK
 
 

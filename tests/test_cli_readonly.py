@@ -18,14 +18,21 @@ def refused(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(
-    "command", [["status"], ["status", "--json"], ["show", "abcd1234"], ["tasks"]]
-)
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["show", "abcd1234"]])
 def test_read_only_commands_do_not_create_the_default_queue(tmp_path, command):
     db = tmp_path / "nonexistent" / "dir" / "q.db"
     line = refused(cli(env_for(db), *command))
     assert str(db) in line and "does not exist" in line and "HUEY_DESK_DB" in line
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_tasks_on_a_fresh_install_lists_the_demo_tasks_and_creates_nothing(tmp_path):
+    """The README's first command works before any queue exists, and makes none."""
+    db = tmp_path / "fresh" / "q.db"
+    proc = cli(env_for(db), "tasks")
+    assert proc.returncode == 0, proc.stderr
+    assert "send_email(user_id: int" in proc.stdout
+    assert not (tmp_path / "fresh").exists()
 
 
 def test_window_that_only_watches_does_not_create_the_default_queue(tmp_path):

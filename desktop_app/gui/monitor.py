@@ -432,7 +432,9 @@ class Monitor(QObject):
         return sum(self._queue_sizes)
 
     def _queue_rows(self, offset: int, limit: int) -> list[dict[str, Any]]:
-        """Rows ``offset``.. of the queue view: pending (and delayed), then scheduled."""
+        """Rows ``offset``.. of the queue view: pending (a delayed one, waiting in the
+        queue for its time, is shown scheduled: one word for "has a time to run at"),
+        then the schedule."""
         assert self._inspector is not None
         if self._queue_text:
             rows = [dict(r) for r in (self._queue_matches or [])[offset : offset + limit]]
@@ -450,7 +452,7 @@ class Monitor(QObject):
         rows: list[dict[str, Any]] = []
         if offset < pending:
             rows = [  # a message with an ETA waits in the queue until a worker schedules it
-                t.as_dict() | {"state": "delayed" if t.eta else "pending"}
+                t.as_dict() | {"state": "scheduled" if t.eta else "pending"}
                 for t in self._inspector.pending(offset, min(limit, pending - offset))
             ]
         if len(rows) < limit:
@@ -483,7 +485,7 @@ class Monitor(QObject):
                     row = t.as_dict()
                     haystack = f"{row.get('id')} {row.get('task')} {row.get('args')}".lower()
                     if text in haystack:
-                        kind = "scheduled" if scheduled else ("delayed" if t.eta else "pending")
+                        kind = "scheduled" if scheduled or t.eta else "pending"
                         matches.append(row | {"state": kind})
         self._queue_matches = matches
         self._queue_capped = seen >= QUEUE_SCAN and sum(self._queue_sizes) > QUEUE_SCAN

@@ -11,7 +11,6 @@ import datetime as dt
 import enum
 import inspect
 import json
-import re
 import types
 import typing
 from typing import Any
@@ -39,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.catalogue import Catalogue, ParamInfo, TaskInfo
+from desktop_app.core.catalogue import Catalogue, ParamInfo, TaskInfo, signature_text
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
@@ -212,42 +211,6 @@ class ParamEditor:
             if signal is not None:
                 return [signal, *signals]
         raise AssertionError(f"no change signal on {self.input}")
-
-
-def _type_text(annotation: Any) -> str:
-    """``int``, ``date | None``, ``ReportKind``: short names, ``None`` for ``NoneType``."""
-    if annotation is type(None) or annotation is None:
-        return "None"
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", str(annotation))
-
-
-def signature_text(signature: inspect.Signature) -> str:
-    """The signature as people write it: ``(since: date | None = None) -> None``, not the
-    ``-> NoneType`` and ``<ReportKind.SUMMARY: 'summary'>`` that ``str()`` prints."""
-    parts = []
-    star = False
-    for p in signature.parameters.values():
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and not star:
-            parts.append("*")
-        star = star or p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.KEYWORD_ONLY)
-        text = {"VAR_POSITIONAL": "*", "VAR_KEYWORD": "**"}.get(p.kind.name, "") + p.name
-        if p.annotation is not inspect.Parameter.empty:
-            text += f": {_type_text(p.annotation)}"
-        if p.default is not inspect.Parameter.empty:
-            default = p.default
-            shown = (
-                f"{type(default).__name__}.{default.name}"
-                if isinstance(default, enum.Enum)
-                else repr(default)
-            )
-            text += f" = {shown}"
-        parts.append(text)
-    text = f"({', '.join(parts)})"
-    if signature.return_annotation is not inspect.Signature.empty:
-        text += f" -> {_type_text(signature.return_annotation)}"
-    return text
 
 
 def _refuse(name: str) -> Any:

@@ -129,7 +129,7 @@ def test_signatures_read_as_written(qtbot):
     import enum
     import inspect
 
-    from desktop_app.gui.submit_panel import signature_text
+    from desktop_app.core.catalogue import signature_text
 
     class Kind(enum.Enum):
         SUMMARY = "summary"

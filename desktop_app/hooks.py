@@ -104,18 +104,20 @@ class StockConsumerHooks:
         self._stop = threading.Event()
         self.consumer_id = new_consumer_id()
         self.journal = journal_for(self.huey, self.journal_path)
-        self.journal.register_consumer(
-            self.consumer_id,
-            host=host_name(),
-            pid=os.getpid(),
-            target="stock consumer (desktop_app.hooks)",
-            worker_type="thread",
-            workers=None,
-        )
+        registration = {
+            "host": host_name(),
+            "pid": os.getpid(),
+            "target": "stock consumer (desktop_app.hooks)",
+            "worker_type": "thread",
+            "workers": None,
+        }
+        self.journal.register_consumer(self.consumer_id, **registration)
         spec = journal_spec(self.huey, self.journal_path)
         self.recorder = Recorder(self.huey, spec, self.consumer_id)
         self.recorder.install()
-        beat = Heartbeat(self.journal, self.consumer_id, self.retain_events, self.retain_days)
+        beat = Heartbeat(
+            self.journal, self.consumer_id, self.retain_events, self.retain_days, registration
+        )
         threading.Thread(
             target=self._beat, args=(beat,), name="huey-desk-heartbeat", daemon=True
         ).start()

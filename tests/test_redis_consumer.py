@@ -253,3 +253,23 @@ def test_redis_restarted_under_a_live_consumer_backs_off_then_resumes(tmp_path, 
     # ours say it in one line each, no traceback
     assert "Heartbeat failed: Redis cannot be reached" in out
     assert "Heartbeat failed\nTraceback" not in out
+
+
+def test_a_consumer_registers_again_when_redis_comes_back_empty(tmp_path, redis_url):
+    """Redis restarted without persistence: the live consumer is listed again."""
+    env = env_for(tmp_path / "queue.db", HUEY_DESK_REDIS_URL=redis_url)
+    journal = RedisJournal(url=redis_url, name=NAME)
+    consumer = Consumer(env, "--huey", TARGET, "--workers", "2")
+    try:
+        wait_until(lambda: len(journal.live_consumers()) == 1, what="the consumer beating")
+        journal.client.flushdb()  # what a restart without persistence leaves
+        assert journal.consumers() == []
+        (again,) = wait_until(journal.consumers, what="the consumer registered again")
+        assert again["pid"] == consumer.proc.pid and again["stopped_at"] is None
+        wait_until(lambda: len(journal.live_consumers()) == 1, what="it beats again")
+        done = submit(env, "[add(2, 3).id]")
+        wait_until(lambda: (journal.task(done[0]) or {}).get("state") == COMPLETE, what="work")
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+        journal.close()
+    assert "registering it again" in consumer.output()

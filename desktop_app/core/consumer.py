@@ -215,9 +215,13 @@ class Heartbeat:
         consumer_id: str,
         retain_events: int | None,
         retain_days: float | None,
+        registration: dict[str, Any] | None = None,
     ) -> None:
+        """``registration``: what the consumer was registered with, to register it again
+        when the journal forgot it (a Redis restarted without persistence)."""
         self.journal = journal
         self.consumer_id = consumer_id
+        self.registration = registration
         self.retain_events = retain_events
         self.retain_s = retain_days * 86400 if retain_days else None
         self._next_beat = 0.0
@@ -230,7 +234,14 @@ class Heartbeat:
             return
         self._next_beat = now + HEARTBEAT_S
         try:
-            self.journal.beat(self.consumer_id, workers)
+            known = self.journal.beat(self.consumer_id, workers)
+            if known is False and self.registration is not None:
+                logger.warning(
+                    "The journal no longer knows this consumer (was Redis emptied?); "
+                    "registering it again."
+                )
+                self.journal.register_consumer(self.consumer_id, **self.registration)
+                self.journal.beat(self.consumer_id, workers)
             if now >= self._next_prune:
                 self._next_prune = now + PRUNE_EVERY_S
                 if self.retain_events or self.retain_s:
@@ -340,14 +351,14 @@ def run_consumer(
         huey, journal, rerun_interrupted, forks=worker_type == "process", every_s=every
     )
     recovery.run()
-    journal.register_consumer(
-        consumer_id,
-        host=host_name(),
-        pid=os.getpid(),
-        target=target,
-        worker_type=worker_type,
-        workers=workers,
-    )
+    registration = {
+        "host": host_name(),
+        "pid": os.getpid(),
+        "target": target,
+        "worker_type": worker_type,
+        "workers": workers,
+    }
+    journal.register_consumer(consumer_id, **registration)
     recorder.install()
     guard = ExecuteGuard(huey)  # after the recorder: its error hook must be there first
     guard.install()
@@ -355,7 +366,7 @@ def run_consumer(
         inflight.install()
     consumer = DeskConsumer(
         huey,
-        heartbeat=Heartbeat(journal, consumer_id, retain_events, retain_days),
+        heartbeat=Heartbeat(journal, consumer_id, retain_events, retain_days, registration),
         parent_pid=parent_pid,
         inflight=inflight,
         recovery=recovery,

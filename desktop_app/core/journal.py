@@ -399,8 +399,11 @@ class Journal(abc.ABC):
         """Record a consumer that starts (host, pid, target, worker_type, workers)."""
 
     @abc.abstractmethod
-    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
-        """Mark the consumer and its live workers (name, pid, alive) as alive now."""
+    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> bool:
+        """Mark the consumer and its live workers (name, pid, alive) as alive now.
+
+        False when the journal does not know the consumer (a Redis emptied by a restart
+        without persistence, a journal file moved aside): the caller registers again."""
 
     @abc.abstractmethod
     def consumer_stopped(self, consumer_id: str) -> None:
@@ -785,13 +788,13 @@ class SqliteJournal(Journal):
                 ),
             )
 
-    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
+    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> bool:
         """Mark the consumer and its live workers as alive now."""
         now = time.time()
         with self._write() as conn:
-            conn.execute(
+            known = conn.execute(
                 "UPDATE consumers SET last_beat = ? WHERE consumer_id = ?", (now, consumer_id)
-            )
+            ).rowcount
             for name, pid, alive in workers:
                 conn.execute(
                     "INSERT INTO workers (consumer_id, name, pid, state, since, last_beat) "
@@ -801,6 +804,7 @@ class SqliteJournal(Journal):
                     "ELSE excluded.pid END",
                     (consumer_id, name, pid, now, now if alive else None, int(alive)),
                 )
+        return bool(known)
 
     def consumer_stopped(self, consumer_id: str) -> None:
         now = time.time()

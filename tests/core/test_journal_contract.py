@@ -495,3 +495,9 @@ def test_tasks_in_state_walks_a_waiting_state_a_batch_at_a_time(journal):
     assert all(r["task_name"] == "app.job" and r["state_ts"] for r in rows)
     rows, after = journal.tasks_in_state(SCHEDULED)
     assert [r["task_id"] for r in rows] == ["s1"] and after is None
+
+
+def test_beat_says_whether_the_journal_knows_the_consumer(journal):
+    assert journal.beat("nobody", []) is False
+    journal.register_consumer("c1", host="h", pid=1)
+    assert journal.beat("c1", [("Worker-1", 1, True)]) is True

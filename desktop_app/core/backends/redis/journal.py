@@ -276,10 +276,11 @@ return last
 _BEAT_LUA = """
 local P, cid, now, ttl = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local ck = P .. 'consumer:' .. cid
-if redis.call('EXISTS', ck) == 1 then
+local known = redis.call('EXISTS', ck)
+if known == 1 then
     redis.call('HSET', ck, 'last_beat', now)
     redis.call('SET', P .. 'alive:' .. cid, now, 'PX', ttl)
-end
+end  -- unknown (Redis emptied by a restart): the caller registers again
 for i = 4, #ARGV, 3 do
     local name, pid, alive = ARGV[i], ARGV[i + 1], ARGV[i + 2] == '1'
     local key = P .. 'worker:' .. cid .. ':' .. name
@@ -291,6 +292,7 @@ for i = 4, #ARGV, 3 do
     end
     if alive then redis.call('HSET', key, 'last_beat', now) end
 end
+return known
 """
 
 _STOPPED_LUA = """
@@ -497,13 +499,13 @@ class RedisJournal(Journal):
         pipe.set(self.prefix + "alive:" + consumer_id, now, px=int(ALIVE_TTL_S * 1000))
         pipe.execute()
 
-    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> None:
+    def beat(self, consumer_id: str, workers: Sequence[tuple[str, int, bool]]) -> bool:
         """Mark the consumer and its live workers as alive now; the consumer's ``alive``
         key expires ``ALIVE_TTL_S`` after its last beat, on the server's clock."""
         args: list[str] = [consumer_id, repr(time.time()), str(int(ALIVE_TTL_S * 1000))]
         for name, pid, alive in workers:
             args += [name, str(pid), "1" if alive else "0"]
-        self._beat(keys=[self.prefix], args=args)
+        return bool(self._beat(keys=[self.prefix], args=args))
 
     def consumer_stopped(self, consumer_id: str) -> None:
         self._stopped(keys=[self.prefix], args=[consumer_id, repr(time.time())])

@@ -91,3 +91,16 @@ def test_import_linter_contracts_hold():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Contracts: 2 kept, 0 broken." in proc.stdout
+
+
+def test_only_the_sqlite_side_opens_the_journals_connection():
+    """Everything else goes through the ``Journal`` interface (so Redis can stand in)."""
+    core = ROOT / "desktop_app"
+    allowed = {"core/journal.py", "core/history.py", "core/search_index.py"}
+    offenders = [
+        str(path.relative_to(core))
+        for path in core.rglob("*.py")
+        if str(path.relative_to(core)) not in allowed
+        and ("._conn()" in path.read_text() or ".connection()" in path.read_text())
+    ]
+    assert offenders == []

@@ -186,6 +186,8 @@ class WorkersModel(RowModel):
     key = "key"
     columns = (
         Column("State", lambda r: r.get("state")),
+        # the host next to the name: consumers on several machines reuse worker names
+        Column("Host", lambda r: r.get("host")),
         Column("Worker", lambda r: r.get("name")),
         Column("PID", lambda r: r.get("pid"), lambda r: r.get("pid") or 0),
         Column("Task", lambda r: short(r.get("task"))),
@@ -198,8 +200,8 @@ class WorkersModel(RowModel):
             ),
         ),
         Column("Progress", lambda r: progress_text(r)),
-        Column("Host", lambda r: r.get("host")),
     )
+    PROGRESS = 6  # the column the progress bar is drawn in
 
     def replace(self, rows: list[dict]) -> None:
         super().replace([r | {"key": (r.get("consumer"), r.get("name"))} for r in rows])

@@ -325,6 +325,13 @@ class SubmitPanel(QWidget):
         layout.addStretch(1)
         if self.tasks.count():
             self.tasks.setCurrentRow(0)
+        else:  # nothing registered (attached with --redis, or a module without tasks)
+            self.submit_button.setEnabled(False)
+            self.error.setText(
+                "No tasks are registered in this window: it attached without the project's "
+                "code (--redis), or its module imports none. Attach with --huey "
+                "package.module:huey to submit."
+            )
 
     # -- choosing a task ---------------------------------------------------------------
     def _filter(self, text: str) -> None:

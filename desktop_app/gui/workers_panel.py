@@ -113,8 +113,8 @@ class WorkersPanel(Panel):
     def __init__(self, model: WorkersModel, consumer: ConsumerProcess | None) -> None:
         self.model = model
         self.consumer = consumer
-        self.view = table(model, "workers-view", (60, 80, 70, 120, 70, 160))
-        self.view.setItemDelegateForColumn(5, ProgressDelegate(self.view))
+        self.view = table(model, "workers-view", (60, 90, 80, 60, 120, 70, 160))
+        self.view.setItemDelegateForColumn(model.PROGRESS, ProgressDelegate(self.view))
         controls = QWidget()
         lines = QVBoxLayout(controls)
         lines.setContentsMargins(0, 0, 0, 0)
@@ -161,6 +161,7 @@ class WorkersPanel(Panel):
         output_layout.setContentsMargins(0, 0, 0, 0)
         output_layout.addWidget(self.log_level)
         output_layout.addWidget(self.log)
+        self.below = below
         below.addTab(output, "Consumer output")
         below.addTab(self.charts, "Charts")
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -193,6 +194,9 @@ class WorkersPanel(Panel):
             button.setEnabled(has)
         if consumer is None:
             self.log.setPlaceholderText("Watching only (--no-consumer): no consumer runs here.")
+            # no output to show: the workers (of every machine) get the room, charts below
+            self.splitter.setSizes([300, 150])
+            self.below.setCurrentWidget(self.charts)
             return
         self.start_button.clicked.connect(consumer.start)
         self.stop_button.clicked.connect(consumer.stop)

@@ -164,8 +164,8 @@ def test_queue_and_workers_models(qtbot, qtmodeltester):
             }
         ]
     )
-    assert workers.index(0, 3).data() == "send_email"
-    assert workers.index(0, 5).data() == "50% send"
+    assert workers.index(0, 4).data() == "send_email"  # after State, Host, Worker, PID
+    assert workers.index(0, workers.PROGRESS).data() == "50% send"
     qtmodeltester.check(workers)
     workers.replace([])
     assert workers.rowCount() == 0

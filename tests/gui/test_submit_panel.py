@@ -147,3 +147,17 @@ def test_signatures_read_as_written(qtbot):
         "**kw: str) -> None"
     )
     assert signature_text(inspect.signature(g)) == "(a, *, b: str = 'x') -> dict"
+
+
+def test_a_queue_without_tasks_says_how_to_submit(qtbot):
+    from huey import MemoryHuey
+
+    from desktop_app.core.catalogue import Catalogue
+    from desktop_app.core.dispatcher import Dispatcher
+    from desktop_app.gui.submit_panel import SubmitPanel
+
+    huey = MemoryHuey("empty")
+    panel = SubmitPanel(Catalogue(huey), Dispatcher(huey))
+    qtbot.addWidget(panel)
+    assert not panel.submit_button.isEnabled()
+    assert "--huey" in panel.error.text()

@@ -126,7 +126,7 @@ def test_progress_text_is_not_drawn_on_the_bar(qtbot):
     option.rect = image.rect()
     option.palette = QApplication.palette()
     painter = QPainter(image)
-    ProgressDelegate().paint(painter, option, model.index(0, 5))
+    ProgressDelegate().paint(painter, option, model.index(0, model.PROGRESS))
     painter.end()
     highlight = QApplication.palette().highlight().color()
     # the text line (the upper part of the cell) has no bar colour behind the text

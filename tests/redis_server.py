@@ -57,7 +57,7 @@ def _wait_ready(server: RedisServer, log: Path) -> None:
         if time.monotonic() > deadline:
             text = log.read_text()[-2000:] if log.exists() else ""
             pytest.fail(f"redis-server did not answer PING in {START_TIMEOUT_S} s: {text}")
-        time.sleep(0.01)  # bounded polling on a condition, not a guess of time
+        time.sleep(0.01)  # bounded polling on a condition  # noqa: sleep-ok
 
 
 def _stop(pidfile: Path) -> None:

@@ -168,7 +168,10 @@ _WORKER_UPSERT = (
 # A local copy of a shared journal: the source's cursor, and its summaries copied as
 # they are (only the event span is local: first and last event are ids in this file).
 _MIRROR_SCHEMA = "CREATE TABLE IF NOT EXISTS mirror_source (source TEXT PRIMARY KEY, cursor TEXT)"
-_MIRRORED_COLUMNS = (
+# A task summary's columns, in the order of the ``tasks`` table (the Redis journal keeps
+# the same fields in each task's hash).
+SUMMARY_COLUMNS = (
+    "task_id",
     "task_name",
     "state",
     "state_ts",
@@ -193,6 +196,11 @@ _MIRRORED_COLUMNS = (
     "progress",
     "progress_message",
     "retry_of",
+    "first_event",
+    "last_event",
+)
+_MIRRORED_COLUMNS = tuple(
+    c for c in SUMMARY_COLUMNS if c not in ("task_id", "first_event", "last_event")
 )
 _MIRROR_UPSERT = (
     f"INSERT INTO tasks (task_id, {', '.join(_MIRRORED_COLUMNS)}, first_event, last_event) "

@@ -30,6 +30,7 @@ from desktop_app.core.journal import (
     EXECUTING,
     FINAL_STATES,
     FLUSHED,
+    SUMMARY_COLUMNS,
     WORKER_FREED,
     Cursor,
     Event,
@@ -52,36 +53,7 @@ ALIVE_TTL_S = 4.0
 # Task summaries dropped per script call when pruning, so that Redis never stalls long.
 PRUNE_CHUNK = 500
 
-# The summary's columns, as SqliteJournal's ``tasks`` table has them, by type.
-_TASK_COLUMNS = (
-    "task_id",
-    "task_name",
-    "state",
-    "state_ts",
-    "enqueued_at",
-    "eta",
-    "started_at",
-    "finished_at",
-    "duration",
-    "attempts",
-    "consumer",
-    "worker",
-    "pid",
-    "priority",
-    "retries",
-    "args",
-    "kwargs",
-    "args_exact",
-    "args_preview",
-    "result_preview",
-    "error",
-    "traceback",
-    "progress",
-    "progress_message",
-    "retry_of",
-    "first_event",
-    "last_event",
-)
+_TASK_COLUMNS = SUMMARY_COLUMNS  # as SqliteJournal's ``tasks`` table has them
 _FLOATS = frozenset(
     (
         "state_ts",

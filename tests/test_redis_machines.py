@@ -121,10 +121,10 @@ def test_a_watcher_sees_both_machines_and_a_dead_machines_task_interrupted(
         )
         ran_on = {r["consumer"].split(":")[0] for r in journal.tasks_by_ids(done)}
         assert ran_on <= {"machine-a", "machine-b"}
-        # one long task per machine, then machine-a dies
-        long = submit(producer, "[chore(60).id for _ in range(2)]")
+        # a long task for every worker of both machines (so machine-a surely runs one)
+        long = submit(producer, "[chore(60).id for _ in range(4)]")
         running = wait_until(
-            lambda: len(r := journal.running_tasks()) == 2 and r, what="both running"
+            lambda: len(r := journal.running_tasks()) == 4 and r, what="all four running"
         )
         on_a = next(r["task_id"] for r in running if r["consumer"].startswith("machine-a:"))
         machines[0].crash()

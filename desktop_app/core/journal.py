@@ -222,7 +222,7 @@ _MERGE = {
 # Columns that describe the task's latest run: a batch older than what is stored (a dead
 # consumer's writer flushing late, after recovery journalled the task interrupted) must
 # not overwrite them, as it cannot overwrite the state.
-for _column in (
+LATEST_RUN_COLUMNS = (
     "started_at",
     "finished_at",
     "duration",
@@ -232,7 +232,8 @@ for _column in (
     "error",
     "traceback",
     "result_preview",
-):
+)
+for _column in LATEST_RUN_COLUMNS:
     _MERGE[_column] = (
         f"CASE WHEN excluded.state_ts >= tasks.state_ts THEN excluded.{_column} "
         f"ELSE tasks.{_column} END"
@@ -257,6 +258,25 @@ def _task_upsert(columns: tuple[str, ...]) -> str:
         )
         _upserts[columns] = sql
     return sql
+
+
+_EVENT_INSERT = (
+    "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _event_row(ev: NewEvent | Event) -> tuple[Any, ...]:
+    """An event as a row of the ``events`` table (its data as compact JSON)."""
+    return (
+        ev.ts,
+        ev.kind,
+        ev.task_id,
+        ev.task_name,
+        ev.pid,
+        ev.worker,
+        dumps(ev.data) if ev.data else None,
+    )
 
 
 def fold_event(delta: dict[str, Any], ev: NewEvent) -> None:
@@ -670,22 +690,7 @@ class SqliteJournal(Journal):
     def _write_events(self, conn: sqlite3.Connection, events: list[NewEvent]) -> None:
         if not events:
             return
-        conn.executemany(
-            "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    ev.ts,
-                    ev.kind,
-                    ev.task_id,
-                    ev.task_name,
-                    ev.pid,
-                    ev.worker,
-                    dumps(ev.data) if ev.data else None,
-                )
-                for ev in events
-            ],
-        )
+        conn.executemany(_EVENT_INSERT, [_event_row(ev) for ev in events])
         # The ids just given are consecutive (AUTOINCREMENT, one writer at a time).
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         deltas: dict[str, dict[str, Any]] = {}
@@ -738,19 +743,7 @@ class SqliteJournal(Journal):
                 if ev.kind == FLUSHED:
                     self._apply_flush(conn, NewEvent(ev.kind, ts=ev.ts, data=ev.data))
                     continue
-                cur = conn.execute(
-                    "INSERT INTO events (ts, kind, task_id, task_name, pid, worker, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        ev.ts,
-                        ev.kind,
-                        ev.task_id,
-                        ev.task_name,
-                        ev.pid,
-                        ev.worker,
-                        dumps(ev.data) if ev.data else None,
-                    ),
-                )
+                cur = conn.execute(_EVENT_INSERT, _event_row(ev))
                 if ev.task_id is not None:
                     local_ids.setdefault(ev.task_id, []).append(cur.lastrowid)
             copied = []

@@ -30,6 +30,7 @@ from desktop_app.core.journal import (
     EXECUTING,
     FINAL_STATES,
     FLUSHED,
+    LATEST_RUN_COLUMNS,
     SUMMARY_COLUMNS,
     WORKER_FREED,
     Cursor,
@@ -83,17 +84,7 @@ _CONSUMER_COLUMNS = (
 )
 _WORKER_COLUMNS = ("consumer_id", "name", "pid", "state", "task_id", "task_name", "since")
 # Columns of the latest run: not overwritten by a batch older than the stored state.
-_LATEST = (
-    "started_at",
-    "finished_at",
-    "duration",
-    "worker",
-    "pid",
-    "consumer",
-    "error",
-    "traceback",
-    "result_preview",
-)
+_LATEST = LATEST_RUN_COLUMNS
 # States that a flush turns into "flushed" (as SqliteJournal's flush does).
 _FLUSHABLE = (ENQUEUED, SCHEDULED, RETRYING, REVOKED)
 

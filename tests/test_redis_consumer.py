@@ -67,12 +67,14 @@ def in_flight(client) -> int:
 
 
 @pytest.mark.parametrize(
-    ("worker_type", "priority"), [("thread", "0"), ("process", "0"), ("thread", "1")]
+    ("worker_type", "priority", "expire"),
+    [("thread", "0", "0"), ("process", "0", "0"), ("thread", "1", "0"), ("process", "1", "1")],
 )
 def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
-    env, journal, client, worker_type, priority
+    env, journal, client, worker_type, priority, expire
 ):
     env["HUEY_DESK_REDIS_PRIORITY"] = priority  # 1: a PriorityRedisHuey (a sorted set)
+    env["HUEY_DESK_REDIS_EXPIRE"] = expire  # 1: results under expiring keys of their own
     consumer = Consumer(env, "--huey", TARGET, "--workers", "2", "--worker-type", worker_type)
     try:
         ids = submit(env, "[add(i, i).id for i in range(20)]")

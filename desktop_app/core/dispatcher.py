@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 from huey import Huey
 from huey import signals as S
 from huey.registry import Message
-from huey.storage import SqliteStorage
 from huey.utils import normalize_time
 
 from desktop_app.core import jsonsafe
+from desktop_app.core.backends.waiting import QUEUE, Waiting, WaitingMessages, waiting_for
 from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
@@ -298,17 +298,21 @@ class Dispatcher:
 
         The message is rewritten from its safely decoded form; one that holds objects the
         monitor will not decode is refused rather than rewritten.  It is found with plain
-        reads (no write lock: the consumer's workers go on), then moved in one short
-        transaction that first checks the row is still there, unchanged.
+        reads (no lock: the consumer's workers go on), then moved by the storage's mover
+        (``backends/waiting.py``) in one atomic step that first checks it is still there,
+        unchanged, so that a consumer's scheduler taking it meanwhile cannot make it run
+        twice.
         """
-        storage = self.huey.storage
-        if not isinstance(storage, SqliteStorage):
-            raise UserError("Running a scheduled task now needs a SQLite queue.")
+        store = waiting_for(self.huey)
         for _ in range(RUN_NOW_ATTEMPTS):
-            found = self._guarded(lambda: self._find_waiting(storage, task_id))
+            found = self._guarded(lambda: self._find_waiting(store, task_id))
             if found is None:
                 raise UserError(f"Task {task_id} is not waiting in the queue or the schedule.")
-            if self._guarded(lambda found=found: self._bring_forward(storage, *found)):
+            waiting, message = found
+            blob = self.huey.serializer.serialize(message._replace(eta=None))
+            if self._guarded(
+                lambda w=waiting, b=blob, m=message: store.move_to_queue(w, b, m.priority)
+            ):
                 break
         else:
             raise UserError(f"Task {task_id} kept changing while it was moved; try again.")
@@ -316,32 +320,27 @@ class Dispatcher:
         self._record_about(ENQUEUED, task_id, self._known(task_id), {"run_now": True, "eta": None})
 
     def _find_waiting(
-        self, storage: SqliteStorage, task_id: str
-    ) -> tuple[str, int, bytes, Message] | None:
-        """Where the message of ``task_id`` waits: (table, row id, bytes, decoded message).
+        self, store: WaitingMessages, task_id: str
+    ) -> tuple[Waiting, Message] | None:
+        """Where the message of ``task_id`` waits, and the message decoded.
 
-        Plain reads outside any write transaction.  Only rows whose bytes contain the id
-        are decoded when the serializer does not compress (an uncompressed pickle, signed
-        or not, holds the id as UTF-8); if that finds nothing, every row is decoded.
+        Plain reads.  Only messages whose bytes contain the id are decoded when the
+        serializer does not compress (an uncompressed pickle, signed or not, holds the id
+        as UTF-8); if that finds nothing, every message is decoded.
         """
-        serializer = self.huey.serializer
         needle = task_id.encode("utf-8", "surrogatepass")
-        filters = [] if getattr(serializer, "comp", False) else [True]
-        filters.append(False)
+        filters: list[bytes | None] = (
+            [] if getattr(self.huey.serializer, "comp", False) else [needle]
+        )
+        filters.append(None)
         for narrow in filters:
-            for table in ("task", "schedule"):
-                sql = f"SELECT id, data FROM {table} WHERE queue = ?"
-                params: tuple[Any, ...] = (storage.name,)
-                if narrow:
-                    sql += " AND instr(data, ?) > 0"
-                    params += (needle,)
-                for row_id, data in storage.sql(sql, params, results=True):
-                    message = self._waiting_message(table, task_id, data)
-                    if message is not None:
-                        return table, row_id, bytes(data), message
+            for waiting in store.candidates(narrow):
+                message = self._waiting_message(waiting.where, task_id, waiting.data)
+                if message is not None:
+                    return waiting, message
         return None
 
-    def _waiting_message(self, table: str, task_id: str, data: bytes) -> Message | None:
+    def _waiting_message(self, where: str, task_id: str, data: bytes) -> Message | None:
         """The message in ``data`` if it is task ``task_id``'s and may be brought forward."""
         decoded = decode(self.huey.serializer, data)
         message = decoded.value
@@ -359,28 +358,12 @@ class Dispatcher:
                 f"Task {task_id} holds objects Huey Desk does not decode; "
                 "it cannot be rewritten to run now."
             )
-        if table == "task" and message.eta is None:
+        if where == QUEUE and message.eta is None:
             raise UserError(
                 f"Task {task_id} is already waiting for a worker (it has no "
                 "delay or time set); there is nothing to bring forward."
             )
         return message
-
-    def _bring_forward(
-        self, storage: SqliteStorage, table: str, row_id: int, data: bytes, message: Message
-    ) -> bool:
-        """Move the message to the queue without its ETA; False if its row has changed."""
-        blob = self.huey.serializer.serialize(message._replace(eta=None))
-        with storage.db(commit=True) as cursor:
-            row = cursor.execute(f"SELECT data FROM {table} WHERE id = ?", (row_id,)).fetchone()
-            if row is None or bytes(row[0]) != data:
-                return False  # taken, moved or rewritten since it was read: look again
-            cursor.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
-            cursor.execute(
-                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
-                (storage.name, blob, message.priority or 0),
-            )
-        return True
 
     def flush(self, queue: bool = True, schedule: bool = True, results: bool = False) -> None:
         """Delete all pending (and/or scheduled) tasks, and results if asked."""

@@ -28,6 +28,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)} (see --help)\n")
 
 
+class _Default(str):
+    """A default that can be told from the same value given on the command line."""
+
+
+DEFAULT_NAME = _Default("huey")
+
+
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--huey",
@@ -57,7 +64,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--name",
-        default="huey",
+        default=DEFAULT_NAME,
         metavar="NAME",
         help="with --redis: the Huey instance's name (default: huey)",
     )
@@ -362,6 +369,10 @@ def cmd_status(ns: argparse.Namespace) -> int:
     from desktop_app.core.states import label
 
     target, journal = _load(ns, read_only=True)
+    if ns.redis:
+        from desktop_app.core.backends import check_attached_name
+
+        check_attached_name(target.huey, given=not isinstance(ns.name, _Default))
     inspector = Inspector(target.huey, journal, target.spec)
     status = inspector.status(with_notes=True)
     if ns.missing_journal is not None:
@@ -382,9 +393,18 @@ def cmd_status(ns: argparse.Namespace) -> int:
     print(f"finished: {counts}")
     if not status["workers"]:
         print("workers: none reporting (start one with: huey-desk consumer)")
+    gone = {g["consumer"]: g for g in status["gone"]}
     for w in status["workers"]:
+        if w["consumer"] in gone:
+            continue  # summed up below, one line per consumer
         doing = f"{w['task']} [{w['task_id']}] since {_when(w['since'])}" if w["task"] else ""
         print(f"  {w['name']:<10} pid {w['pid']:<7} {w['state']:<8} {doing}")
+    for g in gone.values():
+        n = g["workers"]
+        print(
+            f"  consumer on {g['host']} (pid {g['pid']}) is gone, silent since "
+            f"{_when(g['last_beat'])}: its {n} worker{'s' if n != 1 else ''} no longer run"
+        )
     for note in status["notes"]:
         print(f"note: {note}")
     return EXIT_OK

@@ -215,6 +215,9 @@ class Inspector:
     ) -> dict[str, Any]:
         """Queue counts, workers and task-state counts, as one JSON-safe object.
 
+        ``gone`` sums up the consumers that are gone (dead, not stopped on purpose) whose
+        workers are still listed, one entry each, for a one-line summary.
+
         ``counts``: queue counts read earlier (counting a big queue is the costly part).
         ``with_notes``: also say, in ``notes``, what the storage holds that the journal
         cannot explain (decodes the first page of the queue and of the schedule).
@@ -222,6 +225,7 @@ class Inspector:
         counts = counts if counts is not None else self.counts()
         states = self.journal.state_counts()
         live = Liveness(self.journal, host_name())
+        workers = self.workers()
         running = [
             t for t in self.journal.running_tasks() if not live.consumer_gone(t["consumer"])
         ]
@@ -241,12 +245,41 @@ class Inspector:
             "scheduled": counts["scheduled"],
             "results": counts["results"],
             "running": len(running),
-            "workers": self.workers(),
+            "workers": workers,
+            "gone": self._gone_consumers(workers, live),
             "counts": final,
             "states": states,  # every state, as the journal counts them (transient too)
             "host": host_name(),
             "notes": self._queue_notes(counts) if with_notes else [],
         }
+
+    def _gone_consumers(
+        self, workers: list[dict[str, Any]], live: Liveness
+    ) -> list[dict[str, Any]]:
+        """One entry per consumer that is gone, with how many of the listed workers were
+        its own: host, pid, why it counts as gone, and its last heartbeat."""
+        consumers = {c["consumer_id"]: c for c in self.journal.consumers()}
+        gone: dict[str, dict[str, Any]] = {}
+        for w in workers:
+            cid = w["consumer"]
+            if w["state"] != "dead":
+                continue
+            if cid in gone:
+                gone[cid]["workers"] += 1
+                continue
+            why = live.consumer_gone(cid)
+            if why is None:
+                continue  # the worker stopped beating; its consumer lives: listed alone
+            info = consumers.get(cid, {})
+            gone[cid] = {
+                "consumer": cid,
+                "host": info.get("host", w["host"]),
+                "pid": info.get("pid", w["pid"]),
+                "workers": 1,
+                "why": why,
+                "last_beat": info.get("last_beat"),
+            }
+        return list(gone.values())
 
     def _queue_notes(self, counts: dict[str, int]) -> list[str]:
         """What the storage holds that the journal cannot explain, read from the first

@@ -46,6 +46,17 @@ def connection_fault(exc: BaseException) -> str | None:
     return f"Redis cannot be reached ({detail}); retrying."
 
 
+def check_attached_name(huey: Any, given: bool) -> None:
+    """For a queue attached by URL and name (``--redis``): refuse a name under which
+    nothing is stored, in one sentence saying which names there are.  ``given``: the
+    name came from ``--name`` (else it is the default, ``huey``)."""
+    if _redis_storage(huey) is None:
+        return
+    from desktop_app.core.backends.redis.names import check_name
+
+    check_name(huey, given)
+
+
 def journal_for(huey: Any, path_override: str | os.PathLike[str] | None = None) -> Journal:
     """The journal for ``huey``, chosen once from its storage.
 

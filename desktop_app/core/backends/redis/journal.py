@@ -89,6 +89,11 @@ _LATEST = LATEST_RUN_COLUMNS
 _FLUSHABLE = (ENQUEUED, SCHEDULED, RETRYING, REVOKED)
 
 
+def journal_prefix(name: str) -> str:
+    """What every key of the journal of the Huey instance ``name`` starts with."""
+    return f"huey-desk:{{{name}}}:"
+
+
 def _lua_set(names: Iterable[str]) -> str:
     return "{" + ", ".join(f"[{json.dumps(n)}] = true" for n in names) + "}"
 
@@ -361,7 +366,7 @@ class RedisJournal(Journal):
         self._pool = connection_pool or redis.ConnectionPool.from_url(url)
         self._r = redis.Redis(connection_pool=self._pool)
         self.name = name
-        self.prefix = f"huey-desk:{{{name}}}:"
+        self.prefix = journal_prefix(name)
         self._events_key = self.prefix + "events"
         self._append = self._r.register_script(_APPEND_LUA)
         self._beat = self._r.register_script(_BEAT_LUA)

@@ -19,7 +19,13 @@ from huey import Huey
 from huey.consumer import Consumer, Worker, WorkerRecycle
 from huey.storage import SqliteStorage
 
-from desktop_app.core.backends import connection_fault, inflight_for, journal_for, journal_spec
+from desktop_app.core.backends import (
+    connection_fault,
+    inflight_for,
+    journal_for,
+    journal_spec,
+    unreachable,
+)
 from desktop_app.core.execute_guard import ExecuteGuard
 from desktop_app.core.inflight import (
     InFlightBase,
@@ -111,7 +117,8 @@ class DeskWorker(Worker):
         if isinstance(error, UnrunnableMessage):
             return  # kept, not a storage failure: the next message may be waiting
         if error is not None:
-            super().sleep()
+            if not _outage_wait(self, error):
+                super().sleep()
             return
         if self.inflight is not None and self.inflight.blocking:
             return  # the take itself waited for work (a blocking pop): look again now
@@ -135,6 +142,93 @@ class DeskWorker(Worker):
             watcher = getattr(self, "_watcher", None)
             if watcher is not None:
                 watcher.close()
+
+
+# -- storage outages: one line each, never Huey's tracebacks --------------------------
+# A worker's first wait when Redis is unreachable; each next one doubles, to max_delay.
+OUTAGE_FIRST_S = 0.5
+# A fault this long after the last wait ended starts a new outage (its waits start over).
+OUTAGE_GAP_S = 1.0
+# The lines that are not one per back-off (the scheduler's, the heartbeat's, recovery's)
+# are repeated at most this often while the outage lasts.
+OUTAGE_REPEAT_S = 30.0
+
+
+def _outage_wait(worker: DeskWorker, error: BaseException) -> bool:
+    """Wait out an unreachable Redis with one line per back-off ("Redis at URL is
+    unreachable; retrying in N s"); False when ``error`` is no such fault."""
+    sentence = unreachable(worker.huey, error)
+    if sentence is None:
+        return False
+    now = time.monotonic()
+    wait = getattr(worker, "_outage_s", OUTAGE_FIRST_S)
+    if now - getattr(worker, "_outage_ended", -OUTAGE_GAP_S) >= OUTAGE_GAP_S:
+        wait = OUTAGE_FIRST_S  # it answered in between: a new outage
+    wait = min(wait, worker.max_delay)
+    logger.warning("%s; retrying in %g s", sentence, wait)
+    worker.stop_flag.wait(wait)
+    worker._outage_s = wait * 2
+    worker._outage_ended = time.monotonic()
+    return True
+
+
+class OutageFilter(logging.Filter):
+    """Huey's own tracebacks for an unreachable Redis become one line: a worker's failed
+    take is dropped (its back-off says it), the scheduler's failed read is said once per
+    ``OUTAGE_REPEAT_S``, anything else (a result that could not be stored) keeps Huey's
+    message with the sentence instead of the traceback."""
+
+    def __init__(self, huey: Huey) -> None:
+        super().__init__()
+        self.huey = huey
+        self._said: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        sentence = unreachable(self.huey, error)
+        if sentence is None:
+            return True
+        message = record.getMessage()
+        if message == "Error reading from queue":
+            return False
+        if message == "Error reading schedule.":
+            now = time.monotonic()
+            if now - self._said.get(message, -OUTAGE_REPEAT_S) < OUTAGE_REPEAT_S:
+                return False
+            self._said[message] = now
+            message = "The scheduler cannot read the schedule"
+        record.msg, record.args = f"{message.rstrip('.')}: {sentence}.", ()
+        record.exc_info = record.exc_text = None
+        return True
+
+    def install(self) -> None:
+        for name in ("huey.consumer.Worker", "huey.consumer.Scheduler"):
+            logging.getLogger(name).addFilter(self)
+
+    def uninstall(self) -> None:
+        for name in ("huey.consumer.Worker", "huey.consumer.Scheduler"):
+            logging.getLogger(name).removeFilter(self)
+
+
+class _Repeats:
+    """One line per ``OUTAGE_REPEAT_S`` for each source of a repeated fault, and a line
+    when that source works again."""
+
+    def __init__(self) -> None:
+        self._said: dict[str, float] = {}
+
+    def fault(self, source: str, sentence: str) -> None:
+        now = time.monotonic()
+        if now - self._said.get(source, -OUTAGE_REPEAT_S) >= OUTAGE_REPEAT_S:
+            self._said[source] = now
+            logger.warning("%s failed: %s", source, sentence)
+
+    def ok(self, source: str) -> None:
+        if self._said.pop(source, None) is not None:
+            logger.warning("%s succeeded again.", source)
+
+
+_repeats = _Repeats()
 
 
 class DeskConsumer(Consumer):
@@ -251,7 +345,9 @@ class Heartbeat:
             if fault is None:
                 logger.exception("Heartbeat failed")
             else:
-                logger.warning("Heartbeat failed: %s", fault)  # one line, not a traceback
+                _repeats.fault("Heartbeat", fault)  # one line, not a traceback
+        else:
+            _repeats.ok("Heartbeat")
 
 
 class Recovery:
@@ -286,11 +382,12 @@ class Recovery:
             if fault is None:
                 logger.exception("Recovery of interrupted tasks failed")
             else:
-                logger.warning("Recovery of interrupted tasks failed: %s", fault)
+                _repeats.fault("Recovery of interrupted tasks", fault)
             return None
         finally:
             if self.forks and isinstance(self.huey.storage, SqliteStorage):
                 self.huey.storage.close()
+        _repeats.ok("Recovery of interrupted tasks")
         for item in report.interrupted:
             then = "re-run" if item.rerun else "kept for a manual re-run" if item.kept else ""
             logger.warning(
@@ -362,6 +459,8 @@ def run_consumer(
     recorder.install()
     guard = ExecuteGuard(huey)  # after the recorder: its error hook must be there first
     guard.install()
+    outages = OutageFilter(huey)
+    outages.install()
     if inflight is not None:
         inflight.install()
     consumer = DeskConsumer(
@@ -383,6 +482,7 @@ def run_consumer(
         recorder.close()
         recorder.uninstall()
         guard.uninstall()
+        outages.uninstall()
         if inflight is not None:
             inflight.uninstall()
         try:

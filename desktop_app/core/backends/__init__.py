@@ -57,6 +57,14 @@ def check_attached_name(huey: Any, given: bool) -> None:
     check_name(huey, given)
 
 
+def unreachable(huey: Any, exc: BaseException | None) -> str | None:
+    """ "Redis at URL is unreachable" (no password) when ``exc`` says ``huey``'s storage
+    server cannot be reached, else None (a SQLite queue is a file: never unreachable)."""
+    if exc is None or _redis_storage(huey) is None or connection_fault(exc) is None:
+        return None
+    return f"Redis at {paths.storage_location(huey)} is unreachable"
+
+
 def journal_for(huey: Any, path_override: str | os.PathLike[str] | None = None) -> Journal:
     """The journal for ``huey``, chosen once from its storage.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import redis
 from huey import RedisExpireHuey
 
 from desktop_app.core.backends.reader import reader_for
@@ -19,10 +18,13 @@ from desktop_app.core.journal import COMPLETE, ERROR
 from desktop_app.core.safe_decode import decode, decode_message
 from desktop_app.core.target import load_redis_target
 from tests import redis_server as _redis
+from tests import test_redis_consumer as _consumer
 from tests.helpers import Consumer, cli, env_for, run_python, wait_until
 
 redis_server = _redis.redis_server
 redis_url = _redis.redis_url
+client = _consumer.client  # a redis client on the test's database
+submit = _consumer.submit
 
 pytestmark = pytest.mark.consumer
 
@@ -36,20 +38,6 @@ def env(tmp_path, redis_url):
     return env_for(
         tmp_path / "queue.db", HUEY_DESK_REDIS_URL=redis_url, HUEY_DESK_REDIS_EXPIRE="1"
     )
-
-
-@pytest.fixture
-def client(redis_url):
-    c = redis.Redis.from_url(redis_url)
-    yield c
-    c.close()
-
-
-def submit(env, calls: str) -> list:
-    code = f"import json\nfrom tests.targets.redis_app import add\nprint(json.dumps({calls}))\n"
-    proc = run_python(env, code)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 def cli_ok(env, *args: str) -> dict:

@@ -19,7 +19,8 @@ from huey.registry import Message
 from huey.utils import normalize_time
 
 from desktop_app.core import jsonsafe
-from desktop_app.core.backends.waiting import QUEUE, Waiting, WaitingMessages, waiting_for
+from desktop_app.core.backends import waiting_for
+from desktop_app.core.backends.waiting import QUEUE, Waiting, WaitingMessages
 from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError

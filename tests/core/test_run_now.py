@@ -10,9 +10,10 @@ import threading
 import pytest
 from huey import MemoryHuey, PriorityRedisHuey, RedisHuey
 
+from desktop_app.core.backends import waiting_for
 from desktop_app.core.backends.reader import reader_for
 from desktop_app.core.backends.redis.waiting import RedisWaiting
-from desktop_app.core.backends.waiting import SqliteWaiting, waiting_for
+from desktop_app.core.backends.waiting import SqliteWaiting
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import SqliteJournal

@@ -203,3 +203,19 @@ def inflight_store(huey: Any) -> Any:
 
         return SqliteInFlightStore(huey.storage)
     return None
+
+
+def waiting_for(huey: Any) -> Any:
+    """What ``run_now`` finds and moves waiting messages through (``backends/waiting.py``);
+    a storage that cannot move one atomically refuses in a sentence."""
+    from huey.storage import SqliteStorage
+
+    from desktop_app.core.backends import waiting
+
+    if _redis_storage(huey) is not None:
+        from desktop_app.core.backends.redis.waiting import RedisWaiting
+
+        return RedisWaiting(huey)
+    if isinstance(huey.storage, SqliteStorage):
+        return waiting.SqliteWaiting(huey)
+    return waiting.WaitingMessages(huey)

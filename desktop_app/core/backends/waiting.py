@@ -3,9 +3,9 @@
 ``run_now`` finds the message with plain reads and then moves it in one atomic step that
 first checks it is still where it was, unchanged: a consumer's scheduler (or a worker)
 may take it in between, and the task must then neither run twice nor vanish.  One mover
-per kind of Huey storage, chosen once by ``waiting_for``: SQLite moves the row in one
-short transaction; Redis in one Lua script (``backends/redis/waiting.py``).  Other
-storages cannot move a message atomically, so they refuse.
+per kind of Huey storage, chosen by ``backends.waiting_for``: SQLite moves the row in
+one short transaction, Redis in one Lua script (``backends/redis/waiting.py``).  Other
+storages cannot move a message atomically: they refuse.
 """
 
 from __future__ import annotations
@@ -84,17 +84,3 @@ class SqliteWaiting(WaitingMessages):
                 (self.storage.name, blob, priority or 0),
             )
         return True
-
-
-def waiting_for(huey: Any) -> WaitingMessages:
-    """The mover for ``huey``'s storage, chosen once."""
-    from huey.storage import RedisStorage
-
-    storage = huey.storage
-    if isinstance(storage, SqliteStorage):
-        return SqliteWaiting(huey)
-    if isinstance(storage, RedisStorage):
-        from desktop_app.core.backends.redis.waiting import RedisWaiting
-
-        return RedisWaiting(huey)
-    return WaitingMessages(huey)

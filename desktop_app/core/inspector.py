@@ -256,8 +256,9 @@ class Inspector:
     def _gone_consumers(
         self, workers: list[dict[str, Any]], live: Liveness
     ) -> list[dict[str, Any]]:
-        """One entry per consumer that is gone, with how many of the listed workers were
-        its own: host, pid, why it counts as gone, and its last heartbeat."""
+        """One entry per consumer that is gone whose workers are listed: host, pid, how
+        many workers it ran (as registered, or as listed), why it counts as gone, and its
+        last heartbeat."""
         consumers = {c["consumer_id"]: c for c in self.journal.consumers()}
         gone: dict[str, dict[str, Any]] = {}
         for w in workers:
@@ -276,9 +277,12 @@ class Inspector:
                 "host": info.get("host", w["host"]),
                 "pid": info.get("pid", w["pid"]),
                 "workers": 1,
+                "size": info.get("workers"),  # as registered: some may be left out above
                 "why": why,
                 "last_beat": info.get("last_beat"),
             }
+        for entry in gone.values():
+            entry["workers"] = max(entry["workers"], entry.pop("size") or 0)
         return list(gone.values())
 
     def _queue_notes(self, counts: dict[str, int]) -> list[str]:

@@ -286,3 +286,27 @@ def test_queue_location_names_the_file_or_the_instance(huey, tmp_path):
     assert queue_location(huey) == str((tmp_path / "queue.db").resolve())
     assert queue_location(MemoryHuey("mem")) == "'mem'"
     assert Inspector(MemoryHuey("mem"), None)._where == "'mem'"
+
+
+def test_a_dead_local_consumer_is_summed_up_once_with_its_workers(inspector, journal):
+    from desktop_app.core.liveness import SETTLE_S
+    from tests.core.test_liveness import STARTED, dead_pid
+
+    pid = dead_pid()
+    journal.register_consumer("died", host=host_name(), pid=pid, workers=2)
+    journal.beat("died", [("Worker-1", pid, True), ("Worker-2", pid, True)])
+    journal.connection().execute(
+        "UPDATE consumers SET last_beat = ?, started_at = ? WHERE consumer_id = 'died'",
+        (time.time() - SETTLE_S - 1, STARTED),
+    )
+    journal.register_consumer("alive", host=host_name(), pid=os.getpid(), workers=1)
+    journal.beat("alive", [("Worker-1", os.getpid(), True)])
+    status = inspector.status()
+    [gone] = status["gone"]
+    assert gone["consumer"] == "died" and gone["workers"] == 2 and gone["pid"] == pid
+    assert gone["why"] == "the consumer died" and gone["host"] == host_name()
+    # its Worker-1 is left out (the live consumer's Worker-1 stands for it): still two
+    assert [(w["consumer"], w["state"]) for w in status["workers"]] == [
+        ("alive", "idle"),
+        ("died", "dead"),
+    ]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -75,6 +76,11 @@ def _stop(pidfile: Path) -> None:
         process.wait(timeout=10)
 
 
+# Each test module that imports the fixture defines it anew, and pytest keeps one session
+# fixture per definition: they share this one server, stopped when the last one ends.
+_shared: dict[str, Any] = {"server": None, "users": 0}
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """redis-server without persistence on a private Unix socket, stopped at the end.
@@ -83,6 +89,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     process: the leak guard, which runs before a fixture asked for by name, would
     otherwise take it for a process the first Redis test left running.
     """
+    if _shared["server"] is None:
+        _shared["server"] = _start(tmp_path_factory)
+    _shared["users"] += 1
+    try:
+        yield _shared["server"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            server, _shared["server"] = _shared["server"], None
+            _stop(server.pidfile)
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory) -> RedisServer:
     exe = shutil.which("redis-server")
     if exe is None:
         _missing("redis-server is not installed (apt-get install redis-server)")
@@ -99,9 +118,10 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = RedisServer(socket, pidfile)
     try:
         _wait_ready(server, log)
-        yield server
-    finally:
+    except BaseException:
         _stop(pidfile)
+        raise
+    return server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from huey import RedisExpireHuey
+from huey import PriorityRedisExpireHuey, RedisExpireHuey
 
 from desktop_app.core.backends.reader import reader_for
 from desktop_app.core.backends.redis.journal import RedisJournal
@@ -104,3 +104,28 @@ def test_attach_by_url_finds_the_expiring_kind_and_reads_without_consuming(env, 
         assert reader.pending_count() == 3 and client.exists(RESULT + key)
     finally:
         target.huey.storage.pool.disconnect()
+
+
+def test_attach_by_url_before_huey_stored_anything_asks_what_its_consumer_registered(
+    env, client, redis_url
+):
+    """An empty priority queue and no result yet: the keys cannot tell the kind, the
+    registration of the queue's consumer does; a revoke then lands where it must."""
+    env["HUEY_DESK_REDIS_PRIORITY"] = "1"
+    journal = RedisJournal(url=redis_url, name=NAME)
+    consumer = Consumer(env, "--huey", TARGET)
+    try:
+        # its workers beat from its main loop: it has started, SIGINT stops it gracefully
+        wait_until(journal.workers, what="the consumer's workers beating")
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+        journal.close()
+    assert not client.keys("huey.*")  # Huey itself has stored nothing
+    target = load_redis_target(redis_url, NAME)
+    try:
+        assert type(target.huey) is PriorityRedisExpireHuey
+        target.huey.revoke_by_id("0123456789abcdef")  # what revoke --redis does
+    finally:
+        target.huey.storage.pool.disconnect()
+    assert client.exists(RESULT + "r:0123456789abcdef")  # where that consumer looks
+    assert not client.exists("huey.results.deskredis")

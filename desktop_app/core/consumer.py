@@ -454,6 +454,7 @@ def run_consumer(
         "target": target,
         "worker_type": worker_type,
         "workers": workers,
+        "storage": type(huey.storage).__name__,  # tells --redis the kind of the queue
     }
     journal.register_consumer(consumer_id, **registration)
     recorder.install()

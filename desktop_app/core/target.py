@@ -332,7 +332,9 @@ def load_redis_target(url: str, name: str = "huey") -> Target:
     needs the tasks, so their module (``--huey``).
 
     Which kind of Redis Huey it is comes from the keys Huey made: a sorted-set queue is
-    a ``PriorityRedisHuey``, results kept under one key each a ``RedisExpireHuey``.
+    a ``PriorityRedisHuey``, results kept under one key each a ``RedisExpireHuey``; where
+    those keys do not exist yet, from the storage its newest ``huey-desk consumer``
+    registered with (a plain ``RedisHuey`` when there is none).
     """
     if not isinstance(url, str) or not url.strip():
         raise UserError("--redis needs a URL like redis://localhost:6379/0.")
@@ -360,13 +362,21 @@ def load_redis_target(url: str, name: str = "huey") -> Target:
         expiring = not plain_results and bool(
             next(iter(conn.scan_iter(match=f"huey.r.{probe.storage.name}.*", count=100)), None)
         )
+        empty = queue_kind in (b"none", "none")
+        registered = ""
+        if empty or not (plain_results or expiring):
+            # the keys do not say (yet): what the queue's consumers registered with does
+            from desktop_app.core.backends.redis.names import registered_storage
+
+            registered = registered_storage(conn, name) or ""
     except Exception as exc:
         explained = explain(exc, where)
         probe.storage.pool.disconnect()
         if explained is not None:
             raise explained from None
         raise
-    priority = queue_kind in (b"zset", "zset")
+    priority = queue_kind in (b"zset", "zset") or (empty and registered.startswith("Priority"))
+    expiring = expiring or (not plain_results and "Expire" in registered)
     kind = {
         (False, False): RedisHuey,
         (True, False): PriorityRedisHuey,

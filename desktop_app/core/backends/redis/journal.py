@@ -457,7 +457,8 @@ class RedisJournal(Journal):
         now = repr(time.time())
         key = self.prefix + "consumer:" + consumer_id
         values = {"consumer_id": consumer_id, "started_at": now, "last_beat": now}
-        for column in ("host", "pid", "target", "worker_type", "workers"):
+        # "storage": the kind of Huey storage, for ``--redis`` (not a consumers() column)
+        for column in ("host", "pid", "target", "worker_type", "workers", "storage"):
             if info.get(column) is not None:
                 values[column] = _num(info[column])
         pipe = self._r.pipeline(transaction=True)

@@ -1,4 +1,4 @@
-"""Which Huey instances a Redis database holds, for ``--redis URL`` given a wrong name.
+"""Which Huey instances a Redis database holds, and of which kind, for ``--redis URL``.
 
 A Redis queue is named by its Huey instance (``--name``); a name under which nothing is
 stored (a typo, or no ``--name`` at all when the instance is not called ``huey``) would
@@ -29,6 +29,19 @@ def journal_names(client: Any) -> list[str]:
             text = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
             names.add(text[len(head) : -len(tail + suffix)])
     return sorted(names)
+
+
+def registered_storage(client: Any, name: str) -> str | None:
+    """The kind of Huey storage (its class name) that the newest consumer of the Huey
+    instance ``name`` registered with, or None: how ``--redis`` tells the kind of a
+    queue whose keys do not say it yet (no message, no result, no revoke flag)."""
+    prefix = journal_prefix(name)
+    newest = client.zrevrange(prefix + "consumers", 0, 0)
+    if not newest:
+        return None
+    member = newest[0].decode() if isinstance(newest[0], bytes) else str(newest[0])
+    kind = client.hget(prefix + "consumer:" + member, "storage")
+    return kind.decode() if isinstance(kind, bytes) else kind
 
 
 def _holds_anything(huey: Any) -> bool:

@@ -166,6 +166,7 @@ def run_gui(ns: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.gui.icons import icon
+    from desktop_app.gui.system_libraries import xcb_problem
 
     if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         raise UserError(
@@ -181,6 +182,9 @@ def run_gui(ns: argparse.Namespace) -> int:
         and not os.path.exists(f"/tmp/.X11-unix/X{local.group(1)}")
     ):
         raise UserError(f"Cannot reach the display {display}; check DISPLAY.")
+    problem = xcb_problem()
+    if problem and not QApplication.instance():
+        raise UserError(problem)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Huey Desk")
     app.setOrganizationName("huey-desk")

@@ -116,6 +116,13 @@ class MainWindow(QMainWindow):
             "top": top,
             "workers": self.workers_panel.splitter,
         }
+        # column widths a user dragged are kept per table (the sort order is not: a table
+        # opens newest first, live)
+        self.tables = {
+            "queue": self.queue_panel.view,
+            "workers": self.workers_panel.view,
+            "tasks": self.results_panel.view,
+        }
 
         self.counts = QLabel()
         self.counts.setObjectName("counts")
@@ -363,11 +370,21 @@ class MainWindow(QMainWindow):
             state = self.settings.value(f"window/splitter-{name}")
             if state is not None:
                 splitter.restoreState(state)
+        for name, view in self.tables.items():
+            widths = self.settings.value(f"window/columns-{name}")
+            for column, width in enumerate(widths if isinstance(widths, list) else []):
+                if str(width).isdigit() and int(width) > 0:
+                    view.setColumnWidth(column, int(width))
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         for name, splitter in self.splitters.items():
             self.settings.setValue(f"window/splitter-{name}", splitter.saveState())
+        for name, view in self.tables.items():
+            header = view.horizontalHeader()
+            # the last column stretches to the edge: its width is the window's, not a choice
+            widths = [header.sectionSize(c) for c in range(header.count() - 1)]
+            self.settings.setValue(f"window/columns-{name}", widths)
         self.settings.sync()
 
     def open_task(self, task_id: str) -> None:

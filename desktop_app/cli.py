@@ -73,6 +73,16 @@ def _workers(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return value
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -165,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="list the tasks of the Huey instance")
     _add_target(tasks)
     tasks.add_argument("--json", action="store_true", help="print one JSON object")
+
+    metrics = sub.add_parser(
+        "metrics", help="serve the queue's figures to Prometheus (OpenMetrics text over HTTP)"
+    )
+    _add_target(metrics)
+    metrics.add_argument(
+        "--port", type=_port, default=9464, help="the port to serve on (default 9464)"
+    )
+    metrics.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="the address to listen on (default 127.0.0.1: this machine only; "
+        "0.0.0.0 for every network)",
+    )
 
     for name, help_text in (
         ("retry", "enqueue a finished task again with the same arguments"),
@@ -573,11 +598,41 @@ def cmd_gui(ns: argparse.Namespace) -> int:
     return run_gui(ns)
 
 
+def cmd_metrics(ns: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from desktop_app.core.inspector import Inspector
+    from desktop_app.core.metrics import MetricsServer
+
+    target, journal = _load(ns, read_only=True)
+    inspector = Inspector(target.huey, journal, target.spec)
+    server = MetricsServer(  # a port in use: a UserError, one sentence and exit 2
+        inspector,
+        journal,
+        ns.port,
+        ns.bind,
+        say=lambda text: print(f"huey-desk: {text}", file=sys.stderr, flush=True),
+    )
+    print(
+        f"serving metrics of queue {target.huey.name} at http://{ns.bind}:{server.port}/metrics "
+        "(Ctrl+C stops)",
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.close()
+    return EXIT_OK
+
+
 COMMANDS = {
     "gui": cmd_gui,
     "consumer": cmd_consumer,
     "submit": cmd_submit,
     "status": cmd_status,
+    "metrics": cmd_metrics,
     "show": cmd_show,
     "tasks": cmd_tasks,
     "retry": cmd_action,

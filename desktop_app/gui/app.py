@@ -68,6 +68,7 @@ class Desk:
         if self.consumer is not None:
             self.consumer.start()
         self.window.show()
+        self.window.metrics.restore()
 
     def shutdown(self, stop_timeout_ms: int | None = None) -> None:
         """Stop the consumer gracefully (its running tasks finish, up to a timeout; then
@@ -86,6 +87,7 @@ class Desk:
             else:
                 killed = self.consumer.wait_stopped(stop_timeout_ms)
         self.thread.shutdown()
+        self.window.metrics.close()
         self.window.save_settings()
         self.window.close()
         if killed:

@@ -13,6 +13,7 @@ from desktop_app import __version__
 from desktop_app.core.paths import sqlite_filename
 from desktop_app.gui.consumer_process import ConsumerProcess
 from desktop_app.gui.jobs import run_job
+from desktop_app.gui.metrics_toggle import MetricsToggle
 from desktop_app.gui.models import WorkersModel
 from desktop_app.gui.monitor import Monitor
 from desktop_app.gui.queue_panel import QueuePanel
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.target = target
         self.consumer = consumer
         self.dispatcher = dispatcher
+        self.inspector = inspector
         self.settings = QSettings("huey-desk", "huey-desk")
 
         self.tasks_model = TasksModel(self)
@@ -140,6 +142,10 @@ class MainWindow(QMainWindow):
     # -- menus and consumer control ----------------------------------------------------
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.metrics = MetricsToggle(self, self.inspector, self.settings)
+        self.metrics.said.connect(self.statusBar().showMessage)
+        file_menu.addAction(self.metrics.action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit)
         file_menu.addAction(quit_action)

@@ -1,32 +1,31 @@
-"""Crash faults against a real consumer: SIGKILL at random moments while it drains, and
-SIGTERM mid-task.  Nothing submitted may be lost: every task ends complete or failed,
-directly or after being re-run from the in-flight table."""
+"""Crash faults against a real consumer: SIGKILL at random moments while it drains (on
+SQLite and on a real redis-server), and SIGTERM mid-task.  Nothing submitted may be lost:
+every task ends complete or failed, directly or after being re-run from the in-flight
+record."""
 
 from __future__ import annotations
 
-import json
-import random
 import signal
 import sqlite3
 from pathlib import Path
 
-import psutil
 import pytest
+from huey import RedisHuey, SqliteHuey
 
-from desktop_app.core.journal import (
-    COMPLETE,
-    ERROR,
-    EXECUTING,
-    INTERRUPTED,
-    RESTORED,
-    RETRYING,
-    SqliteJournal,
-)
-from tests.helpers import Consumer, cli_json, env_for, run_python, wait_until
+from desktop_app.core.backends import journal_for
+from desktop_app.core.journal import COMPLETE, INTERRUPTED, RESTORED, SqliteJournal
+from tests import redis_server as _redis
+from tests.fault_helpers import Drained, account, drain_with_kills, submit_chores
+from tests.helpers import Consumer, cli_json, env_for, wait_until
+
+redis_server = _redis.redis_server
+redis_url = _redis.redis_url
 
 pytestmark = pytest.mark.consumer
 
-SEED = 20261126
+# The Redis project of the consumer tests (tests/targets/redis_app.py).
+REDIS_TARGET = "tests.targets.redis_app:huey"
+REDIS_NAME = "desk-redis"
 
 
 @pytest.fixture
@@ -53,140 +52,56 @@ def count(env, table: str) -> int:
         conn.close()
 
 
-def submit_chores(env, n: int, fail_every: int, seconds: float) -> tuple[list[str], set[str]]:
-    """Enqueue ``n`` chores as a plain Huey producer would (the journal sees nothing
-    until a consumer takes them); every ``fail_every``-th one raises."""
-    code = (
-        "import json\nfrom tasks.demo import chore\n"
-        f"print(json.dumps([[chore({seconds}, fail=(i % {fail_every} == 0)).id, "
-        f"i % {fail_every} == 0] for i in range({n})]))\n"
-    )
-    proc = run_python(env, code)
-    assert proc.returncode == 0, proc.stderr
-    pairs = json.loads(proc.stdout)
-    return [p[0] for p in pairs], {p[0] for p in pairs if p[1]}
-
-
-def finished(journal: SqliteJournal) -> int:
-    counts = journal.state_counts()
-    return counts.get(COMPLETE, 0) + counts.get(ERROR, 0)
-
-
-def kill(consumer: Consumer, workers_too: bool) -> None:
-    """SIGKILL the consumer (and, with ``workers_too``, its worker processes, as an OOM
-    kill or a kill of the whole service would), then wait for what it left behind (its
-    journal writer, worker processes finishing their task) to exit."""
-    children = psutil.Process(consumer.proc.pid).children(recursive=True)
-    if workers_too:
-        for child in children:
-            if "journal_writer" not in " ".join(child.cmdline()):
-                child.kill()
-    assert consumer.stop(signal.SIGKILL) == -signal.SIGKILL
-    wait_until(
-        lambda: not [p for p in children if _running(p)],
-        timeout=30,
-        what="the killed consumer's children to exit",
-    )
-
-
-def _running(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def drain_with_kills(env, journal, ids, kills: int, *args: str, workers_too: bool = False) -> int:
-    """Run consumers, each SIGKILLed once the journal shows a random number of tasks
-    finished, then one more to the end; returns how many kills were done."""
-    rng = random.Random(SEED)
-    points = sorted(rng.sample(range(len(ids) // 10, len(ids) * 9 // 10), kills))
-    for point in points:
-        consumer = Consumer(env, *args)
-        wait_until(lambda p=point: finished(journal) >= p, timeout=30, what=f"{point} done")
-        kill(consumer, workers_too)
-    last = Consumer(env, *args)
-    try:
-        wait_until(
-            lambda: (
-                count(env, "task") == 0
-                and count(env, "desk_inflight") == 0
-                and count(env, "schedule") == 0
-                and all(r["state"] in (COMPLETE, ERROR) for r in journal.tasks_by_ids(ids))
-                and len(journal.tasks_by_ids(ids)) == len(ids)
-            ),
-            timeout=60,
-            what="every task to end",
+@pytest.fixture(params=["sqlite", "redis"])
+def drained(request, tmp_path):
+    """The queue to drain: the default SQLite one, or a RedisHuey on a real redis-server."""
+    db = tmp_path / "queue.db"
+    if request.param == "sqlite":
+        env = env_for(db)
+        huey = SqliteHuey("huey-desk", filename=str(db))
+        queue = Drained("sqlite", env, (), "tasks.demo", huey, journal_for(huey))
+    else:
+        url = request.getfixturevalue("redis_url")
+        env = env_for(db, HUEY_DESK_REDIS_URL=url)
+        huey = RedisHuey(REDIS_NAME, url=url)
+        queue = Drained(
+            "redis",
+            env,
+            ("--huey", REDIS_TARGET),
+            "tests.targets.redis_app",
+            huey,
+            journal_for(huey),
         )
-    finally:
-        assert last.stop() == 0, last.output()
-    return len(points)
+    yield queue
+    queue.close()
 
 
-def account(journal, ids, failing) -> dict[str, int]:
-    """Put every submitted id in exactly one outcome; fail on any that is lost."""
-    records = {r["task_id"]: r for r in journal.tasks_by_ids(ids)}
-    missing = [i for i in ids if i not in records]
-    assert not missing, f"{len(missing)} tasks lost, e.g. {missing[:3]}"
-    outcome = {"complete": 0, "error": 0, "rerun-complete": 0, "rerun-error": 0}
-    interruptions = reruns = before_start = 0
-    for task_id in ids:
-        state = records[task_id]["state"]
-        assert state == (ERROR if task_id in failing else COMPLETE), (task_id, state)
-        events = journal.events_for(task_id)
-        kinds = [e.kind for e in events]
-        interrupted = kinds.count(INTERRUPTED)
-        restored = [e for e in events if e.kind == RESTORED and e.data.get("rerun")]
-        interruptions += interrupted
-        for n, e in enumerate(events):
-            if e.kind == INTERRUPTED and "before it was seen to start" in e.data.get("error", ""):
-                # taken by a worker that died before its "executing" event: none exists
-                # for this attempt (the same worker may have run an earlier one, which
-                # failed and was retried, or was interrupted and re-run)
-                attempt = max(
-                    (i for i, x in enumerate(events[:n]) if x.kind in (RETRYING, RESTORED)),
-                    default=-1,
-                )
-                assert not [
-                    x for x in events[attempt + 1 : n] if x.kind == EXECUTING and x.pid == e.pid
-                ], (task_id, kinds)
-                before_start += 1
-        reruns += len(restored)
-        if interrupted:
-            # each interruption is followed by a re-run, and the last run ended
-            assert len(restored) == interrupted, (task_id, kinds)
-            last = max(i for i, k in enumerate(kinds) if k == INTERRUPTED)
-            assert kinds[last + 1] == RESTORED and kinds[-1] == state, (task_id, kinds)
-            outcome[f"rerun-{state}"] += 1
-        else:
-            outcome[state] += 1
-    assert sum(outcome.values()) == len(ids)
-    return {
-        **outcome,
-        "interruptions": interruptions,
-        "taken-not-started": before_start,
-        "reruns": reruns,
-    }
-
-
-def test_sigkill_at_random_moments_loses_nothing(env, journal):
-    ids, failing = submit_chores(env, 500, fail_every=25, seconds=0.01)
-    kills = drain_with_kills(env, journal, ids, 5, "--workers", "2")
-    figures = account(journal, ids, failing)
+def test_sigkill_at_random_moments_loses_nothing(drained):
+    ids, failing = submit_chores(drained, 500, fail_every=25, seconds=0.01)
+    kills = drain_with_kills(drained, ids, 5, "--workers", "2")
+    figures = account(drained.journal, ids, failing)
     assert figures["interruptions"] >= 1, figures  # the kills did land on running tasks
-    assert count(env, "desk_interrupted") == 0
-    print(f"\nthread workers: submitted={len(ids)} kills={kills} {figures} lost=0")
-
-
-def test_sigkill_of_consumer_and_worker_processes_loses_nothing(env, journal):
-    ids, failing = submit_chores(env, 150, fail_every=25, seconds=0.01)
-    kills = drain_with_kills(
-        env, journal, ids, 3, "--workers", "2", "--worker-type", "process", workers_too=True
+    assert drained.kept_interrupted() == 0
+    print(
+        f"\n{drained.backend}, thread workers: submitted={len(ids)} kills={kills} {figures} lost=0"
     )
-    figures = account(journal, ids, failing)
+
+
+@pytest.mark.parametrize(
+    ("drained", "size"), [("sqlite", 150), ("redis", 500)], indirect=["drained"]
+)
+def test_sigkill_of_consumer_and_worker_processes_loses_nothing(drained, size):
+    ids, failing = submit_chores(drained, size, fail_every=25, seconds=0.01)
+    kills = drain_with_kills(
+        drained, ids, 3, "--workers", "2", "--worker-type", "process", workers_too=True
+    )
+    figures = account(drained.journal, ids, failing)
     assert figures["interruptions"] >= 1, figures
-    assert count(env, "desk_interrupted") == 0
-    print(f"\nprocess workers: submitted={len(ids)} kills={kills} {figures} lost=0")
+    assert drained.kept_interrupted() == 0
+    print(
+        f"\n{drained.backend}, process workers: submitted={len(ids)} kills={kills} "
+        f"{figures} lost=0"
+    )
 
 
 @pytest.mark.parametrize("worker_type", ["thread", "process"])

@@ -1,6 +1,6 @@
 """``huey-desk consumer`` on a RedisHuey, against a real redis-server: it journals into
-Redis, loses nothing when SIGKILLed at random moments, a consumer on another host
-recovers a dead one's tasks by heartbeat expiry, and a Redis restart is ridden out."""
+Redis, a consumer on another host recovers a dead one's tasks by heartbeat expiry, and a
+Redis restart is ridden out.  SIGKILLs at random moments: ``tests/test_faults.py``."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import redis
 from desktop_app.core.backends.redis.journal import RedisJournal
 from desktop_app.core.journal import COMPLETE, ERROR, INTERRUPTED, RESTORED
 from tests import redis_server as _redis
+from tests.fault_helpers import kill
 from tests.helpers import Consumer, env_for, run_python, wait_until
-from tests.test_faults import SEED, account, kill
 
 redis_server = _redis.redis_server
 redis_url = _redis.redis_url
@@ -66,18 +66,15 @@ def in_flight(client) -> int:
     return sum(client.llen(PREFIX + "inflight:" + m.decode()) for m in members)
 
 
-def finished(journal) -> int:
-    counts = journal.state_counts()
-    return counts.get(COMPLETE, 0) + counts.get(ERROR, 0)
-
-
 @pytest.mark.parametrize(
-    ("worker_type", "priority"), [("thread", "0"), ("process", "0"), ("thread", "1")]
+    ("worker_type", "priority", "expire"),
+    [("thread", "0", "0"), ("process", "0", "0"), ("thread", "1", "0"), ("process", "1", "1")],
 )
 def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
-    env, journal, client, worker_type, priority
+    env, journal, client, worker_type, priority, expire
 ):
     env["HUEY_DESK_REDIS_PRIORITY"] = priority  # 1: a PriorityRedisHuey (a sorted set)
+    env["HUEY_DESK_REDIS_EXPIRE"] = expire  # 1: results under expiring keys of their own
     consumer = Consumer(env, "--huey", TARGET, "--workers", "2", "--worker-type", worker_type)
     try:
         ids = submit(env, "[add(i, i).id for i in range(20)]")
@@ -98,37 +95,6 @@ def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
     assert "journalling to unix://" in consumer.output()
     assert all(c["stopped_at"] for c in journal.consumers())
     assert client.smembers(PREFIX + "inflight") == set()  # stopped workers leave nothing
-
-
-def test_sigkill_at_random_moments_on_redis_loses_nothing(env, journal, client):
-    import random
-
-    pairs = submit(env, "[[chore(0.01, fail=(i % 25 == 0)).id, i % 25 == 0] for i in range(200)]")
-    ids, failing = [p[0] for p in pairs], {p[0] for p in pairs if p[1]}
-    rng = random.Random(SEED)
-    points = sorted(rng.sample(range(len(ids) // 10, len(ids) * 9 // 10), 3))
-    args = ("--huey", TARGET, "--workers", "2")
-    for point in points:
-        consumer = Consumer(env, *args)
-        wait_until(lambda p=point: finished(journal) >= p, timeout=30, what=f"{point} done")
-        kill(consumer, workers_too=False)
-    last = Consumer(env, *args)
-    try:
-        wait_until(
-            lambda: (
-                client.llen(QUEUE) == 0
-                and in_flight(client) == 0
-                and len(journal.tasks_by_ids(ids)) == len(ids)
-                and all(r["state"] in (COMPLETE, ERROR) for r in journal.tasks_by_ids(ids))
-            ),
-            timeout=60,
-            what="every task to end",
-        )
-    finally:
-        assert last.stop() == 0, last.output()
-    figures = account(journal, ids, failing)
-    assert figures["interruptions"] >= 1, figures
-    print(f"\nredis, thread workers: submitted={len(ids)} kills={len(points)} {figures} lost=0")
 
 
 def test_a_consumer_on_another_host_recovers_a_dead_ones_task_by_heartbeat_expiry(

@@ -1,13 +1,23 @@
 """A project on Redis: a ``RedisHuey`` at ``HUEY_DESK_REDIS_URL`` (a ``PriorityRedisHuey``
-with ``HUEY_DESK_REDIS_PRIORITY=1``), with a few tasks for consumer and fault tests."""
+with ``HUEY_DESK_REDIS_PRIORITY=1``, results under expiring keys of their own with
+``HUEY_DESK_REDIS_EXPIRE=1``), with a few tasks for consumer and fault tests."""
 
 import os
 import time
 
-from huey import PriorityRedisHuey, RedisHuey
+from huey import PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey, RedisHuey
 
 URL = os.environ.get("HUEY_DESK_REDIS_URL", "redis://localhost:6379/0")
-_kind = PriorityRedisHuey if os.environ.get("HUEY_DESK_REDIS_PRIORITY") == "1" else RedisHuey
+_KINDS = {
+    (False, False): RedisHuey,
+    (True, False): PriorityRedisHuey,
+    (False, True): RedisExpireHuey,
+    (True, True): PriorityRedisExpireHuey,
+}
+_kind = _KINDS[
+    os.environ.get("HUEY_DESK_REDIS_PRIORITY") == "1",
+    os.environ.get("HUEY_DESK_REDIS_EXPIRE") == "1",
+]
 huey = _kind("desk-redis", url=URL)
 
 

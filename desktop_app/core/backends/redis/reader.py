@@ -9,12 +9,17 @@ results and revoke flags a hash, or one key each for ``RedisExpireStorage``.  Hu
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from desktop_app.core.backends.reader import LIST_RESULTS_UP_TO, REVOKE_PREFIX, QueueReader
 
 PRIORITY_PREFIX = 8  # bytes of timestamp before each message in a priority queue
 SCAN_COUNT = 1000
+# The expiring kind keeps one key per result, so counting them is a SCAN of the whole
+# database: in a database of more keys than this, a count is reused for RECOUNT_S.
+SCAN_EVERY_TIME_UP_TO = 20_000
+RECOUNT_S = 10.0
 
 
 class RedisQueueReader(QueueReader):
@@ -26,14 +31,27 @@ class RedisQueueReader(QueueReader):
         self.conn = self.storage.conn
         self.priority = bool(getattr(self.storage, "priority", False))
         self.expiring = callable(getattr(self.storage, "result_key", None))
+        self._counted: tuple[float, int] | None = None  # (when, count), expiring kind
 
     def _key(self, key: str) -> Any:
         return self.storage.result_key(key) if self.expiring else key
 
     def results_count(self) -> int:
+        """``HLEN`` of the results hash; for the expiring kind, the result keys found by
+        a ``SCAN`` of the prefix, revoke flags left out (Huey's own count includes them).
+        A big database is scanned at most every ``RECOUNT_S``."""
         if not self.expiring:
             return self.conn.hlen(self.storage.result_key)
-        return super().results_count()  # a SCAN of the prefix: huey has no count
+        now = time.monotonic()
+        if self._counted is not None and now - self._counted[0] < RECOUNT_S:
+            if self.conn.dbsize() > SCAN_EVERY_TIME_UP_TO:
+                return self._counted[1]
+        start = self.storage.result_prefix
+        flags = start + REVOKE_PREFIX.encode()
+        keys = self.conn.scan_iter(match=start + b"*", count=SCAN_COUNT)
+        count = sum(1 for key in keys if not key.startswith(flags))
+        self._counted = (now, count)
+        return count
 
     def pending_page(self, offset: int, limit: int) -> list[bytes]:
         if limit <= 0:

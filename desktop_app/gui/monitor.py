@@ -16,12 +16,12 @@ from huey import Huey
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop_app.core.errors import UserError
-from desktop_app.core.history import History, TaskQuery
+from desktop_app.core.history import TEXT_COLUMNS, History, TaskQuery
 from desktop_app.core.inflight import recover
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import Journal, SqliteJournal
 from desktop_app.core.mirror import JournalMirror
-from desktop_app.core.search_index import index_path
+from desktop_app.core.search_index import SearchIndex, index_path
 from desktop_app.core.storage_errors import explain
 from desktop_app.gui.indexer import Indexer
 from desktop_app.gui.queue_table import QueueModel
@@ -116,6 +116,7 @@ class Monitor(QObject):
         self._resume_at = 0.0
         self._catching_up = True  # until the first sync of a shared journal's copy
         self._copied = 0
+        self._restarted = ""  # why the copy started again, once it has caught up
         self._queue_generation = 0
         self._queue_text = ""
         self._queue_blocks: list[int] = []  # recently asked for, most recent last
@@ -265,6 +266,9 @@ class Monitor(QObject):
             return
         assert self._journal is not None
         report = self._mirror.sync(MIRROR_BATCH)
+        if report.reset:
+            self._restart_copy()
+            return
         if report.caught_up and not self._catching_up:
             return
         if not report.caught_up:
@@ -277,6 +281,31 @@ class Monitor(QObject):
         self._cursor = self._journal.last_id()
         self.syncing.emit({"events": self._copied + report.events, "done": True})
         self.ready.emit()  # the history views are read again, now complete
+        if self._restarted:
+            self._report(self._restarted)
+            self._restarted = ""
+
+    def _restart_copy(self) -> None:
+        """The shared journal was emptied and the copy with it: the search index starts
+        again (the copy's task rowids do), the views are read again, now empty, and the
+        copy fills from the new journal a batch per tick, as a first copy does."""
+        assert self._journal is not None and self._mirror is not None
+        if self._indexer is not None:
+            self._indexer.stop()
+        self._cursor = self._journal.last_id()
+        index = SearchIndex(self._journal, TEXT_COLUMNS)
+        try:
+            index.catch_up(self._cursor)  # the copy is empty: this empties the index
+        finally:
+            index.close()
+        self._indexer = Indexer(self.journal_path, self._cursor)
+        self._indexer.start()
+        self._catching_up, self._copied = True, 0
+        self._restarted = (  # said once the copy has caught up, after "up to date"
+            f"The shared journal ({self._mirror.key}) was emptied (Redis flushed, or "
+            "restarted without saving): this window's history started again from it."
+        )
+        self.ready.emit()
 
     def _tick(self) -> None:
         assert self._journal is not None and self._inspector is not None

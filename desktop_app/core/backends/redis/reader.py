@@ -43,9 +43,12 @@ class RedisQueueReader(QueueReader):
         if not self.expiring:
             return self.conn.hlen(self.storage.result_key)
         now = time.monotonic()
-        if self._counted is not None and now - self._counted[0] < RECOUNT_S:
-            if self.conn.dbsize() > SCAN_EVERY_TIME_UP_TO:
-                return self._counted[1]
+        if (
+            self._counted is not None
+            and now - self._counted[0] < RECOUNT_S
+            and self.conn.dbsize() > SCAN_EVERY_TIME_UP_TO
+        ):
+            return self._counted[1]
         start = self.storage.result_prefix
         flags = start + REVOKE_PREFIX.encode()
         keys = self.conn.scan_iter(match=start + b"*", count=SCAN_COUNT)

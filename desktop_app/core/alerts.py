@@ -23,6 +23,16 @@ from desktop_app.core import paths
 from desktop_app.core.states import COMPLETE, ENQUEUED, ERROR, FAILED_STATES
 
 RULES_FILE = "alerts.json"
+# Each rule's name, as alerts and ``watch --json`` carry it, and the words people read.
+RULE_LABELS = {
+    "oldest-pending": "Pending too long",
+    "deeper": "Queue too deep",
+    "growing": "Queue growing",
+    "failures": "Failures",
+    "failure-rate": "Failure rate",
+    "heartbeats": "Heartbeats lost",
+    "long-running": "Running too long",
+}
 LONG_RUN_MIN_S = 10.0  # "N x its usual duration" is not said of a task under this
 HISTORY_KEPT = 200  # fired / cleared alerts kept for the panel
 
@@ -186,7 +196,8 @@ class AlertWatch:
         window = _span(r.failures_minutes * 60)
         if r.failures_on and failures > r.failures_n:
             out["failures"] = (
-                f"{failures} tasks failed in the last {window} (more than {r.failures_n})."
+                f"{failures} task{'s' if failures != 1 else ''} failed in the last {window} "
+                f"(more than {r.failures_n})."
             )
         if r.failure_rate_on and ends and 100.0 * failures / ends > r.failure_rate_pct:
             rate = 100.0 * failures / ends

@@ -15,6 +15,7 @@ import psutil
 from huey import Huey
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from desktop_app.core.alerts import AlertWatch, FactReader, Rules, load_rules
 from desktop_app.core.errors import UserError
 from desktop_app.core.history import TEXT_COLUMNS, History, TaskQuery
 from desktop_app.core.inflight import recover
@@ -81,6 +82,7 @@ class Monitor(QObject):
     recovered = Signal(object)  # RecoveryReport.as_dict(): tasks a dead consumer left
     # the local copy of a shared journal: {"events": copied so far, "done": bool}
     syncing = Signal(object)
+    alerts_changed = Signal(object)  # {"changes": [...], "active": [...]}: Alert.as_dict()
 
     def __init__(
         self, huey: Huey, journal_path: str, target: str = "", shared: Journal | None = None
@@ -125,6 +127,11 @@ class Monitor(QObject):
         self._queue_capped = False
         self._queue_scanned = 0.0
         self._events_since_queue = False
+        # alert rules: set from the GUI thread (one object, swapped whole), read here
+        self.alert_rules: Rules = load_rules()
+        self._alerts = AlertWatch(self.alert_rules)
+        self._facts: FactReader | None = None
+        self._next_alerts = 0.0
 
     @Slot()
     def start(self) -> None:
@@ -138,6 +145,7 @@ class Monitor(QObject):
         if self._shared_given is not None:
             self._mirror = JournalMirror(self._shared_given, self._journal)
         self._inspector = Inspector(self.huey, self._shared, self.target)
+        self._facts = FactReader(self._inspector)
         self._cursor = self._journal.last_id()
         self._indexer = Indexer(self.journal_path, self._cursor)
         self._indexer.start()
@@ -318,6 +326,7 @@ class Monitor(QObject):
                 self._events_since_queue = True
                 self._cursor = events[-1].id
                 self.events_arrived.emit([e.as_dict() for e in events])
+                self._alerts.events(events)
                 touched = {e.task_id for e in events if e.task_id}
                 if touched:
                     rows = self._journal.tasks_by_ids(sorted(touched))
@@ -383,8 +392,27 @@ class Monitor(QObject):
             w["started_at"] = task["started_at"] if task else None
         status["process"] = self._process_stats()
         self.status_changed.emit(status)
+        self._check_alerts(status)
         if queue_due:
             self._refresh_queue(status["pending"], status["scheduled"])
+
+    def _check_alerts(self, status: dict[str, Any]) -> None:
+        """The alert rules over this status, once a second: what fired or cleared, and
+        the alerts still on (their text follows the figures)."""
+        now = time.monotonic()
+        if now < self._next_alerts or self._facts is None:
+            return
+        self._next_alerts = now + STATUS_EVERY_S
+        if self._alerts.rules is not self.alert_rules:
+            self._alerts.set_rules(self.alert_rules)
+        changes = self._alerts.check(self._facts.read(status))
+        if changes or self._alerts.active:
+            self.alerts_changed.emit(
+                {
+                    "changes": [a.as_dict() for a in changes],
+                    "active": [a.as_dict() for a in self._alerts.active.values()],
+                }
+            )
 
     # -- the queue table's window ------------------------------------------------------
     @Slot(object)

@@ -80,6 +80,16 @@ def _workers(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return value
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -172,6 +182,34 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="list the tasks of the Huey instance")
     _add_target(tasks)
     tasks.add_argument("--json", action="store_true", help="print one JSON object")
+
+    metrics = sub.add_parser(
+        "metrics", help="serve the queue's figures to Prometheus (OpenMetrics text over HTTP)"
+    )
+    _add_target(metrics)
+    metrics.add_argument(
+        "--port", type=_port, default=9464, help="the port to serve on (default 9464)"
+    )
+    metrics.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="the address to listen on (default 127.0.0.1: this machine only; "
+        "0.0.0.0 for every network)",
+    )
+
+    watch = sub.add_parser(
+        "watch", help="print alerts as they fire and clear, by the rules in alerts.json"
+    )
+    _add_target(watch)
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    watch.add_argument(
+        "--every",
+        type=_number,
+        default=1.0,
+        metavar="S",
+        help="look every S seconds (default 1)",
+    )
 
     for name, help_text in (
         ("retry", "enqueue a finished task again with the same arguments"),
@@ -593,11 +631,94 @@ def cmd_gui(ns: argparse.Namespace) -> int:
     return run_gui(ns)
 
 
+def cmd_metrics(ns: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from desktop_app.core.inspector import Inspector
+    from desktop_app.core.metrics import MetricsServer
+
+    target, journal = _load(ns, read_only=True)
+    inspector = Inspector(target.huey, journal, target.spec)
+    server = MetricsServer(  # a port in use: a UserError, one sentence and exit 2
+        inspector,
+        journal,
+        ns.port,
+        ns.bind,
+        say=lambda text: print(f"huey-desk: {text}", file=sys.stderr, flush=True),
+    )
+    print(
+        f"serving metrics of queue {target.huey.name} at http://{ns.bind}:{server.port}/metrics "
+        "(Ctrl+C stops)",
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.close()
+    return EXIT_OK
+
+
+def cmd_watch(ns: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from desktop_app.core.alerts import AlertFeed, load_rules, rules_path
+    from desktop_app.core.inspector import Inspector
+    from desktop_app.core.metrics import storage_fault
+
+    target, journal = _load(ns, read_only=True)
+    feed = AlertFeed(Inspector(target.huey, journal, target.spec), load_rules())
+    if not ns.json:
+        print(
+            f"watching queue {target.huey.name} by the rules in {rules_path()} (Ctrl+C stops)",
+            flush=True,
+        )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    fault: str | None = None
+    every = max(ns.every, 0.05)
+    while not stop.is_set():
+        try:
+            changes = feed.poll()
+        except Exception as exc:
+            now = storage_fault(exc)
+            if now is None:
+                raise
+            if now != fault:
+                print(f"huey-desk: {now}", file=sys.stderr, flush=True)
+            fault = now
+            stop.wait(min(every * 4, 8.0))  # storage is away: look less often
+            continue
+        if fault is not None:
+            print("huey-desk: storage answers again.", file=sys.stderr, flush=True)
+            fault = None
+        for alert in changes:
+            _print_alert(alert, ns.json)
+        stop.wait(every)
+    return EXIT_OK
+
+
+def _print_alert(alert, as_json: bool) -> None:
+    if as_json:
+        event = "cleared" if alert.cleared_at is not None else "fired"
+        print(json.dumps({"event": event, **alert.as_dict()}), flush=True)
+        return
+    if alert.cleared_at is None:
+        print(f"{_when(alert.fired_at)}  FIRED    {alert.rule}: {alert.message}", flush=True)
+    else:
+        print(f"{_when(alert.cleared_at)}  CLEARED  {alert.rule}", flush=True)
+
+
 COMMANDS = {
     "gui": cmd_gui,
     "consumer": cmd_consumer,
     "submit": cmd_submit,
     "status": cmd_status,
+    "metrics": cmd_metrics,
+    "watch": cmd_watch,
     "show": cmd_show,
     "tasks": cmd_tasks,
     "retry": cmd_action,

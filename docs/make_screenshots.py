@@ -1,7 +1,7 @@
 """Render screenshots of the window with demo data into docs/ (offscreen or under Xvfb).
 
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py          # window.png and
-    # submit-form.png, details-failed.png, charts.png, workers-resized.png
+    # submit-form.png, details-failed.png, charts.png, alerts.png, workers-resized.png
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py --scale  # window-1m.png
 
 ``--scale`` builds 100,000 pending and 1,000,000 finished tasks first (about two minutes,
@@ -27,10 +27,13 @@ def main() -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.core.alerts import Rules, save_rules
     from desktop_app.core.target import load_target
     from desktop_app.gui.app import Desk
 
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(workdir))
+    # thresholds low enough for the demo's few tasks to set two alerts off
+    save_rules(Rules(deeper_than=3, failures_n=0, failures_minutes=10.0))
     app = QApplication(sys.argv[:1])
     target = load_target("tasks:huey")
     desk = Desk(target, str(workdir / "queue.db.desk-journal"), workers=2)
@@ -88,6 +91,12 @@ def main() -> int:
         save(window.submit_panel, "submit-form.png")
 
         save(window.workers_panel, "charts.png")
+        tabs = window.workers_panel.findChild(object, "workers-tabs")
+        tabs.setCurrentIndex(tabs.indexOf(window.alerts_panel))
+        QTimer.singleShot(800, alerts)
+
+    def alerts() -> None:
+        save(window.workers_panel, "alerts.png")
         window.workers_panel.findChild(object, "workers-tabs").setCurrentIndex(0)
         window.worker_count.setValue(3)  # applied: the consumer restarts with 3 workers
         resized.tries = 0

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,13 @@ _WORKER_UPSERT = (
 )
 # A local copy of a shared journal: the source's cursor, and its summaries copied as
 # they are (only the event span is local: first and last event are ids in this file).
-_MIRROR_SCHEMA = "CREATE TABLE IF NOT EXISTS mirror_source (source TEXT PRIMARY KEY, cursor TEXT)"
+# ``epoch``: the source's ``Journal.epoch()`` when the copy began (another epoch: the
+# source was emptied, and the copy starts again).
+_MIRROR_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS mirror_source (source TEXT PRIMARY KEY, cursor TEXT, epoch TEXT)"
+)
+# One row: the random id this journal file was given when it was made (``epoch``).
+_EPOCH_SCHEMA = "CREATE TABLE IF NOT EXISTS journal_epoch (epoch TEXT NOT NULL)"
 # A task summary's columns, in the order of the ``tasks`` table (the Redis journal keeps
 # the same fields in each task's hash).
 SUMMARY_COLUMNS = (
@@ -517,6 +524,12 @@ class Journal(abc.ABC):
         return None
 
     @abc.abstractmethod
+    def epoch(self) -> str:
+        """A random id given to this journal when it was made (on first use): another one
+        means the journal was emptied and begun again (Redis flushed, or restarted
+        without persistence; a journal file replaced), so a copy of it must start over."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release what this process holds open (connections); the journal stays."""
 
@@ -737,7 +750,7 @@ class SqliteJournal(Journal):
         in the same transaction, so a crash never skips or repeats a batch.
         """
         with self._write() as conn:
-            conn.execute(_MIRROR_SCHEMA)
+            self._mirror_table(conn)
             local_ids: dict[str, list[int]] = {}
             for ev in events:
                 if ev.kind == FLUSHED:
@@ -763,12 +776,55 @@ class SqliteJournal(Journal):
 
     def mirrored_cursor(self, source: str) -> Cursor | None:
         """The cursor of ``source`` this copy holds everything up to (None: nothing)."""
+        row = self._mirror_source(source)
+        return json.loads(row[0]) if row and row[0] is not None else None
+
+    def mirrored_epoch(self, source: str) -> str | None:
+        """The ``epoch()`` of ``source`` this copy was made from (None: not recorded)."""
+        row = self._mirror_source(source)
+        return row[1] if row else None
+
+    def restart_mirror(self, source: str, epoch: str) -> None:
+        """Empty this copy, which is to start again from ``source`` at ``epoch`` (the
+        source was emptied).  Event ids go on from where they were, so a reader's cursor
+        stays valid; task rowids start again, so a search index must be rebuilt."""
+        with self._write() as conn:
+            self._mirror_table(conn)
+            for table in ("events", "tasks", "consumers", "workers", "mirror_source"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute("DELETE FROM task_counts")
+            conn.execute(
+                "INSERT INTO mirror_source (source, cursor, epoch) VALUES (?, NULL, ?)",
+                (source, epoch),
+            )
+
+    def _mirror_source(self, source: str) -> tuple[Any, ...] | None:
         conn = self._conn()
-        conn.execute(_MIRROR_SCHEMA)
-        row = conn.execute(
-            "SELECT cursor FROM mirror_source WHERE source = ?", (source,)
+        self._mirror_table(conn)
+        return conn.execute(
+            "SELECT cursor, epoch FROM mirror_source WHERE source = ?", (source,)
         ).fetchone()
-        return json.loads(row[0]) if row else None
+
+    @staticmethod
+    def _mirror_table(conn: sqlite3.Connection) -> None:
+        """The copy's bookkeeping table (a copy made before epochs gets the column: its
+        epoch is unknown, so it starts again once)."""
+        conn.execute(_MIRROR_SCHEMA)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(mirror_source)")}
+        if "epoch" not in columns:
+            conn.execute("ALTER TABLE mirror_source ADD COLUMN epoch TEXT")
+
+    def epoch(self) -> str:
+        conn = self._conn()
+        conn.execute(_EPOCH_SCHEMA)
+        row = conn.execute("SELECT epoch FROM journal_epoch").fetchone()
+        if row is None:
+            with self._write() as conn:
+                row = conn.execute("SELECT epoch FROM journal_epoch").fetchone()
+                if row is None:
+                    row = (uuid.uuid4().hex,)
+                    conn.execute("INSERT INTO journal_epoch (epoch) VALUES (?)", row)
+        return row[0]
 
     def register_consumer(self, consumer_id: str, **info: Any) -> None:
         now = time.time()

@@ -7,6 +7,12 @@ shared journal in a file of its own and reads the history there; Redis stays the
 of truth.  Each sync reads the events after the stored cursor (paying for new events
 only), fetches the summaries of the tasks they touched, and writes both, with the new
 cursor, in one local transaction.
+
+A shared journal can be emptied under the copy: FLUSHDB, or a Redis restarted without
+persistence.  Its stream ids then start again from the clock, past the stored cursor,
+so the cursor alone cannot tell; every sync first compares the source's ``epoch()`` (a
+random id the journal gets when it is made) with the one the copy was made from, and on
+a change empties the copy and starts again from the beginning of the source.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ class SyncReport:
     events: int = 0
     tasks: int = 0
     caught_up: bool = True
+    # the copy held rows of an earlier epoch of the source and was emptied (nothing was
+    # copied by this call: a search index over the copy must be rebuilt before the next)
+    reset: bool = False
 
 
 class JournalMirror:
@@ -35,6 +44,7 @@ class JournalMirror:
         self.local = local
         self.key = source.location
         self._cursor: Cursor | None = None
+        self._epoch: str | None = None
         self._loaded = False
 
     @property
@@ -43,11 +53,26 @@ class JournalMirror:
         if not self._loaded:
             stored = self.local.mirrored_cursor(self.key)
             self._cursor = self.source.START if stored is None else stored
+            self._epoch = self.local.mirrored_epoch(self.key)
             self._loaded = True
         return self._cursor
 
+    def _restarted(self) -> bool:
+        """Start the copy again if the source is not the one it was made from; True when
+        rows of the old one were thrown away."""
+        cursor = self.cursor
+        epoch = self.source.epoch()
+        if epoch == self._epoch:
+            return False
+        self.local.restart_mirror(self.key, epoch)
+        self._epoch, self._cursor = epoch, self.source.START
+        return cursor != self.source.START  # (a first copy only records the epoch)
+
     def sync(self, batch: int = BATCH) -> SyncReport:
-        """Copy up to ``batch`` new events and the summaries of the tasks they touched."""
+        """Copy up to ``batch`` new events and the summaries of the tasks they touched
+        (or, when the source was emptied, empty the copy and copy nothing yet)."""
+        if self._restarted():
+            return SyncReport(caught_up=False, reset=True)
         events = self.source.tail(self.cursor, batch)
         if not events:
             return SyncReport()
@@ -66,6 +91,7 @@ class JournalMirror:
             report = self.sync(batch)
             total.events += report.events
             total.tasks += report.tasks
+            total.reset = total.reset or report.reset
             done += 1
             if report.caught_up:
                 return total

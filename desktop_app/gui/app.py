@@ -68,6 +68,7 @@ class Desk:
         if self.consumer is not None:
             self.consumer.start()
         self.window.show()
+        self.window.metrics.restore()
 
     def shutdown(self, stop_timeout_ms: int | None = None) -> None:
         """Stop the consumer gracefully (its running tasks finish, up to a timeout; then
@@ -86,6 +87,7 @@ class Desk:
             else:
                 killed = self.consumer.wait_stopped(stop_timeout_ms)
         self.thread.shutdown()
+        self.window.metrics.close()
         self.window.save_settings()
         self.window.close()
         if killed:
@@ -166,6 +168,7 @@ def run_gui(ns: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.gui.icons import icon
+    from desktop_app.gui.system_libraries import xcb_problem
 
     if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         raise UserError(
@@ -181,6 +184,9 @@ def run_gui(ns: argparse.Namespace) -> int:
         and not os.path.exists(f"/tmp/.X11-unix/X{local.group(1)}")
     ):
         raise UserError(f"Cannot reach the display {display}; check DISPLAY.")
+    problem = xcb_problem()
+    if problem and not QApplication.instance():
+        raise UserError(problem)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Huey Desk")
     app.setOrganizationName("huey-desk")

@@ -54,7 +54,9 @@ class ChartsPanel(QWidget):
         super().__init__(parent)
         self.done: dict[int, int] = {}
         self.failed: dict[int, int] = {}
-        self.depth: deque[tuple[float, int]] = deque(maxlen=WINDOW_S * 2)
+        # one point per status (about one a second, ten while events arrive); points older
+        # than the window are dropped at each redraw, the bound only guards a burst
+        self.depth: deque[tuple[float, int]] = deque(maxlen=WINDOW_S * 20)
         self._dirty = False
         pg.setConfigOptions(antialias=True, background=None)
         # The legend is in the title: a legend box in the plot sat on the lines.
@@ -144,6 +146,11 @@ class ChartsPanel(QWidget):
         self.failed_curve.setData(xs, failed)
         # counts start at zero, with room for one at least (an idle chart showed -0.5..0.5)
         self.throughput.setYRange(0, max(1, *done, *failed) * 1.1, padding=0)
+        # both charts span the same minutes, so a burst lines up with the depth it drained
+        for plot in (self.throughput, self.queue):
+            plot.setXRange(xs[0], xs[-1], padding=0)
+        while self.depth and self.depth[0][0] < xs[0]:
+            self.depth.popleft()
         if self.depth:
             times, depths = zip(*self.depth)
             self.depth_curve.setData(list(times), list(depths))

@@ -10,9 +10,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from desktop_app import __version__
+from desktop_app.core.alerts import Rules, load_rules, save_rules
 from desktop_app.core.paths import sqlite_filename
+from desktop_app.gui.alerts_panel import AlertRulesDialog, AlertsPanel
 from desktop_app.gui.consumer_process import ConsumerProcess
 from desktop_app.gui.jobs import run_job
+from desktop_app.gui.metrics_toggle import MetricsToggle
 from desktop_app.gui.models import WorkersModel
 from desktop_app.gui.monitor import Monitor
 from desktop_app.gui.queue_panel import QueuePanel
@@ -55,6 +58,7 @@ class MainWindow(QMainWindow):
         self.target = target
         self.consumer = consumer
         self.dispatcher = dispatcher
+        self.inspector = inspector
         self.settings = QSettings("huey-desk", "huey-desk")
 
         self.tasks_model = TasksModel(self)
@@ -71,6 +75,15 @@ class MainWindow(QMainWindow):
         self.workers_panel.watch_pid.connect(self.watch_pid)
         self.workers_panel.message.connect(self.statusBar().showMessage)
         self.results_panel = TasksPanel(self.tasks_model, catalogue, inspector)
+        # alerts: a tab beside the consumer's output and the charts
+        self.alerts_panel = AlertsPanel()
+        self.alerts_panel.show_rules(load_rules())
+        self.alerts_panel.rules_requested.connect(self.edit_alert_rules)
+        below = self.workers_panel.below
+        self._alerts_tab = below.addTab(self.alerts_panel, "Alerts")
+        self.alerts_panel.count_changed.connect(
+            lambda n: below.setTabText(self._alerts_tab, f"Alerts ({n})" if n else "Alerts")
+        )
         self.results_panel.message.connect(self.statusBar().showMessage)
         self.details = self.results_panel.details
         self.details.retry_requested.connect(self.retry)
@@ -116,6 +129,13 @@ class MainWindow(QMainWindow):
             "top": top,
             "workers": self.workers_panel.splitter,
         }
+        # column widths a user dragged are kept per table (the sort order is not: a table
+        # opens newest first, live)
+        self.tables = {
+            "queue": self.queue_panel.view,
+            "workers": self.workers_panel.view,
+            "tasks": self.results_panel.view,
+        }
 
         self.counts = QLabel()
         self.counts.setObjectName("counts")
@@ -133,6 +153,10 @@ class MainWindow(QMainWindow):
     # -- menus and consumer control ----------------------------------------------------
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.metrics = MetricsToggle(self, self.inspector, self.settings)
+        self.metrics.said.connect(self.statusBar().showMessage)
+        file_menu.addAction(self.metrics.action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit)
         file_menu.addAction(quit_action)
@@ -176,6 +200,10 @@ class MainWindow(QMainWindow):
         newest.triggered.connect(self.newest_first)
         view.addAction(newest)
         view.addSeparator()
+        alerts = QAction("&Alerts…", self, shortcut=QKeySequence("Ctrl+Shift+A"))
+        alerts.setToolTip("What to be told about: a queue that waits or grows, failures, ...")
+        alerts.triggered.connect(self.edit_alert_rules)
+        view.addAction(alerts)
         view.addMenu(self.notifier.mode_menu())
         self.rerun_action = QAction("Re-run &interrupted tasks that declared retries", self)
         self.rerun_action.setCheckable(True)
@@ -296,6 +324,8 @@ class MainWindow(QMainWindow):
         monitor.tasks_changed.connect(model.apply)
         monitor.tasks_changed.connect(self.results_panel.refresh_details_for)
         monitor.events_arrived.connect(self.notifier.on_events)
+        monitor.alerts_changed.connect(self.alerts_panel.apply)
+        monitor.alerts_changed.connect(self.notifier.on_alerts)
         monitor.events_arrived.connect(self.charts.on_events)
         monitor.status_changed.connect(self.charts.on_status)
         monitor.status_changed.connect(self.notifier.on_status)
@@ -312,6 +342,26 @@ class MainWindow(QMainWindow):
         self.watch_pid.connect(monitor.watch_process)
         # the first windows (every task, newest first; the whole queue), once it runs
         monitor.ready.connect(self._open_windows)
+
+    def edit_alert_rules(self) -> None:
+        """View → Alerts…: change the rules; saved for the window and huey-desk watch."""
+        dialog = AlertRulesDialog(load_rules(), self)
+        if dialog.exec() != AlertRulesDialog.DialogCode.Accepted:
+            return
+        self.apply_alert_rules(dialog.rules())
+
+    def apply_alert_rules(self, rules: Rules) -> None:
+        try:
+            save_rules(rules)
+        except OSError as exc:
+            self.statusBar().showMessage(
+                f"The alert rules could not be saved ({exc.strerror or exc}); they apply "
+                "until the window closes.",
+                10_000,
+            )
+        if self._monitor is not None:
+            self._monitor.alert_rules = rules  # one object, read by the monitor's thread
+        self.alerts_panel.show_rules(rules)
 
     def _show_failure(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
@@ -363,11 +413,21 @@ class MainWindow(QMainWindow):
             state = self.settings.value(f"window/splitter-{name}")
             if state is not None:
                 splitter.restoreState(state)
+        for name, view in self.tables.items():
+            widths = self.settings.value(f"window/columns-{name}")
+            for column, width in enumerate(widths if isinstance(widths, list) else []):
+                if str(width).isdigit() and int(width) > 0:
+                    view.setColumnWidth(column, int(width))
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         for name, splitter in self.splitters.items():
             self.settings.setValue(f"window/splitter-{name}", splitter.saveState())
+        for name, view in self.tables.items():
+            header = view.horizontalHeader()
+            # the last column stretches to the edge: its width is the window's, not a choice
+            widths = [header.sectionSize(c) for c in range(header.count() - 1)]
+            self.settings.setValue(f"window/columns-{name}", widths)
         self.settings.sync()
 
     def open_task(self, task_id: str) -> None:

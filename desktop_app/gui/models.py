@@ -25,6 +25,8 @@ STATE_COLOURS = {
     "revoked": ("#718096", "#a0aec0"),
     "dead": ("#c53030", "#fc8181"),
     "crashed": ("#c53030", "#fc8181"),
+    "firing": ("#c53030", "#fc8181"),  # an alert that holds now
+    "cleared": ("#718096", "#a0aec0"),
 }
 _brushes: dict[str, QBrush] = {}
 

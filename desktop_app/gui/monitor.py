@@ -15,13 +15,14 @@ import psutil
 from huey import Huey
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from desktop_app.core.alerts import AlertWatch, FactReader, Rules, load_rules
 from desktop_app.core.errors import UserError
-from desktop_app.core.history import History, TaskQuery
+from desktop_app.core.history import TEXT_COLUMNS, History, TaskQuery
 from desktop_app.core.inflight import recover
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import Journal, SqliteJournal
 from desktop_app.core.mirror import JournalMirror
-from desktop_app.core.search_index import index_path
+from desktop_app.core.search_index import SearchIndex, index_path
 from desktop_app.core.storage_errors import explain
 from desktop_app.gui.indexer import Indexer
 from desktop_app.gui.queue_table import QueueModel
@@ -81,6 +82,7 @@ class Monitor(QObject):
     recovered = Signal(object)  # RecoveryReport.as_dict(): tasks a dead consumer left
     # the local copy of a shared journal: {"events": copied so far, "done": bool}
     syncing = Signal(object)
+    alerts_changed = Signal(object)  # {"changes": [...], "active": [...]}: Alert.as_dict()
 
     def __init__(
         self, huey: Huey, journal_path: str, target: str = "", shared: Journal | None = None
@@ -116,6 +118,7 @@ class Monitor(QObject):
         self._resume_at = 0.0
         self._catching_up = True  # until the first sync of a shared journal's copy
         self._copied = 0
+        self._restarted = ""  # why the copy started again, once it has caught up
         self._queue_generation = 0
         self._queue_text = ""
         self._queue_blocks: list[int] = []  # recently asked for, most recent last
@@ -124,6 +127,11 @@ class Monitor(QObject):
         self._queue_capped = False
         self._queue_scanned = 0.0
         self._events_since_queue = False
+        # alert rules: set from the GUI thread (one object, swapped whole), read here
+        self.alert_rules: Rules = load_rules()
+        self._alerts = AlertWatch(self.alert_rules)
+        self._facts: FactReader | None = None
+        self._next_alerts = 0.0
 
     @Slot()
     def start(self) -> None:
@@ -137,6 +145,7 @@ class Monitor(QObject):
         if self._shared_given is not None:
             self._mirror = JournalMirror(self._shared_given, self._journal)
         self._inspector = Inspector(self.huey, self._shared, self.target)
+        self._facts = FactReader(self._inspector)
         self._cursor = self._journal.last_id()
         self._indexer = Indexer(self.journal_path, self._cursor)
         self._indexer.start()
@@ -265,6 +274,9 @@ class Monitor(QObject):
             return
         assert self._journal is not None
         report = self._mirror.sync(MIRROR_BATCH)
+        if report.reset:
+            self._restart_copy()
+            return
         if report.caught_up and not self._catching_up:
             return
         if not report.caught_up:
@@ -277,6 +289,31 @@ class Monitor(QObject):
         self._cursor = self._journal.last_id()
         self.syncing.emit({"events": self._copied + report.events, "done": True})
         self.ready.emit()  # the history views are read again, now complete
+        if self._restarted:
+            self._report(self._restarted)
+            self._restarted = ""
+
+    def _restart_copy(self) -> None:
+        """The shared journal was emptied and the copy with it: the search index starts
+        again (the copy's task rowids do), the views are read again, now empty, and the
+        copy fills from the new journal a batch per tick, as a first copy does."""
+        assert self._journal is not None and self._mirror is not None
+        if self._indexer is not None:
+            self._indexer.stop()
+        self._cursor = self._journal.last_id()
+        index = SearchIndex(self._journal, TEXT_COLUMNS)
+        try:
+            index.catch_up(self._cursor)  # the copy is empty: this empties the index
+        finally:
+            index.close()
+        self._indexer = Indexer(self.journal_path, self._cursor)
+        self._indexer.start()
+        self._catching_up, self._copied = True, 0
+        self._restarted = (  # said once the copy has caught up, after "up to date"
+            f"The shared journal ({self._mirror.key}) was emptied (Redis flushed, or "
+            "restarted without saving): this window's history started again from it."
+        )
+        self.ready.emit()
 
     def _tick(self) -> None:
         assert self._journal is not None and self._inspector is not None
@@ -289,6 +326,7 @@ class Monitor(QObject):
                 self._events_since_queue = True
                 self._cursor = events[-1].id
                 self.events_arrived.emit([e.as_dict() for e in events])
+                self._alerts.events(events)
                 touched = {e.task_id for e in events if e.task_id}
                 if touched:
                     rows = self._journal.tasks_by_ids(sorted(touched))
@@ -354,8 +392,27 @@ class Monitor(QObject):
             w["started_at"] = task["started_at"] if task else None
         status["process"] = self._process_stats()
         self.status_changed.emit(status)
+        self._check_alerts(status)
         if queue_due:
             self._refresh_queue(status["pending"], status["scheduled"])
+
+    def _check_alerts(self, status: dict[str, Any]) -> None:
+        """The alert rules over this status, once a second: what fired or cleared, and
+        the alerts still on (their text follows the figures)."""
+        now = time.monotonic()
+        if now < self._next_alerts or self._facts is None:
+            return
+        self._next_alerts = now + STATUS_EVERY_S
+        if self._alerts.rules is not self.alert_rules:
+            self._alerts.set_rules(self.alert_rules)
+        changes = self._alerts.check(self._facts.read(status))
+        if changes or self._alerts.active:
+            self.alerts_changed.emit(
+                {
+                    "changes": [a.as_dict() for a in changes],
+                    "active": [a.as_dict() for a in self._alerts.active.values()],
+                }
+            )
 
     # -- the queue table's window ------------------------------------------------------
     @Slot(object)

@@ -25,7 +25,7 @@ class QueuePanel(Panel):
 
     def __init__(self, model: QueueModel) -> None:
         self.model = model
-        self.view = table(model, "queue-view", (80, 120, 160, 60, 80, 140), sorted_here=False)
+        self.view = table(model, "queue-view", (80, 110, 140, 60, 80, 140), sorted_here=False)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         # the longest state, "scheduled, revoked", whole (80 px cut it to "schedul…")
         state_width = self.view.fontMetrics().horizontalAdvance("scheduled, revoked") + 16

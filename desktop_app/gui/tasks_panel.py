@@ -9,7 +9,15 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSplitter, QWidget
 
 from desktop_app.core.history import TaskQuery
-from desktop_app.core.states import FILTER_STATES, TRANSIENT_STATES, label
+from desktop_app.core.states import (
+    COMPLETE,
+    ERROR,
+    FILTER_STATES,
+    FINAL_STATES,
+    INTERRUPTED,
+    TRANSIENT_STATES,
+    label,
+)
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.models import Role
 from desktop_app.gui.panel import Panel, table
@@ -28,7 +36,7 @@ class TasksPanel(Panel):
         self.model = model
         # a window on the journal's history, filtered in the store
         self.view = table(
-            model, "results-view", (90, 130, 220, 80, 80, 80, 320), sorted_here=False
+            model, "results-view", (80, 120, 170, 80, 70, 70, 260), sorted_here=False
         )
         # Sorting by a column runs in the store; no indicator: newest first, live.
         header = self.view.horizontalHeader()
@@ -144,11 +152,21 @@ class TasksPanel(Panel):
 
     def show_status(self, status: dict) -> None:
         """Counts in the title, from the monitor's status; follows a transient filter."""
-        counts = status["counts"]
         self._follow_transient_state(status.get("states", {}))
         shown = f"{self.model.rowCount():,}" + ("" if self.model.counted else "+")
-        self.set_count(
-            f"— {counts.get('complete', 0):,} {label('complete')}, "
-            f"{counts.get('error', 0):,} {label('error')}"
-            f" · {shown} shown"
-        )
+        self.set_count(f"— {ended(status['counts'])} · {shown} shown")
+
+
+def ended(counts: dict[str, int]) -> str:
+    """How the finished tasks ended, in words: done and failed always, interrupted and the
+    other ends (revoked, expired...) when there are any, so the parts add up to the whole."""
+    parts = [
+        f"{counts.get(COMPLETE, 0):,} {label(COMPLETE)}",
+        f"{counts.get(ERROR, 0):,} {label(ERROR)}",
+    ]
+    if counts.get(INTERRUPTED):
+        parts.append(f"{counts[INTERRUPTED]:,} {label(INTERRUPTED)}")
+    other = sum(counts.get(s, 0) for s in FINAL_STATES if s not in (COMPLETE, ERROR, INTERRUPTED))
+    if other:
+        parts.append(f"{other:,} other")
+    return ", ".join(parts)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from desktop_app.core.alerts import RULE_LABELS
 from desktop_app.core.states import FAILED_STATES, INTERRUPTED, label
 from desktop_app.gui.icons import icon
 from desktop_app.gui.models import seconds, short
@@ -127,6 +128,18 @@ class Notifier(QObject):
                     self.notify(f"{name} finished", f"after {seconds(duration)}", e["task_id"])
         self._update_icon()
 
+    def on_alerts(self, update: dict) -> None:
+        """An alert is told once when it fires and once when it clears (unless
+        notifications are off); while it holds, nothing more."""
+        if self.mode == "none":
+            return
+        for alert in update["changes"]:
+            rule = RULE_LABELS.get(alert["rule"], alert["rule"])
+            if alert["cleared_at"] is None:
+                self.notify(f"Alert: {rule}", alert["message"], "")
+            else:
+                self.notify(f"Cleared: {rule}", "The condition no longer holds.", "")
+
     def on_status(self, status: dict) -> None:
         self.busy = any(w["state"] == "busy" for w in status["workers"])
         self._update_icon()
@@ -142,7 +155,7 @@ class Notifier(QObject):
         if self.tray is not None and self.tray.supportsMessages():
             level = (
                 QSystemTrayIcon.MessageIcon.Warning
-                if any(w in title for w in ("failed", "interrupted", "timed out"))
+                if any(w in title for w in ("failed", "interrupted", "timed out", "Alert:"))
                 else QSystemTrayIcon.MessageIcon.Information
             )
             self.tray.showMessage(title, text[:300], level, 8000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from desktop_app.core.journal import (
     NewEvent,
     SqliteJournal,
 )
-from desktop_app.core.mirror import JournalMirror
+from desktop_app.core.mirror import JournalMirror, SyncReport
 from tests import redis_server as _redis
 
 redis_server = _redis.redis_server
@@ -142,3 +143,108 @@ def test_sync_all_stops_after_max_batches(source, local):
         source.append(life(f"t{n}", ok=True, t0=t0 + n))
     report = JournalMirror(source, local).sync_all(batch=5, max_batches=2)
     assert not report.caught_up and report.events == 10
+
+
+def emptied(source, tmp_path):
+    """The source emptied and begun again: FLUSHDB on Redis, a new file for SQLite."""
+    if isinstance(source, SqliteJournal):
+        source.close()
+        for path in tmp_path.glob("shared.sqlite*"):
+            path.unlink()
+        return SqliteJournal(tmp_path / "shared.sqlite")
+    source.client.flushdb()
+    return source
+
+
+def test_an_emptied_source_empties_the_copy_which_starts_again(source, local, tmp_path):
+    t0 = time.time() - 100
+    for n in range(5):
+        source.append(life(f"old-{n}", ok=n != 0, t0=t0 + n))
+    mirror = JournalMirror(source, local)
+    assert mirror.sync_all().events == 20
+    assert local.state_counts() == {"complete": 4, "error": 1}
+    before = local.last_id()
+    again = emptied(source, tmp_path)
+    mirror.source = again
+    assert again.state_counts() == {}
+    report = mirror.sync()
+    assert report.reset and report.events == 0 and not report.caught_up
+    assert local.state_counts() == {} and local.tasks_by_ids(["old-1"]) == []
+    assert local.tail(0, 100) == [] and local.mirrored_cursor(mirror.key) is None
+    # what the journal holds from now on is copied as a first copy is
+    again.append(life("new-1", ok=True, t0=t0 + 50))
+    report = mirror.sync_all()
+    assert report.events == 4 and not report.reset
+    assert summaries(local, ["new-1"]) == summaries(again, ["new-1"])
+    assert local.state_counts() == {"complete": 1}
+    assert min(e.id for e in local.tail(0, 100)) > before  # a reader's cursor stays valid
+    # the copy knows the new journal now: a window opened later does not start again
+    later = JournalMirror(again, local)
+    assert later.sync() == SyncReport()
+    if again is not source:
+        again.close()
+
+
+def test_a_first_copy_is_not_a_reset(source, local):
+    source.append(life("a", ok=True, t0=time.time()))
+    report = JournalMirror(source, local).sync()
+    assert not report.reset and report.events == 4
+
+
+def test_a_copy_made_before_epochs_starts_again_once(source, local):
+    """A copy whose bookkeeping has no epoch (made by an earlier version) is not trusted."""
+    source.append(life("a", ok=True, t0=time.time()))
+    JournalMirror(source, local).sync()
+    conn = local.connection()
+    conn.execute("UPDATE mirror_source SET epoch = NULL")
+    mirror = JournalMirror(source, local)
+    assert mirror.sync().reset
+    assert mirror.sync_all().events == 4 and local.task("a")["state"] == COMPLETE
+    assert not JournalMirror(source, local).sync().reset
+
+
+def test_every_reader_of_one_journal_sees_the_same_epoch(source):
+    assert source.epoch() == source.epoch()
+    assert len(source.epoch()) == 32
+
+
+@pytest.fixture
+def own_redis(redis_server, tmp_path_factory):
+    """A redis-server of this test's own, without persistence, which it may restart."""
+    folder = tmp_path_factory.mktemp("own")
+    log = folder / "redis.log"
+    server = _redis.RedisServer(folder / "s.sock", folder / "redis.pid")
+    args = ["redis-server", "--port", "0", "--unixsocket", str(server.socket)]
+    args += ["--save", "", "--appendonly", "no", "--dir", str(folder), "--logfile", str(log)]
+    args += ["--daemonize", "yes", "--pidfile", str(server.pidfile)]
+
+    def start() -> None:
+        subprocess.run(args, stdin=subprocess.DEVNULL, check=True, timeout=10)
+        _redis._wait_ready(server, log)
+
+    server.restart = lambda: (_redis._stop(server.pidfile), start())
+    start()
+    yield server
+    _redis._stop(server.pidfile)
+
+
+def test_a_redis_restarted_without_persistence_empties_the_copy(own_redis, local):
+    from desktop_app.core.backends.redis.journal import RedisJournal
+
+    source = RedisJournal(url=own_redis.url, name="restarted")
+    try:
+        t0 = time.time() - 100
+        for n in range(3):
+            source.append(life(f"old-{n}", ok=True, t0=t0 + n))
+        mirror = JournalMirror(source, local)
+        mirror.sync_all()
+        assert local.state_counts() == {"complete": 3}
+        own_redis.restart()
+        source.client.connection_pool.disconnect()  # the old server's connections
+        source.append(life("after", ok=False, t0=t0 + 10))
+        assert mirror.sync().reset
+        assert mirror.sync_all().events == 4
+        assert local.state_counts() == source.state_counts() == {"error": 1}
+        assert local.tasks_by_ids([f"old-{n}" for n in range(3)]) == []
+    finally:
+        source.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from desktop_app.gui.charts import ChartsPanel
+from desktop_app.gui.charts import WINDOW_S, ChartsPanel
 
 
 def make(qtbot):
@@ -41,3 +41,17 @@ def test_an_idle_chart_starts_at_zero_with_room_for_one(qtbot):
     for plot in (charts.throughput, charts.queue):
         low, high = plot.getViewBox().viewRange()[1]
         assert low >= -0.01 and high >= 1
+
+
+def test_both_charts_span_the_same_minutes_and_old_depths_are_dropped(qtbot):
+    charts = make(qtbot)
+    now = time.time()
+    charts.depth.append((now - WINDOW_S - 60, 7))  # older than the window
+    charts.on_status({"pending": 3, "scheduled": 1})
+    charts.on_events([{"kind": "complete", "ts": now, "data": {}}])
+    charts.redraw()
+    assert [d for _t, d in charts.depth] == [4]
+    spans = [plot.getViewBox().viewRange()[0] for plot in (charts.throughput, charts.queue)]
+    assert spans[0] == spans[1]
+    low, high = spans[0]
+    assert high - low >= WINDOW_S and high >= now

@@ -137,3 +137,14 @@ def test_panels_give_their_room_to_the_views(qtbot):
     view = window.workers_view
     rows = (view.height() - view.horizontalHeader().height()) // 22
     assert rows >= 3  # the output and charts tabs squeezed the workers to one row
+
+
+def test_column_widths_a_user_dragged_are_kept_per_table(qtbot):
+    window = window_on(qtbot, MemoryHuey("m"))
+    window.queue_view.setColumnWidth(1, 201)
+    window.results_panel.view.setColumnWidth(2, 333)
+    window.save_settings()
+    again = window_on(qtbot, MemoryHuey("m"))
+    assert again.queue_view.columnWidth(1) == 201
+    assert again.results_panel.view.columnWidth(2) == 333
+    assert again.workers_panel.view.columnWidth(0) == window.workers_panel.view.columnWidth(0)

@@ -32,3 +32,13 @@ def test_the_title_counts_in_the_words_users_see(qtbot):
     _, panel = make(qtbot)
     panel.show_status({"counts": {"complete": 3, "error": 1}, "states": {}})
     assert "3 done, 1 failed" in panel.label.text()
+
+
+def test_the_title_counts_interrupted_and_other_ends_so_the_parts_add_up(qtbot):
+    _, panel = make(qtbot)
+    counts = {"complete": 3, "error": 1, "interrupted": 2, "revoked": 4, "expired": 1}
+    panel.show_status({"counts": counts, "states": {}})
+    text = panel.label.text()
+    assert "3 done, 1 failed, 2 interrupted, 5 other" in text
+    panel.show_status({"counts": {"complete": 3, "error": 0}, "states": {}})
+    assert "interrupted" not in panel.label.text() and "other" not in panel.label.text()

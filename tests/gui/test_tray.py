@@ -114,3 +114,30 @@ def test_notifications_use_the_words_users_see(qtbot):
     with qtbot.waitSignal(notifier.notified) as told:
         notifier.on_events([event("timeout")])
     assert told.args[:2] == ["send_email timed out", "timed out"]
+
+
+def alert_update(cleared_at=None):
+    alert = {"rule": "deeper", "message": "The queue holds 150 tasks.", "fired_at": 1.0}
+    alert["cleared_at"] = cleared_at
+    return {"changes": [alert], "active": [] if cleared_at else [alert]}
+
+
+def test_an_alert_is_told_when_it_fires_and_when_it_clears_and_not_in_between(qtbot):
+    _window, notifier = make(qtbot)
+    told = []
+    notifier.notified.connect(lambda *args: told.append(args[:2]))
+    notifier.on_alerts(alert_update())
+    notifier.on_alerts({"changes": [], "active": alert_update()["active"]})  # still on
+    notifier.on_alerts(alert_update(cleared_at=5.0))
+    assert told == [
+        ("Alert: Queue too deep", "The queue holds 150 tasks."),
+        ("Cleared: Queue too deep", "The condition no longer holds."),
+    ]
+
+
+def test_no_alert_is_told_when_notifications_are_off(qtbot):
+    _window, notifier = make(qtbot, mode="none")
+    told = []
+    notifier.notified.connect(lambda *args: told.append(args))
+    notifier.on_alerts(alert_update())
+    assert told == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -710,6 +711,16 @@ class RedisJournal(Journal):
         )
         pipe.zrem(self.prefix + "consumers", consumer_id)
         pipe.execute()
+
+    def epoch(self) -> str:
+        """The ``epoch`` key, set by whoever asks first (SET NX): FLUSHDB, or a restart
+        without persistence, takes it away with the stream, and the next caller sets a
+        new one, so that a window's copy of the journal knows to start again."""
+        key = self.prefix + "epoch"
+        pipe = self._r.pipeline(transaction=False)
+        pipe.set(key, uuid.uuid4().hex, nx=True)
+        pipe.get(key)
+        return _text(pipe.execute()[1])
 
     def close(self) -> None:
         """Close the connections of a pool opened here (a Huey's own pool stays open)."""

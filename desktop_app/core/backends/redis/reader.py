@@ -43,8 +43,11 @@ class RedisQueueReader(QueueReader):
         if not self.expiring:
             return self.conn.hlen(self.storage.result_key)
         now = time.monotonic()
-        recent = self._counted is not None and now - self._counted[0] < RECOUNT_S
-        if recent and self.conn.dbsize() > SCAN_EVERY_TIME_UP_TO:
+        if (
+            self._counted is not None
+            and now - self._counted[0] < RECOUNT_S
+            and self.conn.dbsize() > SCAN_EVERY_TIME_UP_TO
+        ):
             return self._counted[1]
         start = self.storage.result_prefix
         flags = start + REVOKE_PREFIX.encode()

@@ -58,8 +58,8 @@ def check_attached_name(huey: Any, given: bool) -> None:
 
 
 def unreachable(huey: Any, exc: BaseException | None) -> str | None:
-    """ "Redis at URL is unreachable" (no password) when ``exc`` says ``huey``'s storage
-    server cannot be reached, else None (a SQLite queue is a file: never unreachable)."""
+    """The sentence 'Redis at URL is unreachable' (no password) when ``exc`` says that
+    ``huey``'s storage server cannot be reached, else None (SQLite is a file)."""
     if exc is None or _redis_storage(huey) is None or connection_fault(exc) is None:
         return None
     return f"Redis at {paths.storage_location(huey)} is unreachable"

@@ -17,7 +17,7 @@ a change empties the copy and starts again from the beginning of the source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from desktop_app.core.journal import Cursor, Journal, SqliteJournal
 
@@ -34,6 +34,7 @@ class SyncReport:
     # the copy held rows of an earlier epoch of the source and was emptied (nothing was
     # copied by this call: a search index over the copy must be rebuilt before the next)
     reset: bool = False
+    task_ids: list[str] = field(default_factory=list)  # the tasks whose summaries it copied
 
 
 class JournalMirror:
@@ -81,7 +82,7 @@ class JournalMirror:
         cursor = events[-1].cursor
         self.local.mirror(self.key, events, rows, cursor)
         self._cursor = cursor
-        return SyncReport(len(events), len(rows), caught_up=len(events) < batch)
+        return SyncReport(len(events), len(rows), len(events) < batch, task_ids=touched)
 
     def sync_all(self, batch: int = BATCH, max_batches: int | None = None) -> SyncReport:
         """Sync until caught up (or ``max_batches`` batches); the totals copied."""
@@ -92,6 +93,7 @@ class JournalMirror:
             total.events += report.events
             total.tasks += report.tasks
             total.reset = total.reset or report.reset
+            total.task_ids += report.task_ids
             done += 1
             if report.caught_up:
                 return total

@@ -283,15 +283,24 @@ class Monitor(QObject):
             self._catching_up = True
             self._copied += report.events
             self._cursor = self._journal.last_id()  # not streamed: re-read when done
+            self._index_copied(report.task_ids)
             self.syncing.emit({"events": self._copied, "done": False})
             return
         self._catching_up = False
         self._cursor = self._journal.last_id()
+        self._index_copied(report.task_ids)
         self.syncing.emit({"events": self._copied + report.events, "done": True})
         self.ready.emit()  # the history views are read again, now complete
         if self._restarted:
             self._report(self._restarted)
             self._restarted = ""
+
+    def _index_copied(self, task_ids: list[str]) -> None:
+        """Tasks copied without being streamed: indexed again like streamed ones, so that
+        the search index keeps up with the copy's events (a text filter otherwise looks
+        at every task changed since the index's last event: all of a first copy)."""
+        if self._indexer is not None and task_ids:
+            self._indexer.touched(self._journal.tasks_by_ids(task_ids), self._cursor)
 
     def _restart_copy(self) -> None:
         """The shared journal was emptied and the copy with it: the search index starts

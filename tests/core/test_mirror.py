@@ -86,6 +86,7 @@ def test_the_copy_has_the_sources_summaries_counts_and_events(source, local):
     mirror = JournalMirror(source, local)
     report = mirror.sync_all(batch=17)
     assert report.caught_up and report.events == 30 * 4 + 1
+    assert set(report.task_ids) == {*ids, "waiting"}  # what a search index must look at
     every = [*ids, "waiting"]
     assert summaries(local, every) == summaries(source, every)
     assert (

@@ -61,6 +61,20 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="with --redis: the Huey instance's name (default: huey)",
     )
+    parser.add_argument(
+        "--django",
+        default=None,
+        metavar="SETTINGS",
+        help="a Django project's Huey (djhuey), by its settings module, like mysite.settings; "
+        "with --path for the project folder (default: DJANGO_SETTINGS_MODULE when neither "
+        "--huey nor --redis is given)",
+    )
+    parser.add_argument(
+        "--queue",
+        default=None,
+        metavar="NAME",
+        help="with --django: one of the project's django-huey queues",
+    )
 
 
 def _workers(text: str) -> int:
@@ -212,6 +226,30 @@ def _target(ns: argparse.Namespace, read_only: bool = False) -> Any:
     return load_target(
         ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
     )
+
+
+def _django_target(ns: argparse.Namespace) -> None:
+    """``--django SETTINGS`` (or ``DJANGO_SETTINGS_MODULE`` when no other target is given)
+    as the target spec ``django:SETTINGS[:QUEUE]``, which every command and the window's
+    consumer load like any other."""
+    import os
+
+    from desktop_app.core.errors import UserError
+
+    if not hasattr(ns, "huey"):
+        return
+    settings = ns.django
+    if settings is None and not ns.huey and not ns.redis:
+        settings = os.environ.get("DJANGO_SETTINGS_MODULE") or None
+    if settings is None:
+        if ns.queue:
+            raise UserError("--queue names a queue of a Django project; give --django too.")
+        return
+    if ns.huey or ns.redis:
+        raise UserError(f"Give either --django or --{'huey' if ns.huey else 'redis'}, not both.")
+    from desktop_app.core.django_target import django_spec
+
+    ns.huey = django_spec(settings, ns.queue)
 
 
 def _scratch_dir() -> Path:
@@ -636,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         _check_text(ns)
+        _django_target(ns)
         return COMMANDS[ns.command](ns)
     except UserError as exc:
         print(f"huey-desk: {_one_line(_one_stop(str(exc)))}", file=sys.stderr)

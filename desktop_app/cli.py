@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--eta", metavar="ISO", help="run at this date and time (local unless a zone is given)"
     )
     submit.add_argument("--priority", type=_number, metavar="P", help="higher runs first")
+    submit.add_argument(
+        "--queue-name",
+        default=None,
+        metavar="NAME",
+        help="for a django.tasks task: the Django queue name to give it",
+    )
     submit.add_argument("--json", action="store_true", help="print one JSON object")
 
     status = sub.add_parser("status", help="queue counts, workers and task states")
@@ -386,7 +392,13 @@ def cmd_submit(ns: argparse.Namespace) -> int:
     args = _json_arg(ns.args, "args", list)
     kwargs = _json_arg(ns.kwargs, "kwargs", dict)
     task_id = Dispatcher(target.huey, journal, on_busy=_busy_notice).submit(
-        ns.task, args, kwargs, delay=ns.delay, eta=ns.eta, priority=ns.priority
+        ns.task,
+        args,
+        kwargs,
+        delay=ns.delay,
+        eta=ns.eta,
+        priority=ns.priority,
+        queue_name=ns.queue_name,
     )
     if ns.json:
         _print_json({"id": task_id})
@@ -513,6 +525,7 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
                         "priority": t.priority,
                         "periodic": t.periodic,
                         "schedule": t.schedule,
+                        "django_task": t.django_task is not None,
                     }
                     for t in catalogue
                 ]
@@ -528,6 +541,7 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
         return EXIT_OK
     for t in catalogue:
         extra = f"  every: {t.schedule}" if t.periodic else ""
+        extra += "  (django.tasks)" if t.django_task is not None else ""
         print(f"{t.short_name}{signature_text(t.signature)}  {t.summary}{extra}")
     return EXIT_OK
 

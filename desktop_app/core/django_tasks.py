@@ -11,8 +11,11 @@ Django 6 has ``django.tasks`` built in; before it the ``django-tasks`` backport.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from typing import Any
+
+from desktop_app.core.errors import UserError
 
 # The huey name of the one task every django.tasks task travels as.
 DJTASKS_RUN = "huey.contrib.djhuey.tasks_backend.djtasks.run"
@@ -35,3 +38,93 @@ def backend(alias: str) -> Any:
     ``djtasks.run`` with djhuey's Huey)."""
     module = tasks_module()
     return None if module is None else module.task_backends[alias]
+
+
+def _task_class(module: Any) -> type | None:
+    """The ``Task`` class of ``django.tasks`` (exported) or of the backport (in ``base``)."""
+    found = getattr(module, "Task", None)
+    if found is None:
+        found = getattr(getattr(module, "base", None), "Task", None)
+    return found if isinstance(found, type) else None
+
+
+def project_tasks() -> list[Any]:
+    """The ``django.tasks`` tasks on Huey that the installed apps define: every ``Task``
+    in an app's modules imported so far (djhuey's discovery imports each ``tasks``)."""
+    module = tasks_module()
+    task_class = _task_class(module) if module is not None else None
+    if task_class is None:
+        return []
+    from django.apps import apps
+
+    from huey.contrib.djhuey.tasks_backend import HueyBackend
+
+    packages = tuple(app.name for app in apps.get_app_configs())
+    found: dict[str, Any] = {}
+    for name, loaded in list(sys.modules.items()):
+        if loaded is None or not (name in packages or name.startswith(_dotted(packages))):
+            continue
+        for value in list(vars(loaded).values()):
+            if isinstance(value, task_class) and value.module_path not in found:
+                try:
+                    on_huey = isinstance(value.get_backend(), HueyBackend)
+                except Exception:
+                    on_huey = False
+                if on_huey:
+                    found[value.module_path] = value
+    return [found[path] for path in sorted(found)]
+
+
+def _dotted(packages: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{p}." for p in packages)
+
+
+def _invalid_task_errors(module: Any) -> tuple[type[BaseException], ...]:
+    """The exception Django raises for a task its backend refuses (named InvalidTask in
+    Django 6 and recent backports, InvalidTaskError before)."""
+    exceptions = getattr(module, "exceptions", None)
+    found = [getattr(exceptions, n, None) for n in ("InvalidTask", "InvalidTaskError")]
+    return tuple(e for e in found if isinstance(e, type)) or (ValueError,)
+
+
+def aware(eta: dt.datetime, utc: bool) -> dt.datetime:
+    """Huey's naive ETA (UTC, or local time for a Huey with ``utc=False``) as Django
+    wants ``run_after`` when ``USE_TZ`` is on: aware."""
+    return eta.replace(tzinfo=dt.UTC) if utc else eta.astimezone()
+
+
+def enqueue(
+    task: Any,
+    args: tuple,
+    kwargs: dict,
+    *,
+    run_after: dt.datetime | None,
+    priority: float | None,
+    queue_name: str | None,
+    where: str,
+    supports_priority: bool,
+) -> str:
+    """Enqueue ``task`` through Django (``task.using(...).enqueue``), so its ``djt.<id>``
+    record exists; returns the id (Django's result id, which is the huey task's)."""
+    module = tasks_module()
+    if priority is not None:
+        if not supports_priority:
+            raise UserError(
+                f"The queue {where} has no priorities (huey refuses them on a plain "
+                f"RedisHuey), so {task.name} cannot be queued with one; submit it without "
+                "a priority, or use huey.PriorityRedisHuey in settings.HUEY."
+            )
+        if int(priority) != priority or not -100 <= priority <= 100:
+            raise UserError(
+                f"{task.name}: a django.tasks priority is a whole number from -100 to 100."
+            )
+    try:
+        chosen = task.using(
+            priority=None if priority is None else int(priority),
+            run_after=run_after,
+            queue_name=queue_name,
+        )
+        result = chosen.enqueue(*args, **kwargs)
+    except _invalid_task_errors(module) as exc:
+        raise UserError(f"Django refuses {task.name}: {exc}") from None
+    return str(result.id)

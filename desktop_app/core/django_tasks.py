@@ -56,7 +56,6 @@ def project_tasks() -> list[Any]:
     if task_class is None:
         return []
     from django.apps import apps
-
     from huey.contrib.djhuey.tasks_backend import HueyBackend
 
     packages = tuple(app.name for app in apps.get_app_configs())

@@ -473,6 +473,10 @@ def cmd_show(ns: argparse.Namespace) -> int:
             print(f"  result: {json.dumps(info['result'], ensure_ascii=False)}")
         else:
             print(f"  result: {info.get('result_preview') or _shorten(info['result'])}")
+    django = info.get("django")
+    if django:
+        print(f"  django.tasks: {django['task']} {django['status']}", end="")
+        print(f" on {', '.join(django['worker_ids'])}" if django["worker_ids"] else "")
     if info.get("error"):
         print(f"  error: {info['error']}")
     if info.get("traceback"):

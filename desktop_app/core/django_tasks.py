@@ -20,6 +20,14 @@ from desktop_app.core.errors import UserError
 # The huey name of the one task every django.tasks task travels as.
 DJTASKS_RUN = "huey.contrib.djhuey.tasks_backend.djtasks.run"
 RECORD_KEY = "djt.%s"
+# Django's status of a task, as the stored state it means (for a task the journal
+# never saw: enqueued by the project and run by a consumer without Huey Desk's hooks).
+DJANGO_STATES = {
+    "READY": "enqueued",
+    "RUNNING": "executing",
+    "SUCCESSFUL": "complete",
+    "FAILED": "error",
+}
 
 
 def tasks_module() -> Any:
@@ -127,3 +135,45 @@ def enqueue(
     except _invalid_task_errors(module) as exc:
         raise UserError(f"Django refuses {task.name}: {exc}") from None
     return str(result.id)
+
+
+def carried(name: Any, args: Any, kwargs: Any) -> tuple[Any, Any, Any]:
+    """The call a ``djtasks.run`` message carries, ``(task_path, args, kwargs)``; any
+    other message's ``(name, args, kwargs)`` as it is."""
+    if (
+        name == DJTASKS_RUN
+        and isinstance(args, (list, tuple))
+        and len(args) == 3
+        and isinstance(args[0], str)
+        and isinstance(args[1], (list, tuple))
+        and isinstance(args[2], dict)
+    ):
+        return args[0], tuple(args[1]), dict(args[2])
+    return name, args, kwargs
+
+
+def is_carrier(name: Any) -> bool:
+    """True for the huey task every django.tasks task travels as."""
+    return name == DJTASKS_RUN
+
+
+def django_view(record: Any) -> dict[str, Any] | None:
+    """What users see of a ``djt.<id>`` record: the Django task, its status, its return
+    value or errors (exception classes and tracebacks), the workers that ran it."""
+    if not isinstance(record, dict) or "status" not in record:
+        return None
+    errors = [
+        {"exception": str(e[0]), "traceback": str(e[1])}
+        for e in record.get("errors") or []
+        if isinstance(e, (list, tuple)) and len(e) == 2
+    ]
+    return {
+        "task": record.get("task_path"),
+        "status": str(record.get("status")),
+        "return_value": record.get("return_value"),
+        "errors": errors,
+        "worker_ids": [str(w) for w in record.get("worker_ids") or []],
+        "queue_name": record.get("queue_name"),
+        "priority": record.get("priority"),
+        "run_after": record.get("run_after"),
+    }

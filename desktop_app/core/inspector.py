@@ -16,6 +16,7 @@ from huey.utils import Error
 
 from desktop_app.core import jsonsafe
 from desktop_app.core.backends.reader import QueueReader, reader_for
+from desktop_app.core.django_tasks import DJANGO_STATES, RECORD_KEY, django_view
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import (
     COMPLETE,
@@ -388,7 +389,8 @@ class Inspector:
         queued = None
         if record is None or record["state"] in ("enqueued", "scheduled", "revoked"):
             queued = self._find_queued(task_id)
-        if record is None and result is None and queued is None:
+        django = self.django_record(task_id)
+        if record is None and result is None and queued is None and django is None:
             raise UserError(self._not_found(task_id))
         out: dict[str, Any] = {
             "id": task_id,
@@ -445,6 +447,8 @@ class Inspector:
                 out["result"] = jsonsafe.encode(value)[0]
             else:
                 out["result"] = {"$undecodable": result.error}
+        if django is not None:
+            self._add_django(out, django, record is None and queued is None)
         notes = []
         if queued is not None and queued.error:
             notes.append(f"the queued message: {queued.error}.")
@@ -467,6 +471,24 @@ class Inspector:
         out["notes"] = notes
         out["events"] = [e.as_dict() for e in events]
         return out
+
+    def django_record(self, task_id: str) -> dict[str, Any] | None:
+        """The Django side of a django.tasks task (its ``djt.<id>`` record), or None."""
+        found = self.peek_result(RECORD_KEY % task_id)
+        return django_view(found.value) if found is not None and found.ok else None
+
+    @staticmethod
+    def _add_django(out: dict[str, Any], django: dict[str, Any], unjournalled: bool) -> None:
+        """A django.tasks task: its Django status, its return value or errors."""
+        out["django"] = jsonsafe.encode(django)[0]
+        out["task"] = out["task"] or django["task"]
+        if django["status"] == "SUCCESSFUL" and out["result"] is None:
+            out["result"] = jsonsafe.encode(django["return_value"])[0]
+        if django["errors"] and not out["error"]:
+            out["error"] = django["errors"][-1]["exception"]
+            out["traceback"] = django["errors"][-1]["traceback"]
+        if unjournalled:
+            out["state"] = DJANGO_STATES.get(django["status"], out["state"])
 
     # -- catching up with consumers that do not report ---------------------------------
     def reconcile(self, limit: int = RECONCILE_BATCH) -> int:

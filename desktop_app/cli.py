@@ -102,19 +102,35 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the window (the default command)")
     _add_target(gui)
     gui.add_argument("--no-consumer", action="store_true", help="only watch; start no consumer")
-    gui.add_argument("--workers", type=_workers, default=2, help="consumer workers (default 2)")
+    gui.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="consumer workers (default 2, or a Django project's settings.HUEY['consumer'])",
+    )
 
     consumer = sub.add_parser("consumer", help="run a consumer that reports to the journal")
     _add_target(consumer)
     consumer.add_argument(
-        "--workers", "-w", type=_workers, default=1, help="number of workers (default 1)"
+        "--workers",
+        "-w",
+        type=_workers,
+        default=None,
+        help="number of workers (default 1, or a Django project's settings.HUEY['consumer'])",
     )
     consumer.add_argument(
         "--worker-type",
         "-k",
         choices=("thread", "process"),
-        default="thread",
-        help="run workers as threads or processes",
+        default=None,
+        help="run workers as threads or processes (default thread, or the project's settings)",
+    )
+    consumer.add_argument(
+        "--scheduler-interval",
+        type=int,
+        default=None,
+        metavar="S",
+        help="how often (1-60 s, a factor of 60) the scheduler looks for due tasks",
     )
     consumer.add_argument(
         "--no-periodic", action="store_true", help="do not enqueue periodic tasks"
@@ -579,9 +595,10 @@ def cmd_action(ns: argparse.Namespace) -> int:
 
 
 def cmd_consumer(ns: argparse.Namespace) -> int:
+    from desktop_app.core import consumer_options
     from desktop_app.core.consumer import configure_logging, run_consumer
     from desktop_app.core.errors import UserError
-    from desktop_app.core.target import DEFAULT_TARGET, load_target
+    from desktop_app.core.target import DEFAULT_TARGET, is_django_spec, load_target
 
     if ns.redis:
         raise UserError(
@@ -596,16 +613,32 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
         raise UserError("--retain-events must be at least 1.")
     if not (math.isfinite(ns.retain_days) and ns.retain_days > 0):
         raise UserError("--retain-days must be a number of days greater than 0.")
-    configure_logging(logging.DEBUG if ns.verbose else logging.INFO)
+    settings: dict[str, Any] = {}
+    if is_django_spec(target.spec):  # as run_huey: settings.HUEY['consumer'], then flags
+        from desktop_app.core.django_target import consumer_settings
+
+        settings = consumer_settings()
+    flags = {
+        "workers": ns.workers,
+        "worker_type": ns.worker_type,
+        "periodic": False if ns.no_periodic else None,
+        "scheduler_interval": ns.scheduler_interval,
+        "verbose": True if ns.verbose else None,
+    }
+    options = consumer_options.merge(settings, flags, f"settings.HUEY of {target.module}")
+    own, rest, logs = consumer_options.split(options)
+    configure_logging(consumer_options.log_level(logs, logging.INFO))
+    consumer_options.add_log_file(logs)
     run_consumer(
         target.huey,
         target.spec,
-        workers=ns.workers,
-        worker_type=ns.worker_type,
+        workers=own.get("workers", 1),
+        worker_type=own.get("worker_type", "thread"),
+        options=rest,
         journal_path=ns.journal,
         retain_events=ns.retain_events,
         retain_days=ns.retain_days,
-        periodic=not ns.no_periodic,
+        periodic=own.get("periodic", True),
         parent_pid=ns.parent_pid,
         rerun_interrupted=not ns.no_rerun_interrupted,
     )

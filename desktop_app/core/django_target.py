@@ -209,3 +209,17 @@ def _probe_databases(module: str, must_exist: bool) -> None:
             ) from None
         finally:
             connection.close()
+
+
+def consumer_settings() -> dict[str, Any]:
+    """``settings.HUEY['consumer']``: the options ``run_huey`` starts its consumer with
+    (empty when HUEY is a Huey instance, as ``run_huey`` has it)."""
+    from django.conf import settings
+
+    config = getattr(settings, "HUEY", None)
+    options = config.get("consumer") if isinstance(config, dict) else None
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise UserError("settings.HUEY['consumer'] must be a dict of consumer options.")
+    return dict(options)

@@ -5,7 +5,8 @@
 (huey.contrib.sql_huey on the project's database), or one of the faults the tests
 check: ``none`` (no HUEY setting), ``no-djhuey`` (djhuey not in INSTALLED_APPS),
 ``immediate`` (DEBUG and no ``immediate`` key), ``bad-db`` (a database file that cannot
-be opened), ``broken`` (these settings raise).  ``DJSITE_DATA``: where files go.
+be opened), ``broken`` (these settings raise).  ``DJSITE_DATA``: where files go;
+``DJSITE_DESK_APP``: add Huey Desk's app, for a stock ``run_huey``.
 """
 
 import importlib.util
@@ -30,6 +31,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = ["django.contrib.contenttypes", "huey.contrib.djhuey", "shop"]
 if KIND == "no-djhuey":
     INSTALLED_APPS.remove("huey.contrib.djhuey")
+if os.environ.get("DJSITE_DESK_APP"):  # run_huey reporting to Huey Desk
+    INSTALLED_APPS.append("desktop_app.django_app")
 if importlib.util.find_spec("django.tasks") is None:  # Django < 6: the backport
     INSTALLED_APPS.append("django_tasks")
 

@@ -15,6 +15,7 @@ from huey import Huey
 from huey.utils import Error
 
 from desktop_app.core import jsonsafe
+from desktop_app.core.backends import limits_note
 from desktop_app.core.backends.reader import QueueReader, reader_for
 from desktop_app.core.django_tasks import DJANGO_STATES, RECORD_KEY, django_view
 from desktop_app.core.errors import UserError
@@ -246,8 +247,13 @@ class Inspector:
             "counts": final,
             "states": states,  # every state, as the journal counts them (transient too)
             "host": host_name(),
-            "notes": self._queue_notes(counts) if with_notes else [],
+            "notes": self._storage_notes(counts) if with_notes else [],
         }
+
+    def _storage_notes(self, counts: dict[str, int]) -> list[str]:
+        """What status says of the storage: its limits here, then what it holds."""
+        limits = limits_note(self.huey)
+        return [limits, *self._queue_notes(counts)] if limits else self._queue_notes(counts)
 
     def _queue_notes(self, counts: dict[str, int]) -> list[str]:
         """What the storage holds that the journal cannot explain, read from the first

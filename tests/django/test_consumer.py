@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.django.test_attach import refused
+from tests.djsite import make_site
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.consumer
@@ -67,3 +68,22 @@ def test_database_tasks_touch_the_projects_models(djsite):
         "print(sorted((o.paid, o.shipped) for o in Order.objects.all()))\n"
     )
     assert orders.stdout.strip() == "[(False, True), (True, False)]"
+
+
+def test_sql_huey_runs_with_a_note_of_what_is_missing(tmp_path):
+    site = make_site(tmp_path, "sql")
+    site.env["HUEY_DESK_JOURNAL"] = str(tmp_path / "sql.desk-journal")
+    task_id = site.cli_json("submit", "send_welcome", "--args", "[8]")["id"]
+    consumer = site.consumer("--workers", "1")
+    try:
+        info = wait_until(
+            lambda: (i := site.cli_json("show", task_id))["state"] == "complete" and i,
+            60,
+            "the task to run on sql_huey",
+        )
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+    assert info["task"] == "shop.tasks.send_welcome"
+    assert info["django"]["status"] == "SUCCESSFUL"
+    notes = site.cli_json("status")["notes"]
+    assert notes[0].startswith("SqlStorage has no Huey Desk backend of its own")

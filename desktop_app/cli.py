@@ -617,7 +617,7 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
     if is_django_spec(target.spec):  # as run_huey: settings.HUEY['consumer'], then flags
         from desktop_app.core.django_target import consumer_settings
 
-        settings = consumer_settings()
+        settings = consumer_settings(target.spec)
     flags = {
         "workers": ns.workers,
         "worker_type": ns.worker_type,

@@ -125,13 +125,16 @@ def _queue_huey(settings: Any, module: str, queue: str | None, spec: str, must_e
             )
         with refusing_new_queues(must_exist):
             django_huey = import_plainly(DJANGO_HUEY, spec)
-        try:
-            return django_huey.get_queue(queue)
-        except Exception as exc:
-            raise UserError(
-                f"{module} has no django-huey queue {queue!r} ({one_line(exc)}); "
-                "use a name from settings.DJANGO_HUEY['queues']."
-            ) from None
+        if queue not in _django_huey_queues(settings):
+            names = ", ".join(_django_huey_queues(settings)) or "none"
+            raise UserError(f"{module} has no django-huey queue {queue!r}; its queues: {names}.")
+        return django_huey.get_queue(queue)
+    if not apps.is_installed(DJHUEY) and apps.is_installed(DJANGO_HUEY):
+        names = ", ".join(_django_huey_queues(settings)) or "none"
+        raise UserError(
+            f"{module} keeps its queues with django-huey; choose one with --queue NAME "
+            f"(its queues: {names})."
+        )
     if not apps.is_installed(DJHUEY):
         raise UserError(
             f"{DJHUEY} is not in INSTALLED_APPS of {module}; add it there (run_huey needs it too)."
@@ -147,6 +150,13 @@ def _queue_huey(settings: Any, module: str, queue: str | None, spec: str, must_e
     with refusing_new_queues(must_exist):
         djhuey = import_plainly(DJHUEY, spec)
     return djhuey.HUEY
+
+
+def _django_huey_queues(settings: Any) -> list[str]:
+    """The queue names of ``settings.DJANGO_HUEY['queues']`` (django-huey)."""
+    config = getattr(settings, "DJANGO_HUEY", None)
+    queues = config.get("queues") if isinstance(config, dict) else None
+    return sorted(queues) if isinstance(queues, dict) else []
 
 
 def _check_huey_class(path: Any, module: str) -> None:
@@ -211,15 +221,22 @@ def _probe_databases(module: str, must_exist: bool) -> None:
             connection.close()
 
 
-def consumer_settings() -> dict[str, Any]:
+def consumer_settings(spec: str) -> dict[str, Any]:
     """``settings.HUEY['consumer']``: the options ``run_huey`` starts its consumer with
-    (empty when HUEY is a Huey instance, as ``run_huey`` has it)."""
+    (empty when HUEY is a Huey instance, as ``run_huey`` has it); for a django-huey queue,
+    ``settings.DJANGO_HUEY['queues'][QUEUE]['consumer']``."""
     from django.conf import settings
 
-    config = getattr(settings, "HUEY", None)
+    _, queue = parse_django_spec(spec)
+    if queue is None:
+        config, where = getattr(settings, "HUEY", None), "settings.HUEY['consumer']"
+    else:
+        queues = (getattr(settings, "DJANGO_HUEY", None) or {}).get("queues") or {}
+        config = queues.get(queue)
+        where = f"settings.DJANGO_HUEY['queues'][{queue!r}]['consumer']"
     options = config.get("consumer") if isinstance(config, dict) else None
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise UserError("settings.HUEY['consumer'] must be a dict of consumer options.")
+        raise UserError(f"{where} must be a dict of consumer options.")
     return dict(options)

@@ -229,5 +229,5 @@ def _settings_workers(target: Target) -> int | None:
         return None
     from desktop_app.core.django_target import consumer_settings
 
-    workers = consumer_settings().get("workers")
+    workers = consumer_settings(target.spec).get("workers")
     return workers if isinstance(workers, int) and 1 <= workers <= 64 else None

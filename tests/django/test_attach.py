@@ -112,3 +112,12 @@ def test_django_and_huey_together_are_refused(djsite_sqlite):
 def test_a_queue_name_needs_django_huey(djsite_sqlite):
     line = refused(djsite_sqlite.cli("status", "--queue", "mail"))
     assert "--queue mail needs django-huey" in line
+
+
+def test_a_django_huey_queue_is_chosen_with_queue(tmp_path):
+    site = make_site(tmp_path, "queues")
+    names = [t["name"] for t in site.cli_json("tasks", "--queue", "reports")["tasks"]]
+    assert names == ["shop.tasks.build_report"]
+    assert site.cli_json("status", "--queue", "reports")["target"] == f"django:{SETTINGS}:reports"
+    line = refused(site.cli("status", "--queue", "nosuch"))
+    assert line.endswith("has no django-huey queue 'nosuch'; its queues: mail, reports.")

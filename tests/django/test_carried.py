@@ -35,7 +35,11 @@ def test_a_django_task_run_by_the_consumer_shows_its_status_and_result(djsite):
 
         def finished():
             infos = [djsite.cli_json("show", i) for i in (ok, bad)]
-            return infos if all(i["state"] in ("complete", "error") for i in infos) else None
+            # (journalled: Django's record says done a moment before the journal does)
+            ended = all(
+                i["state"] in ("complete", "error") and i.get("finished_at") for i in infos
+            )
+            return infos if ended else None
 
         done, failed = wait_until(finished, 60, "both django tasks to finish")
     finally:

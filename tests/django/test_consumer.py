@@ -87,3 +87,28 @@ def test_sql_huey_runs_with_a_note_of_what_is_missing(tmp_path):
     assert info["django"]["status"] == "SUCCESSFUL"
     notes = site.cli_json("status")["notes"]
     assert notes[0].startswith("SqlStorage has no Huey Desk backend of its own")
+
+
+def test_a_django_huey_queues_consumer_takes_that_queues_options(tmp_path):
+    site = make_site(tmp_path, "queues")
+    task_id = site.cli_json("submit", "build_report", "--args", "[11]", "--queue", "reports")["id"]
+    consumer = site.consumer("--queue", "reports")
+    try:
+        info = wait_until(
+            lambda: (
+                (i := site.cli_json("show", task_id, "--queue", "reports"))["state"] == "complete"
+                and i
+            ),
+            60,
+            "the report to be built",
+        )
+        workers = reporting_workers_of(site, "--queue", "reports")
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+    assert info["result"] == "report for month 11"
+    assert len(workers) == 3  # DJANGO_HUEY['queues']['reports']['consumer']['workers']
+
+
+def reporting_workers_of(site, *args: str) -> list[dict]:
+    workers = site.cli_json("status", *args)["workers"]
+    return [w for w in workers if w["state"] in ("idle", "busy")]

@@ -2,7 +2,7 @@
 
 ``DJSITE_HUEY``: ``sqlite`` (default), ``redis``, ``priority-redis`` (with
 ``DJSITE_REDIS_URL``), ``instance`` (a SqliteHuey object rather than a dict), ``sql``
-(huey.contrib.sql_huey on the project's database), or one of the faults the tests
+(huey.contrib.sql_huey), ``queues`` (django-huey queues too), or one of the faults the tests
 check: ``none`` (no HUEY setting), ``no-djhuey`` (djhuey not in INSTALLED_APPS),
 ``immediate`` (DEBUG and no ``immediate`` key), ``bad-db`` (a database file that cannot
 be opened), ``broken`` (these settings raise).  ``DJSITE_DATA``: where files go;
@@ -31,6 +31,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = ["django.contrib.contenttypes", "huey.contrib.djhuey", "shop"]
 if KIND == "no-djhuey":
     INSTALLED_APPS.remove("huey.contrib.djhuey")
+if KIND == "queues":  # django-huey: several queues, each with its consumer options
+    INSTALLED_APPS.append("django_huey")
+    DJANGO_HUEY = {
+        "default": "mail",
+        "queues": {
+            name: {
+                "huey_class": "huey.SqliteHuey",
+                "filename": str(DATA / f"{name}.db"),
+                "immediate": False,
+                "consumer": {"workers": workers},
+            }
+            for name, workers in (("mail", 1), ("reports", 3))
+        },
+    }
 if os.environ.get("DJSITE_DESK_APP"):  # run_huey reporting to Huey Desk
     INSTALLED_APPS.append("desktop_app.django_app")
 if importlib.util.find_spec("django.tasks") is None:  # Django < 6: the backport
@@ -48,7 +62,7 @@ TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}
 
 CONSUMER = {"workers": 2, "worker_type": "thread", "scheduler_interval": 1}
 REDIS_URL = os.environ.get("DJSITE_REDIS_URL", "redis://localhost:6379/0")
-if KIND in ("sqlite", "bad-db", "no-djhuey"):
+if KIND in ("sqlite", "bad-db", "no-djhuey", "queues"):
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "djsite",

@@ -4,6 +4,7 @@ import os
 import time
 from pathlib import Path
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_commit_task, periodic_task, task
 
@@ -62,3 +63,12 @@ def refund(order_id: int, amount: str = "0.00") -> dict:
     """Refund an order (fails for an order that does not exist)."""
     order = Order.objects.get(pk=order_id)
     return {"order": order.pk, "refunded": amount}
+
+
+if "django_huey" in settings.INSTALLED_APPS:  # DJSITE_HUEY=queues
+    from django_huey import task as queue_task
+
+    @queue_task(queue="reports")
+    def build_report(month: int) -> str:
+        """Build the month's report, on the reports queue of django-huey."""
+        return f"report for month {month}"

@@ -51,7 +51,6 @@ def main() -> int:
     window = desk.window
 
     from django.test import Client
-
     from shop.models import Order
 
     orders = [Order.objects.create(customer=name).pk for name in ("ada", "grace", "alan")]

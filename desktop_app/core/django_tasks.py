@@ -12,6 +12,7 @@ Django 6 has ``django.tasks`` built in; before it the ``django-tasks`` backport.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import sys
 from typing import Any
 
@@ -34,10 +35,9 @@ def tasks_module() -> Any:
     """``django.tasks`` (Django 6+) or the ``django_tasks`` backport; None without either."""
     for name in ("django.tasks", "django_tasks"):
         try:
-            __import__(name)
+            return importlib.import_module(name)
         except ImportError:
             continue
-        return sys.modules[name]
     return None
 
 
@@ -48,11 +48,19 @@ def backend(alias: str) -> Any:
     return None if module is None else module.task_backends[alias]
 
 
+def _submodule(module: Any, name: str) -> Any:
+    """``module.name`` (``base``, ``exceptions``), imported; None if it has none."""
+    try:
+        return importlib.import_module(f"{module.__name__}.{name}")
+    except ImportError:
+        return None
+
+
 def _task_class(module: Any) -> type | None:
     """The ``Task`` class of ``django.tasks`` (exported) or of the backport (in ``base``)."""
     found = getattr(module, "Task", None)
     if found is None:
-        found = getattr(getattr(module, "base", None), "Task", None)
+        found = getattr(_submodule(module, "base"), "Task", None)
     return found if isinstance(found, type) else None
 
 
@@ -89,7 +97,7 @@ def _dotted(packages: tuple[str, ...]) -> tuple[str, ...]:
 def _invalid_task_errors(module: Any) -> tuple[type[BaseException], ...]:
     """The exception Django raises for a task its backend refuses (named InvalidTask in
     Django 6 and recent backports, InvalidTaskError before)."""
-    exceptions = getattr(module, "exceptions", None)
+    exceptions = _submodule(module, "exceptions")
     found = [getattr(exceptions, n, None) for n in ("InvalidTask", "InvalidTaskError")]
     return tuple(e for e in found if isinstance(e, type)) or (ValueError,)
 

@@ -57,3 +57,20 @@ def test_a_django_task_run_by_the_consumer_shows_its_status_and_result(djsite):
     assert "DoesNotExist" in failed["error"]
     text = djsite.cli("show", bad).stdout
     assert "django.tasks: shop.tasks.refund FAILED on " in text
+
+
+def test_retrying_a_failed_django_task_goes_through_django_again(djsite):
+    bad = enqueue_from_the_project(djsite, "refund.enqueue(404)")
+    consumer = djsite.consumer("--workers", "1")
+    try:
+        wait_until(
+            lambda: djsite.cli_json("show", bad).get("finished_at"), 60, "the refund to fail"
+        )
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+    again = djsite.cli_json("retry", bad)["id"]
+    info = djsite.cli_json("show", again)
+    assert info["task"] == "shop.tasks.refund"
+    assert info["retry_of"] == bad
+    assert info["django"]["status"] == "READY"  # a new Django record, as enqueue makes
+    assert info["django"]["task"] == "shop.tasks.refund"

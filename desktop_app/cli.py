@@ -68,6 +68,20 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="with --redis: the Huey instance's name (default: huey)",
     )
+    parser.add_argument(
+        "--django",
+        default=None,
+        metavar="SETTINGS",
+        help="a Django project's Huey (djhuey), by its settings module, like mysite.settings; "
+        "with --path for the project folder (default: DJANGO_SETTINGS_MODULE when neither "
+        "--huey nor --redis is given)",
+    )
+    parser.add_argument(
+        "--queue",
+        default=None,
+        metavar="NAME",
+        help="with --django: one of the project's django-huey queues",
+    )
 
 
 def _workers(text: str) -> int:
@@ -105,19 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the window (the default command)")
     _add_target(gui)
     gui.add_argument("--no-consumer", action="store_true", help="only watch; start no consumer")
-    gui.add_argument("--workers", type=_workers, default=2, help="consumer workers (default 2)")
+    gui.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="consumer workers (default 2, or a Django project's settings.HUEY['consumer'])",
+    )
 
     consumer = sub.add_parser("consumer", help="run a consumer that reports to the journal")
     _add_target(consumer)
     consumer.add_argument(
-        "--workers", "-w", type=_workers, default=1, help="number of workers (default 1)"
+        "--workers",
+        "-w",
+        type=_workers,
+        default=None,
+        help="number of workers (default 1, or a Django project's settings.HUEY['consumer'])",
     )
     consumer.add_argument(
         "--worker-type",
         "-k",
         choices=("thread", "process"),
-        default="thread",
-        help="run workers as threads or processes",
+        default=None,
+        help="run workers as threads or processes (default thread, or the project's settings)",
+    )
+    consumer.add_argument(
+        "--scheduler-interval",
+        type=int,
+        default=None,
+        metavar="S",
+        help="how often (1-60 s, a factor of 60) the scheduler looks for due tasks",
     )
     consumer.add_argument(
         "--no-periodic", action="store_true", help="do not enqueue periodic tasks"
@@ -167,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--eta", metavar="ISO", help="run at this date and time (local unless a zone is given)"
     )
     submit.add_argument("--priority", type=_number, metavar="P", help="higher runs first")
+    submit.add_argument(
+        "--queue-name",
+        default=None,
+        metavar="NAME",
+        help="for a django.tasks task: the Django queue name to give it",
+    )
     submit.add_argument("--json", action="store_true", help="print one JSON object")
 
     status = sub.add_parser("status", help="queue counts, workers and task states")
@@ -257,6 +293,30 @@ def _target(ns: argparse.Namespace, read_only: bool = False) -> Any:
     return load_target(
         ns.huey or DEFAULT_TARGET, ns.path, on_busy=_busy_notice, must_exist=read_only
     )
+
+
+def _django_target(ns: argparse.Namespace) -> None:
+    """``--django SETTINGS`` (or ``DJANGO_SETTINGS_MODULE`` when no other target is given)
+    as the target spec ``django:SETTINGS[:QUEUE]``, which every command and the window's
+    consumer load like any other."""
+    import os
+
+    from desktop_app.core.errors import UserError
+
+    if not hasattr(ns, "huey"):
+        return
+    settings = ns.django
+    if settings is None and not ns.huey and not ns.redis:
+        settings = os.environ.get("DJANGO_SETTINGS_MODULE") or None
+    if settings is None:
+        if ns.queue:
+            raise UserError("--queue names a queue of a Django project; give --django too.")
+        return
+    if ns.huey or ns.redis:
+        raise UserError(f"Give either --django or --{'huey' if ns.huey else 'redis'}, not both.")
+    from desktop_app.core.django_target import django_spec
+
+    ns.huey = django_spec(settings, ns.queue)
 
 
 def _scratch_dir() -> Path:
@@ -393,7 +453,13 @@ def cmd_submit(ns: argparse.Namespace) -> int:
     args = _json_arg(ns.args, "args", list)
     kwargs = _json_arg(ns.kwargs, "kwargs", dict)
     task_id = Dispatcher(target.huey, journal, on_busy=_busy_notice).submit(
-        ns.task, args, kwargs, delay=ns.delay, eta=ns.eta, priority=ns.priority
+        ns.task,
+        args,
+        kwargs,
+        delay=ns.delay,
+        eta=ns.eta,
+        priority=ns.priority,
+        queue_name=ns.queue_name,
     )
     if ns.json:
         _print_json({"id": task_id})
@@ -481,6 +547,10 @@ def cmd_show(ns: argparse.Namespace) -> int:
             print(f"  result: {json.dumps(info['result'], ensure_ascii=False)}")
         else:
             print(f"  result: {info.get('result_preview') or _shorten(info['result'])}")
+    django = info.get("django")
+    if django:
+        print(f"  django.tasks: {django['task']} {django['status']}", end="")
+        print(f" on {', '.join(django['worker_ids'])}" if django["worker_ids"] else "")
     if info.get("error"):
         print(f"  error: {info['error']}")
     if info.get("traceback"):
@@ -533,6 +603,7 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
                         "priority": t.priority,
                         "periodic": t.periodic,
                         "schedule": t.schedule,
+                        "django_task": t.django_task is not None,
                     }
                     for t in catalogue
                 ]
@@ -548,6 +619,7 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
         return EXIT_OK
     for t in catalogue:
         extra = f"  every: {t.schedule}" if t.periodic else ""
+        extra += "  (django.tasks)" if t.django_task is not None else ""
         print(f"{t.short_name}{signature_text(t.signature)}  {t.summary}{extra}")
     return EXIT_OK
 
@@ -581,9 +653,10 @@ def cmd_action(ns: argparse.Namespace) -> int:
 
 
 def cmd_consumer(ns: argparse.Namespace) -> int:
+    from desktop_app.core import consumer_options
     from desktop_app.core.consumer import configure_logging, run_consumer
     from desktop_app.core.errors import UserError
-    from desktop_app.core.target import DEFAULT_TARGET, load_target
+    from desktop_app.core.target import DEFAULT_TARGET, is_django_spec, load_target
 
     if ns.redis:
         raise UserError(
@@ -598,16 +671,32 @@ def cmd_consumer(ns: argparse.Namespace) -> int:
         raise UserError("--retain-events must be at least 1.")
     if not (math.isfinite(ns.retain_days) and ns.retain_days > 0):
         raise UserError("--retain-days must be a number of days greater than 0.")
-    configure_logging(logging.DEBUG if ns.verbose else logging.INFO)
+    settings: dict[str, Any] = {}
+    if is_django_spec(target.spec):  # as run_huey: settings.HUEY['consumer'], then flags
+        from desktop_app.core.django_target import consumer_settings
+
+        settings = consumer_settings(target.spec)
+    flags = {
+        "workers": ns.workers,
+        "worker_type": ns.worker_type,
+        "periodic": False if ns.no_periodic else None,
+        "scheduler_interval": ns.scheduler_interval,
+        "verbose": True if ns.verbose else None,
+    }
+    options = consumer_options.merge(settings, flags, f"settings.HUEY of {target.module}")
+    own, rest, logs = consumer_options.split(options)
+    configure_logging(consumer_options.log_level(logs, logging.INFO))
+    consumer_options.add_log_file(logs)
     run_consumer(
         target.huey,
         target.spec,
-        workers=ns.workers,
-        worker_type=ns.worker_type,
+        workers=own.get("workers", 1),
+        worker_type=own.get("worker_type", "thread"),
+        options=rest,
         journal_path=ns.journal,
         retain_events=ns.retain_events,
         retain_days=ns.retain_days,
-        periodic=not ns.no_periodic,
+        periodic=own.get("periodic", True),
         parent_pid=ns.parent_pid,
         rerun_interrupted=not ns.no_rerun_interrupted,
     )
@@ -777,6 +866,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         _check_text(ns)
+        _django_target(ns)
         return COMMANDS[ns.command](ns)
     except UserError as exc:
         print(f"huey-desk: {_one_line(_one_stop(str(exc)))}", file=sys.stderr)

@@ -15,6 +15,7 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="huey-desk-tests-"))
 os.environ["HUEY_DESK_DATA"] = str(_SESSION_DIR / "data")
 os.environ["HUEY_DESK_DB"] = str(_SESSION_DIR / "default-queue.db")
 os.environ.pop("HUEY_DESK_JOURNAL", None)
+os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # commands would attach to that project
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 

@@ -31,6 +31,7 @@ def env_for(db: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["HUEY_DESK_DB"] = str(db)
     env.pop("HUEY_DESK_JOURNAL", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # else every command would open that project
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env

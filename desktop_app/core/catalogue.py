@@ -15,6 +15,7 @@ from typing import Any
 from huey import Huey
 from huey.api import PeriodicTask, TaskWrapper
 
+from desktop_app.core import django_tasks
 from desktop_app.core.errors import UserError
 
 _CRON_FIELDS = ("month", "day", "day_of_week", "hour", "minute")
@@ -63,6 +64,8 @@ class TaskInfo:
     schedule: str | None = None
     func: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
     task_class: type | None = field(default=None, repr=False, compare=False)
+    # a django.tasks Task (enqueued through Django's backend); None for huey tasks
+    django_task: Any = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> str:
@@ -155,36 +158,7 @@ def _describe_schedule(task_class: type) -> str | None:
 def _task_info(name: str, task_class: type) -> TaskInfo:
     func = _find_function(task_class)
     context = bool(getattr(task_class, "context", False))
-    params: list[ParamInfo] = []
-    signature = inspect.Signature()
-    if func is not None:
-        try:
-            signature = inspect.signature(func)
-        except (TypeError, ValueError):
-            signature = inspect.Signature()
-        try:
-            hints = typing.get_type_hints(func)
-        except Exception:
-            hints = {}
-        kept = []
-        for p in signature.parameters.values():
-            if context and p.name == "task":
-                continue
-            annotation = hints.get(p.name, p.annotation)
-            kept.append(p.replace(annotation=annotation))
-            params.append(
-                ParamInfo(
-                    name=p.name,
-                    kind=p.kind.name,
-                    annotation=annotation,
-                    annotation_text=_annotation_text(annotation),
-                    default=p.default,
-                )
-            )
-        signature = signature.replace(
-            parameters=kept,
-            return_annotation=hints.get("return", signature.return_annotation),
-        )
+    signature, params = _signature(func, "task" if context else None)
     periodic = issubclass(task_class, PeriodicTask)
     return TaskInfo(
         name=name,
@@ -204,6 +178,66 @@ def _task_info(name: str, task_class: type) -> TaskInfo:
     )
 
 
+def _django_task_info(task: Any) -> TaskInfo:
+    """A ``django.tasks`` task under its own name and signature (its context parameter,
+    which Django fills in, left out)."""
+    func = task.func
+    signature, params = _signature(func, "context" if task.takes_context else None)
+    return TaskInfo(
+        name=task.module_path,
+        short_name=task.name,
+        module=func.__module__,
+        doc=inspect.cleandoc(func.__doc__ or ""),
+        signature=signature,
+        params=tuple(params),
+        retries=0,
+        retry_delay=0.0,
+        priority=task.priority or None,
+        context=False,
+        periodic=False,
+        func=func,
+        django_task=task,
+    )
+
+
+def _signature(
+    func: Callable[..., Any] | None, filled_in: str | None
+) -> tuple[inspect.Signature, list[ParamInfo]]:
+    """``func``'s signature with its type hints resolved, without the parameter named
+    ``filled_in`` (the one the queue passes itself)."""
+    params: list[ParamInfo] = []
+    signature = inspect.Signature()
+    if func is not None:
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            signature = inspect.Signature()
+        try:
+            hints = typing.get_type_hints(func)
+        except Exception:
+            hints = {}
+        kept = []
+        for p in signature.parameters.values():
+            if p.name == filled_in:
+                continue
+            annotation = hints.get(p.name, p.annotation)
+            kept.append(p.replace(annotation=annotation))
+            params.append(
+                ParamInfo(
+                    name=p.name,
+                    kind=p.kind.name,
+                    annotation=annotation,
+                    annotation_text=_annotation_text(annotation),
+                    default=p.default,
+                )
+            )
+        signature = signature.replace(
+            parameters=kept,
+            return_annotation=hints.get("return", signature.return_annotation),
+        )
+    return signature, params
+
+
 class Catalogue:
     """The registered tasks of one Huey instance, looked up by full or short name."""
 
@@ -211,6 +245,10 @@ class Catalogue:
         self.huey = huey
         registry = huey._registry._registry
         self._tasks = {name: _task_info(name, cls) for name, cls in sorted(registry.items())}
+        if self._tasks.pop(django_tasks.DJTASKS_RUN, None) is not None:
+            # django.tasks on Huey: each task under its own name, never as djtasks.run
+            found = {t.module_path: t for t in django_tasks.project_tasks()}
+            self._tasks.update((path, _django_task_info(found[path])) for path in sorted(found))
 
     def __iter__(self):
         return iter(self._tasks.values())

@@ -430,9 +430,11 @@ def run_consumer(
     periodic: bool = True,
     parent_pid: int | None = None,
     rerun_interrupted: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Run the consumer in this (main) thread until it is stopped (or, with
-    ``parent_pid``, until that process is gone).
+    ``parent_pid``, until that process is gone).  ``options``: more of Huey's consumer
+    options (a Django project's ``settings.HUEY['consumer']``), over our defaults.
 
     At start-up and every few seconds it recovers tasks interrupted by a consumer or
     worker process that died; with ``rerun_interrupted`` those that declared retries
@@ -470,11 +472,14 @@ def run_consumer(
         parent_pid=parent_pid,
         inflight=inflight,
         recovery=recovery,
-        workers=workers,
-        worker_type=worker_type,
-        periodic=periodic,
-        check_worker_health=True,
-        health_check_interval=1,
+        **{
+            "check_worker_health": True,
+            "health_check_interval": 1,
+            **(options or {}),
+            "workers": workers,
+            "worker_type": worker_type,
+            "periodic": periodic,
+        },
     )
     logger.info("Huey Desk consumer %s journalling to %s", consumer_id, journal.location)
     try:

@@ -18,7 +18,7 @@ from huey import signals as S
 from huey.registry import Message
 from huey.utils import normalize_time
 
-from desktop_app.core import jsonsafe
+from desktop_app.core import django_tasks, jsonsafe
 from desktop_app.core.backends import waiting_for
 from desktop_app.core.backends.waiting import QUEUE, Waiting, WaitingMessages
 from desktop_app.core.catalogue import Catalogue, TaskInfo
@@ -125,9 +125,17 @@ class Dispatcher:
         eta: dt.datetime | str | None = None,
         priority: float | None = None,
         retry_of: str | None = None,
+        queue_name: str | None = None,
     ) -> str:
-        """Validate and enqueue a call of task ``name``; returns the new task id."""
+        """Validate and enqueue a call of task ``name``; returns the new task id.
+
+        ``queue_name``: for a ``django.tasks`` task, the Django queue name it is given.
+        """
         info = self.catalogue.get(name)
+        if queue_name is not None and info.django_task is None:
+            raise UserError(
+                f"{info.short_name} is a Huey task; a queue name is for django.tasks tasks."
+            )
         call_args, call_kwargs = bind_arguments(info, list(args), dict(kwargs or {}))
         if delay is not None and eta is not None:
             raise UserError("Give either a delay or an ETA, not both.")
@@ -144,7 +152,38 @@ class Dispatcher:
                 raise UserError(f"The ETA {eta_dt.isoformat()} cannot be used: {exc}.") from None
         if priority is not None:
             priority = _check_priority(priority)
+        if info.django_task is not None:
+            return self._enqueue_django(
+                info, call_args, call_kwargs, when, priority, retry_of, queue_name
+            )
         return self._enqueue(info, call_args, call_kwargs, when, priority, retry_of)
+
+    def _enqueue_django(
+        self,
+        info: TaskInfo,
+        args: tuple,
+        kwargs: dict,
+        eta: dt.datetime | None,
+        priority: float | None,
+        retry_of: str | None,
+        queue_name: str | None,
+    ) -> str:
+        """A django.tasks task goes through Django's backend (its ``djt.<id>`` record)."""
+        ts = time.time()
+        task_id = self._guarded(
+            lambda: django_tasks.enqueue(
+                info.django_task,
+                args,
+                kwargs,
+                run_after=None if eta is None else django_tasks.aware(eta, self.huey.utc),
+                priority=priority,
+                queue_name=queue_name,
+                where=self._where,
+                supports_priority=bool(getattr(self.huey.storage, "priority", True)),
+            )
+        )
+        self._record_enqueued(task_id, info.name, ts, args, kwargs, priority, eta, retry_of)
+        return task_id
 
     def _enqueue(
         self,
@@ -167,15 +206,28 @@ class Dispatcher:
             )
         ts = time.time()
         self._put(task, info.short_name)
+        self._record_enqueued(task.id, info.name, ts, args, kwargs, task.priority, eta, retry_of)
+        return task.id
+
+    def _record_enqueued(
+        self,
+        task_id: str,
+        name: str,
+        ts: float,
+        args: tuple,
+        kwargs: dict,
+        priority: float | None,
+        eta: dt.datetime | None,
+        retry_of: str | None,
+    ) -> None:
         fields = encode_call(args, kwargs)
-        fields["priority"] = task.priority
+        fields["priority"] = priority
         if eta is not None:
             fields["eta"] = eta.isoformat()
         if retry_of:
             fields["retry_of"] = retry_of
         kind = SCHEDULED if eta is not None else ENQUEUED
-        self._record(NewEvent(kind=kind, task_id=task.id, task_name=info.name, ts=ts, data=fields))
-        return task.id
+        self._record(NewEvent(kind=kind, task_id=task_id, task_name=name, ts=ts, data=fields))
 
     def _put(self, task: Any, short_name: str) -> None:
         """What ``Huey.enqueue`` does for one task, with the storage write alone retried.

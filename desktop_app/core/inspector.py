@@ -15,7 +15,9 @@ from huey import Huey
 from huey.utils import Error
 
 from desktop_app.core import jsonsafe
+from desktop_app.core.backends import limits_note
 from desktop_app.core.backends.reader import QueueReader, reader_for
+from desktop_app.core.django_tasks import DJANGO_STATES, RECORD_KEY, django_view
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import (
     COMPLETE,
@@ -250,7 +252,7 @@ class Inspector:
             "counts": final,
             "states": states,  # every state, as the journal counts them (transient too)
             "host": host_name(),
-            "notes": self._queue_notes(counts) if with_notes else [],
+            "notes": self._storage_notes(counts) if with_notes else [],
         }
 
     def _gone_consumers(
@@ -284,6 +286,11 @@ class Inspector:
         for entry in gone.values():
             entry["workers"] = max(entry["workers"], entry.pop("size") or 0)
         return list(gone.values())
+
+    def _storage_notes(self, counts: dict[str, int]) -> list[str]:
+        """What status says of the storage: its limits here, then what it holds."""
+        limits = limits_note(self.huey)
+        return [limits, *self._queue_notes(counts)] if limits else self._queue_notes(counts)
 
     def _queue_notes(self, counts: dict[str, int]) -> list[str]:
         """What the storage holds that the journal cannot explain, read from the first
@@ -425,7 +432,8 @@ class Inspector:
         queued = None
         if record is None or record["state"] in ("enqueued", "scheduled", "revoked"):
             queued = self._find_queued(task_id)
-        if record is None and result is None and queued is None:
+        django = self.django_record(task_id)
+        if record is None and result is None and queued is None and django is None:
             raise UserError(self._not_found(task_id))
         out: dict[str, Any] = {
             "id": task_id,
@@ -482,6 +490,8 @@ class Inspector:
                 out["result"] = jsonsafe.encode(value)[0]
             else:
                 out["result"] = {"$undecodable": result.error}
+        if django is not None:
+            self._add_django(out, django, record is None and queued is None)
         notes = []
         if queued is not None and queued.error:
             notes.append(f"the queued message: {queued.error}.")
@@ -504,6 +514,24 @@ class Inspector:
         out["notes"] = notes
         out["events"] = [e.as_dict() for e in events]
         return out
+
+    def django_record(self, task_id: str) -> dict[str, Any] | None:
+        """The Django side of a django.tasks task (its ``djt.<id>`` record), or None."""
+        found = self.peek_result(RECORD_KEY % task_id)
+        return django_view(found.value) if found is not None and found.ok else None
+
+    @staticmethod
+    def _add_django(out: dict[str, Any], django: dict[str, Any], unjournalled: bool) -> None:
+        """A django.tasks task: its Django status, its return value or errors."""
+        out["django"] = jsonsafe.encode(django)[0]
+        out["task"] = out["task"] or django["task"]
+        if django["status"] == "SUCCESSFUL" and out["result"] is None:
+            out["result"] = jsonsafe.encode(django["return_value"])[0]
+        if django["errors"] and not out["error"]:
+            out["error"] = django["errors"][-1]["exception"]
+            out["traceback"] = django["errors"][-1]["traceback"]
+        if unjournalled:
+            out["state"] = DJANGO_STATES.get(django["status"], out["state"])
 
     # -- catching up with consumers that do not report ---------------------------------
     def reconcile(self, limit: int = RECONCILE_BATCH) -> int:

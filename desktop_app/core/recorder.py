@@ -22,6 +22,7 @@ from huey import signals as S
 
 from desktop_app.core import jsonsafe, progress
 from desktop_app.core.backends import JournalSpec
+from desktop_app.core.django_tasks import RECORD_KEY, carried, django_view, is_carrier
 from desktop_app.core.journal import PROGRESS, NewEvent
 from desktop_app.core.journal_writer import WriterProcess, open_journal, write_batches
 
@@ -203,8 +204,11 @@ class Recorder:
         pid = os.getpid()
         task_id = getattr(task, "id", None)
         data: dict[str, Any] = {}
+        # a djtasks.run task is recorded as the django.tasks task it carries
+        raw_name = _task_name(task)
+        name, call_args, call_kwargs = carried(raw_name, task.args, task.kwargs)
         if signal in (S.SIGNAL_EXECUTING, S.SIGNAL_SCHEDULED):
-            data.update(encode_call(task.args, task.kwargs))
+            data.update(encode_call(call_args, call_kwargs))
             data["priority"] = task.priority
             data["retries"] = task.retries
             if task.eta is not None:
@@ -235,11 +239,13 @@ class Recorder:
             data["error"] = "interrupted: the consumer was stopped while the task ran"
         elif signal == S.SIGNAL_TIMEOUT:
             data["error"] = f"timed out after {task.timeout}s"
+        if signal in _ENDS and is_carrier(raw_name):
+            self._django_fields(task_id, signal, data)
         self.put(
             NewEvent(
                 kind=signal,
                 task_id=task_id,
-                task_name=_task_name(task),
+                task_name=name,
                 ts=now,
                 pid=pid,
                 worker=worker,
@@ -247,6 +253,20 @@ class Recorder:
                 data=data,
             )
         )
+
+    def _django_fields(self, task_id: Any, signal: str, data: dict[str, Any]) -> None:
+        """The Django status (and, once complete, the return value) of a django.tasks
+        task, from its ``djt.<id>`` record: the huey task itself returns nothing."""
+        try:
+            view = django_view(self.huey.get(RECORD_KEY % task_id, peek=True))
+        except Exception as exc:
+            logger.warning("Could not read the Django record of %s: %s", task_id, exc)
+            return
+        if view is None:
+            return
+        data["django_status"] = view["status"]
+        if signal == S.SIGNAL_COMPLETE:
+            data["result_preview"] = jsonsafe.preview(view["return_value"])
 
     def _post_execute(self, task: Any, value: Any, exception: Any) -> None:
         """Keep a preview of the task's return value for the complete event."""
@@ -264,7 +284,7 @@ class Recorder:
             NewEvent(
                 kind=PROGRESS,
                 task_id=task.id,
-                task_name=_task_name(task),
+                task_name=carried(_task_name(task), task.args, task.kwargs)[0],
                 pid=os.getpid(),
                 worker=self._worker_name(),
                 consumer=self.consumer_id,

@@ -24,6 +24,8 @@ from huey.registry import Message
 from huey.serializer import Serializer, SignedSerializer, is_compressed
 from huey.utils import Error
 
+from desktop_app.core.django_tasks import carried
+
 # Only constructors whose cost is bounded by the size of the pickle itself: ``range``,
 # ``slice``, ``deque`` and ``bytearray`` are left out (``bytearray(10**9)`` allocates a
 # gigabyte from a few bytes of pickle; deeply nested slices crashed the interpreter).
@@ -233,11 +235,13 @@ def decode_message(serializer: Any, data: bytes | memoryview | None) -> MessageV
 
 def _view(msg: Message, refused: list[str]) -> MessageView:
     eta = msg.eta if isinstance(msg.eta, datetime.datetime) else None
+    # a djtasks.run message is shown as the django.tasks task it carries
+    name, args, kwargs = carried(msg.name, msg.args, msg.kwargs)
     return MessageView(
         id=msg.id if isinstance(msg.id, str) else None,
-        name=msg.name if isinstance(msg.name, str) else None,
-        args=msg.args if msg.args is not None else (),
-        kwargs=msg.kwargs if msg.kwargs is not None else {},
+        name=name if isinstance(name, str) else None,
+        args=args if args is not None else (),
+        kwargs=kwargs if kwargs is not None else {},
         eta=eta,
         priority=msg.priority if isinstance(msg.priority, (int, float)) else None,
         retries=msg.retries if isinstance(msg.retries, int) else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -22,6 +23,8 @@ from desktop_app.core.paths import default_db_path
 from desktop_app.core.storage_errors import BUSY_RETRIES, explain
 
 DEFAULT_TARGET = "tasks:huey"
+# ``django:SETTINGS[:QUEUE]``: a Django project's Huey (desktop_app/core/django_target.py)
+DJANGO_PREFIX = "django:"
 # The embedded default queue's package: always the one installed beside desktop_app.
 EMBEDDED_PACKAGE = "tasks"
 
@@ -260,6 +263,26 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def refusing_new_queues(must_exist: bool) -> contextlib.AbstractContextManager[None]:
+    """With ``must_exist``, refuse to create a SQLite queue file while imports run."""
+    return _refusing_new_queues() if must_exist else _nothing()
+
+
+def check_paths(paths: Iterable[str]) -> None:
+    """Refuse a ``--path`` that is not a folder."""
+    for extra in paths:
+        if not os.path.isdir(os.path.expanduser(extra)):
+            raise UserError(f"--path {extra} is not a folder; give a folder to import from.")
+
+
+def add_import_paths(paths: Iterable[str]) -> None:
+    """Put the ``--path`` folders (first given first) and the current one on ``sys.path``."""
+    for extra in [*reversed(list(paths)), os.getcwd()]:
+        full = os.path.abspath(os.path.expanduser(extra))
+        if full not in sys.path:
+            sys.path.insert(0, full)
+
+
 def load_target(
     spec: str = DEFAULT_TARGET,
     paths: Iterable[str] = (),
@@ -280,23 +303,20 @@ def load_target(
     the import create it (``QueueMissingError``).  ``main.huey`` (Huey's own dotted form)
     is read as ``main:huey`` when ``main.huey`` is not a module.
     """
+    if is_django_spec(spec):
+        return load_django_target(spec, paths, must_exist=must_exist)
     module_name, attr = parse_spec(spec)
     paths = list(paths)
-    for extra in paths:
-        if not os.path.isdir(os.path.expanduser(extra)):
-            raise UserError(f"--path {extra} is not a folder; give a folder to import from.")
+    check_paths(paths)
     embedded = not paths and module_name.split(".")[0] == EMBEDDED_PACKAGE
     if must_exist and embedded:
         check_queue_exists(DEFAULT_TARGET)
     if not embedded:
-        for extra in [*reversed(paths), os.getcwd()]:
-            full = os.path.abspath(os.path.expanduser(extra))
-            if full not in sys.path:
-                sys.path.insert(0, full)
+        add_import_paths(paths)
     dotted = ":" not in spec and "." in module_name
     for attempt in range(busy_retries + 1):
         try:
-            with _refusing_new_queues() if must_exist else _nothing():
+            with refusing_new_queues(must_exist):
                 try:
                     module = (_import_embedded if embedded else _import)(module_name, spec)
                 except _ModuleMissing:
@@ -324,6 +344,18 @@ def load_target(
         article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise UserError(f"{module_name}:{attr} is {article} {kind}, not a Huey instance.")
     return Target(spec=f"{module_name}:{attr}", module=module_name, attr=attr, huey=obj)
+
+
+def is_django_spec(spec: str | None) -> bool:
+    """True for ``django:SETTINGS`` (``--django``): a Django project's Huey."""
+    return isinstance(spec, str) and spec.strip().startswith(DJANGO_PREFIX)
+
+
+def load_django_target(spec: str, paths: Iterable[str] = (), must_exist: bool = False) -> Target:
+    """The Huey of the Django project ``django:SETTINGS`` (Django is imported only here)."""
+    from desktop_app.core import django_target
+
+    return django_target.load(spec, list(paths), must_exist=must_exist)
 
 
 def load_redis_target(url: str, name: str = "huey") -> Target:
@@ -399,3 +431,9 @@ def _safe(url: str) -> str:
     auth, _, host = rest.partition("@")
     user = auth.split(":", 1)[0]
     return f"{head}://{user + ':***' if user else '***'}@{host}"
+
+
+# For django_target, which imports the settings and djhuey the same way.
+ModuleMissingError = _ModuleMissing
+import_plainly = _import
+one_line = _one_line

@@ -213,7 +213,7 @@ def run_gui(ns: argparse.Namespace) -> int:
     desk = Desk(
         target,
         journal_path,
-        workers=ns.workers,
+        workers=ns.workers or _settings_workers(target) or 2,
         start_consumer=not ns.no_consumer,
         paths=tuple(ns.path),
         shared=shared,
@@ -221,3 +221,15 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.aboutToQuit.connect(desk.shutdown)
     desk.start()
     return app.exec()
+
+
+def _settings_workers(target: Target) -> int | None:
+    """A Django project's ``settings.HUEY['consumer']['workers']``, as run_huey uses it."""
+    from desktop_app.core.target import is_django_spec
+
+    if not is_django_spec(target.spec):
+        return None
+    from desktop_app.core.django_target import consumer_settings
+
+    workers = consumer_settings(target.spec).get("workers")
+    return workers if isinstance(workers, int) and 1 <= workers <= 64 else None

@@ -150,6 +150,15 @@ class TaskDetails(QWidget):
             facts.append(f"worker: {info['worker']} (pid {info.get('pid')})")
         if info.get("attempts"):
             facts.append(f"attempts: {info['attempts']}")
+        django = info.get("django")
+        if django:  # a django.tasks task: what Django knows of it
+            errors = ", ".join(e["exception"] for e in django.get("errors") or [])
+            ran_on = ", ".join(django.get("worker_ids") or [])
+            facts.append(
+                f"django.tasks: {django['task']}, {django['status']}"
+                + (f" ({errors})" if errors else "")
+                + (f" on {ran_on}" if ran_on else "")
+            )
         if info.get("retry_of"):
             facts.append(f"retry of: {info['retry_of']}")
         self.facts.setText("<br>".join(_escape(f) for f in facts))

@@ -363,6 +363,8 @@ class SubmitPanel(QWidget):
         if info.summary:
             details.append(_escape(info.summary))
         extras = []
+        if info.django_task is not None:  # enqueued through Django's task backend
+            extras.append(f"django.tasks, queue {info.django_task.queue_name}")
         if info.retries:
             extras.append(f"retries {info.retries} (every {info.retry_delay:g} s)")
         if info.priority is not None:

@@ -219,3 +219,20 @@ def waiting_for(huey: Any) -> Any:
     if isinstance(huey.storage, SqliteStorage):
         return waiting.SqliteWaiting(huey)
     return waiting.WaitingMessages(huey)
+
+
+def limits_note(huey: Any) -> str | None:
+    """What Huey Desk cannot do on a storage that has no backend of its own (neither
+    SQLite nor Redis: huey.contrib.sql_huey, FileHuey, ...), in a sentence; else None."""
+    from huey.storage import SqliteStorage
+
+    storage = huey.storage
+    if isinstance(storage, SqliteStorage) or is_redis(huey):
+        return None
+    return (
+        f"{type(storage).__name__} has no Huey Desk backend of its own: the queue is read "
+        "through Huey's storage API, the journal is a SQLite file on this machine "
+        f"({paths.journal_path_for(huey)}), so only consumers here report; nothing records "
+        "a task taken from the queue before it starts (one lost with its consumer leaves no "
+        "trace), and idle workers poll every 250 ms instead of waking at once."
+    )

@@ -10,6 +10,7 @@ producer's own commit, is printed beside it.  Goal: median <= 2 ms, p99 <= 10 ms
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -66,13 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument(
         "--backend",
-        choices=("sqlite", "redis"),
+        choices=("sqlite", "redis", "priority-redis"),
         default="sqlite",
-        help="queue storage (redis: a redis-server started here on a Unix socket)",
+        help="queue storage (redis: a redis-server started here on a Unix socket; "
+        "priority-redis: a PriorityRedisHuey there, whose queue is a sorted set)",
     )
     ns = parser.parse_args(argv)
+    os.environ["HUEY_DESK_BENCH_PRIORITY"] = "1" if ns.backend == "priority-redis" else "0"
     with tempfile.TemporaryDirectory(prefix="huey-desk-pickup-") as tmp:
-        server = RedisServer(Path(tmp)) if ns.backend == "redis" else None
+        server = RedisServer(Path(tmp)) if ns.backend != "sqlite" else None
         url = server.url if server else None
         gaps = (ns.min_gap, ns.max_gap)
         try:

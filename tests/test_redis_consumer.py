@@ -25,6 +25,7 @@ redis_url = _redis.redis_url
 pytestmark = pytest.mark.consumer
 
 TARGET = "tests.targets.redis_app:huey"
+KILL_TARGET = "tests.targets.redis_kill_at:huey"
 NAME = "desk-redis"
 # Huey cleans the storage's name ("deskredis"); in-flight keys go by the storage's name
 PREFIX = f"huey-desk:{{{NAME.replace('-', '')}}}:"
@@ -95,6 +96,46 @@ def test_a_consumer_on_redis_runs_tasks_and_journals_them_into_redis(
     assert "journalling to unix://" in consumer.output()
     assert all(c["stopped_at"] for c in journal.consumers())
     assert client.smembers(PREFIX + "inflight") == set()  # stopped workers leave nothing
+
+
+@pytest.mark.parametrize("at", ["woken", "taken"])
+def test_an_idle_priority_worker_killed_between_wake_up_and_take_loses_nothing(
+    env, journal, client, at, tmp_path
+):
+    """The old window: BZPOPMIN, then a second round trip to record the take.  Now the
+    worker is woken by Redis and takes with one script, so a kill on either side of the
+    script leaves the message in the queue or in the dead worker's processing list."""
+    env["HUEY_DESK_REDIS_PRIORITY"] = "1"
+    mark = tmp_path / "waiting"
+    doomed = Consumer(
+        {**env, "HUEY_DESK_KILL_AT": at, "HUEY_DESK_KILL_MARK": str(mark)},
+        "--huey",
+        KILL_TARGET,
+        "--workers",
+        "1",
+    )
+    wait_until(mark.exists, what="the idle worker to wait for a write to the queue")
+    [task_id] = submit(env, "[chore(0).id]")
+    assert doomed.proc.wait(30) == -signal.SIGKILL, doomed.output()
+    doomed.stop()
+    if at == "woken":
+        assert client.zcard(QUEUE) == 1 and in_flight(client) == 0  # never taken
+    else:
+        assert client.zcard(QUEUE) == 0 and in_flight(client) == 1  # taken, recorded
+    survivor = Consumer(env, "--huey", TARGET, "--workers", "1")
+    try:
+        wait_until(
+            lambda: (journal.task(task_id) or {}).get("state") == COMPLETE,
+            timeout=30,
+            what="the task to run to completion after the kill",
+        )
+        assert client.zcard(QUEUE) == 0 and in_flight(client) == 0
+    finally:
+        assert survivor.stop() == 0, survivor.output()
+    kinds = [e.kind for e in journal.events_for(task_id)]
+    if at == "taken":
+        assert INTERRUPTED in kinds and RESTORED in kinds  # recovered from the list, re-run
+    assert kinds.count(COMPLETE) == 1
 
 
 def test_a_consumer_on_another_host_recovers_a_dead_ones_task_by_heartbeat_expiry(

@@ -210,8 +210,16 @@ class WriterProcess:
             self.process.stdin.close()
 
     def send(self, ev: NewEvent) -> None:
-        for raw in encode_records([as_record(ev)]):
+        self.send_record(as_record(ev))
+
+    def send_record(self, record: tuple) -> None:
+        """Send one record in ``as_record``'s layout: one ``marshal`` and one ``send``."""
+        raw = marshal.dumps([record])
+        if len(raw) <= MAX_DATAGRAM:
             self.sock.send(raw)
+            return
+        for part in encode_records([record]):
+            self.sock.send(part)
 
     def flush(self) -> None:
         """Nothing to do: a record has left this process once ``send`` returns."""

@@ -24,7 +24,12 @@ from desktop_app.core import jsonsafe, progress
 from desktop_app.core.backends import JournalSpec
 from desktop_app.core.django_tasks import RECORD_KEY, carried, django_view, is_carrier
 from desktop_app.core.journal import PROGRESS, NewEvent
-from desktop_app.core.journal_writer import WriterProcess, open_journal, write_batches
+from desktop_app.core.journal_writer import (
+    WriterProcess,
+    as_record,
+    open_journal,
+    write_batches,
+)
 
 logger = logging.getLogger("huey_desk.recorder")
 
@@ -94,6 +99,10 @@ class ThreadWriter:
     def send(self, record: NewEvent) -> None:
         self.queue.put(record)
 
+    def send_record(self, record: tuple) -> None:
+        """A record in the writer process's tuple layout (``journal_writer.as_record``)."""
+        self.queue.put(NewEvent(*record))
+
     def flush(self, timeout: float = 10.0) -> bool:
         done = threading.Event()
         self.queue.put(done)
@@ -131,6 +140,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._started: dict[str, tuple[float, str]] = {}
+        self._names: dict[type, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     def install(self) -> None:
@@ -164,14 +174,23 @@ class Recorder:
             return self._writer
 
     def put(self, record: NewEvent) -> None:
-        writer = self._writer_here()
+        """Send one event to the writer (never raises for the event's data)."""
+        self._put_record(as_record(record))
+
+    def _put_record(self, record: tuple) -> None:
+        """Send a record in the writer's tuple layout: what the hooks build directly, with
+        no event object in between (the hooks run in the worker, on every task)."""
+        writer = self._writer
+        if writer is None or not (isinstance(writer, WriterProcess) or self._pid == os.getpid()):
+            writer = self._writer_here()
         try:
-            writer.send(record)
+            writer.send_record(record)
         except (ValueError, TypeError) as exc:
             # the data could not be encoded: keep the event, without its data
-            logger.warning("Journal record for %s cut down: %s", record.task_id, exc)
-            record.data = {"error": record.data.get("error")} if "error" in record.data else {}
-            writer.send(record)
+            logger.warning("Journal record for %s cut down: %s", record[1], exc)
+            data = record[7]
+            slim = {"error": data.get("error")} if "error" in data else {}
+            writer.send_record((*record[:7], slim))
         except OSError as exc:
             # The writer process is gone: keep recording from a thread of this process.
             logger.warning("Journal writer process unavailable (%s); writing in-process.", exc)
@@ -179,7 +198,7 @@ class Recorder:
                 if self._writer is writer:
                     self._writer = ThreadWriter(self.journal_spec)
                     self._pid = os.getpid()
-            self._writer_here().send(record)
+            self._writer_here().send_record(record)
 
     def flush(self) -> None:
         """Write what has been recorded so far (the thread writer; the process writer's
@@ -198,14 +217,87 @@ class Recorder:
     def _worker_name(self) -> str:
         return current_worker_name(self.worker_type)
 
+    def _task_name(self, task: Any) -> str:
+        cls = type(task)
+        name = self._names.get(cls)
+        if name is None:
+            name = self._names[cls] = _task_name(task)
+        return name
+
     def _on_signal(self, signal: str, task: Any, *args: Any) -> None:
+        if is_carrier(self._task_name(task)):
+            self._on_other(signal, task, args)  # a django.tasks task: the general path
+        elif signal == S.SIGNAL_EXECUTING:
+            self._on_executing(task)
+        elif signal == S.SIGNAL_COMPLETE:
+            self._on_complete(task)
+        else:
+            self._on_other(signal, task, args)
+
+    def _on_executing(self, task: Any) -> None:
+        """The start of a run: the hot path, kept to a few lookups and one send."""
         now = time.time()
         worker = self._worker_name()
-        pid = os.getpid()
+        task_id = task.id
+        if task.args or task.kwargs:
+            data = encode_call(task.args, task.kwargs)
+        else:
+            data = {"args_preview": "", "args": [], "kwargs": {}, "args_exact": 1}
+        data["priority"] = task.priority
+        data["retries"] = task.retries
+        if task.eta is not None:
+            data["eta"] = task.eta.isoformat()
+        self._started[task_id] = (time.monotonic(), worker)
+        self._local.task = task
+        self._put_record(
+            (
+                S.SIGNAL_EXECUTING,
+                task_id,
+                self._task_name(task),
+                now,
+                os.getpid(),
+                worker,
+                self.consumer_id,
+                data,
+            )
+        )
+
+    def _on_complete(self, task: Any) -> None:
+        """A run that returned: the other hot path."""
+        now = time.time()
+        local = self._local
+        data: dict[str, Any] = {}
+        started = self._started.pop(task.id, None)
+        if started is not None:
+            data["duration"] = round(time.monotonic() - started[0], 6)
+            worker = started[1]
+        else:
+            worker = self._worker_name()
+        if getattr(local, "task", None) is task:
+            local.task = None
+        data["result_preview"] = getattr(local, "result", None)
+        local.result = None
+        self._put_record(
+            (
+                S.SIGNAL_COMPLETE,
+                task.id,
+                self._task_name(task),
+                now,
+                os.getpid(),
+                worker,
+                self.consumer_id,
+                data,
+            )
+        )
+
+    def _on_other(self, signal: str, task: Any, args: tuple) -> None:
+        """Every other signal, and every signal of a task that carries a django.tasks one."""
+        now = time.time()
+        worker = self._worker_name()
         task_id = getattr(task, "id", None)
         data: dict[str, Any] = {}
         # a djtasks.run task is recorded as the django.tasks task it carries
-        raw_name = _task_name(task)
+        raw_name = self._task_name(task)
         name, call_args, call_kwargs = carried(raw_name, task.args, task.kwargs)
         if signal in (S.SIGNAL_EXECUTING, S.SIGNAL_SCHEDULED):
             data.update(encode_call(call_args, call_kwargs))
@@ -241,16 +333,16 @@ class Recorder:
             data["error"] = f"timed out after {task.timeout}s"
         if signal in _ENDS and is_carrier(raw_name):
             self._django_fields(task_id, signal, data)
-        self.put(
-            NewEvent(
-                kind=signal,
-                task_id=task_id,
-                task_name=name,
-                ts=now,
-                pid=pid,
-                worker=worker,
-                consumer=self.consumer_id,
-                data=data,
+        self._put_record(
+            (
+                signal,
+                task_id,
+                name,
+                now,
+                os.getpid(),
+                worker,
+                self.consumer_id,
+                data,
             )
         )
 
@@ -270,7 +362,10 @@ class Recorder:
 
     def _post_execute(self, task: Any, value: Any, exception: Any) -> None:
         """Keep a preview of the task's return value for the complete event."""
-        self._local.result = jsonsafe.preview(value) if exception is None else None
+        if exception is not None:
+            self._local.result = None
+        else:
+            self._local.result = "None" if value is None else jsonsafe.preview(value)
 
     def report_progress(self, fraction: float, message: str | None) -> None:
         """Record progress of the task running in this thread, if there is one."""

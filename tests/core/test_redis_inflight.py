@@ -151,6 +151,40 @@ def test_a_blocking_take_wakes_at_once_when_a_task_is_enqueued(app):
         t.uninstall()
 
 
+def tracking(huey) -> list[dict]:
+    """The clients of this server that are told of writes to a key."""
+    return [c for c in huey.storage.conn.client_list() if "t" in c.get("flags", "")]
+
+
+def test_an_idle_priority_take_wakes_at_once_and_stops_watching_when_busy(redis_url):
+    huey, job, _ = make(PriorityRedisHuey, redis_url, "priowake")
+    journal = journal_for(huey)
+    t = tracker(huey, journal)
+    try:
+        got = {}
+
+        def take():
+            got["task"] = huey.dequeue()
+            got["at"] = time.monotonic()
+
+        thread = threading.Thread(target=take)
+        thread.start()
+        wait_until(lambda: tracking(huey), what="the idle take to watch the queue")
+        assert not any(c.get("cmd") == "bzpopmin" for c in huey.storage.conn.client_list())
+        enqueued = time.monotonic()
+        result = job(7, priority=2)
+        thread.join(5)
+        assert got["task"].id == result.id
+        assert got["at"] - enqueued < 0.1
+        [(member, entries)] = lists(huey).items()
+        assert len(entries) == 1 and "taken_at" in meta(huey, member)  # one script: both
+        wait_until(lambda: not tracking(huey), what="the busy worker to stop watching")
+    finally:
+        t.uninstall()
+        journal.close()
+        huey.storage.pool.disconnect()
+
+
 def test_priority_queue_takes_in_hueys_own_order(redis_url):
     ours, job, _ = make(PriorityRedisHuey, redis_url, "prio-ours")
     stock, sjob, _ = make(PriorityRedisHuey, redis_url, "prio-stock")

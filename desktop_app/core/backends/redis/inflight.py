@@ -14,9 +14,12 @@ wake-up: a task enqueued by anyone is taken at once, without polling.
 out atomically (``LREM`` of the exact entry, in the script that keeps it) so that of
 several live consumers on several hosts exactly one recovers each message.
 
-Limits: Redis has no blocking move out of a sorted set, so an idle worker of a priority
-queue blocks in ``BZPOPMIN`` and then lands the message in its processing list; a kill
-in that one round trip loses the message (as Huey's own dequeue would).  The scripts use
+Redis has no blocking move out of a sorted set, so an idle worker of a priority queue
+waits instead for Redis to tell it that the queue's key was written (``wakeup.KeyWatch``)
+and then takes with the same script as a busy worker: the pop and its record stay one
+step.  Only on a Redis that cannot tell (older than 6, ``CLIENT`` not allowed) does it
+block in ``BZPOPMIN`` and land the message in its list afterwards, which a kill in that
+one round trip loses (as Huey's own dequeue would; a warning says so).  The scripts use
 Huey's queue key and ours together, so they need a single Redis, not a Cluster.
 """
 
@@ -36,6 +39,7 @@ from desktop_app.core.backends.redis.kept import (
     kept_messages,
     prefix_of,
 )
+from desktop_app.core.backends.redis.wakeup import KeyWatch, WatchUnavailable
 from desktop_app.core.inflight import (
     KEEP_INTERRUPTED_S,
     DeadRow,
@@ -167,6 +171,8 @@ class RedisInFlight(InFlightBase):
     """Takes messages for the workers of one consumer into their processing lists."""
 
     blocking = True
+    # Set once a Redis refused to watch a key: every worker then blocks in BZPOPMIN.
+    _watch_unavailable = False
     # Recovery is a few small reads here: run it often, so that a dead host's tasks are
     # journalled soon after its heartbeat key expires.
     recover_every_s = 0.5
@@ -194,30 +200,37 @@ class RedisInFlight(InFlightBase):
 
     def take(self) -> bytes | None:
         """Move the next message into this worker's processing list (dropping the one it
-        finished), recording the take; when there is none, block for one in ``BLMOVE``."""
-        storage = self.storage
+        finished), recording the take; when there is none, wait for one (``BLMOVE``, or
+        on a priority queue a wake-up and the same script again)."""
         member, plist, meta = self._mine()
-        done = "1" if getattr(self._local, "done", None) is not None else "0"
-        args: list[Any] = [member, done, repr(time.time())]
-        takes = self._local.takes = getattr(self._local, "takes", -1) + 1
-        if takes % IDENT_EVERY == 0:
-            args += [self.consumer_id, self._local.worker, os.getpid()]
-        entry = self._take(
-            keys=[storage.queue_key, plist, meta, self.prefix + "inflight"], args=args
-        )
+        done = getattr(self._local, "done", None) is not None
+        entry = self._take_now(member, plist, meta, done)
         self._local.done = None
         if entry is None:
-            entry = self._block(plist, meta)
+            entry = self._block(member, plist, meta)
             if entry is None:
                 return None
         self._local.row, self._local.task_id = next(self._tokens), None
         self._local.entry = entry
         return entry[PRIORITY_PREFIX:] if self.priority else entry
 
-    def _block(self, plist: str, meta: str) -> bytes | None:
+    def _take_now(self, member: str, plist: str, meta: str, done: bool) -> bytes | None:
+        """One call of the take script (atomic: pop, land in the list, record)."""
+        args: list[Any] = [member, "1" if done else "0", repr(time.time())]
+        takes = self._local.takes = getattr(self._local, "takes", -1) + 1
+        if takes % IDENT_EVERY == 0:
+            args += [self.consumer_id, self._local.worker, os.getpid()]
+        return self._take(
+            keys=[self.storage.queue_key, plist, meta, self.prefix + "inflight"], args=args
+        )
+
+    def _block(self, member: str, plist: str, meta: str) -> bytes | None:
         conn = self.storage.conn
         try:
             if self.priority:
+                watch = self._watch()
+                if watch is not None:
+                    return self._wait_and_take(watch, member, plist, meta)
                 popped = conn.bzpopmin(self.storage.queue_key, timeout=self.block_s)
                 if not popped:
                     return None
@@ -231,11 +244,50 @@ class RedisInFlight(InFlightBase):
             self._land(keys=[plist, meta], args=["", "0", repr(time.time())])
         return entry
 
+    def _wait_and_take(self, watch: KeyWatch, member: str, plist: str, meta: str) -> Any:
+        """Arm the watch, look once more (a task enqueued before the watch sent nothing),
+        wait for a write to the queue, and take with the script: never a bare pop."""
+        try:
+            watch.arm()
+            entry = self._take_now(member, plist, meta, False)
+            if entry is None:
+                watch.wait(self.block_s)  # woken or not: one more look (a safety net)
+                entry = self._take_now(member, plist, meta, False)
+        except BaseException:
+            self._local.watch = None  # broken: the next idle take makes a new one
+            watch.close()
+            raise
+        watch.disarm()
+        return entry
+
+    def _watch(self) -> KeyWatch | None:
+        """This worker's watch of the priority queue (None: this Redis cannot watch)."""
+        if RedisInFlight._watch_unavailable:
+            return None
+        watch = getattr(self._local, "watch", None)
+        if watch is None:
+            try:
+                watch = self._local.watch = KeyWatch(self.storage.conn, self.storage.queue_key)
+            except WatchUnavailable as exc:
+                RedisInFlight._watch_unavailable = True
+                logger.warning(
+                    "This Redis cannot notify idle workers of a write to the priority queue "
+                    "(%s); they block in BZPOPMIN, and a worker killed between that pop and "
+                    "recording its take loses the message. Redis 6 or later with the CLIENT "
+                    "command allowed closes that gap.",
+                    exc,
+                )
+                return None
+        return watch
+
     def release(self) -> None:
         """Drop the entry of the message this worker finished, now (the worker stops),
         and the worker's registration when nothing of it is left in flight."""
         member, plist, meta = self._mine()
         done = "1" if getattr(self._local, "done", None) is not None else "0"
+        watch, self._local.watch = getattr(self._local, "watch", None), None
+        if watch is not None:
+            watch.close()
         try:
             self._retire(keys=[self.prefix + "inflight", plist, meta], args=[member, done])
             self._local.done = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import threading
@@ -17,6 +18,16 @@ os.environ["HUEY_DESK_DB"] = str(_SESSION_DIR / "default-queue.db")
 os.environ.pop("HUEY_DESK_JOURNAL", None)
 os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # commands would attach to that project
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread():
+    """Collect garbage only here, between tests, on the main thread, as the window does
+    (gui/app.py): a Qt widget freed by a collection that a monitor thread happened to run
+    is destroyed off the GUI thread, and Qt deadlocks (seen once in a full run)."""
+    gc.disable()
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -192,6 +192,12 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.setOrganizationName("huey-desk")
     app.setDesktopFileName("huey-desk")
     app.setWindowIcon(icon())
+    # Qt objects must be destroyed on the GUI thread: Python's collector, run from the
+    # monitor thread, could free a dropped widget there and deadlock. pyqtgraph's
+    # collector turns automatic collection off and collects on a GUI-thread timer.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=1.0)
     # only watching (--no-consumer): a queue file that does not exist is not created
     if getattr(ns, "redis", None):  # no project code: watch and act, run nothing
         from desktop_app.core.target import load_redis_target
@@ -220,7 +226,10 @@ def run_gui(ns: argparse.Namespace) -> int:
     )
     app.aboutToQuit.connect(desk.shutdown)
     desk.start()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        collector.timer.stop()
 
 
 def _settings_workers(target: Target) -> int | None:

@@ -47,6 +47,10 @@ class QueuePanel(Panel):
         for b in (self.run_now_button, self.revoke_button, self.restore_button, self.flush_button):
             q.addWidget(b)
         super().__init__("Queue", self.view, tools)
+        self.label.setToolTip(
+            "A delayed task waits in the queue until a worker takes it and moves it to the "
+            "schedule, where it stays until it is due"
+        )
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
         self._filter_timer.setInterval(FILTER_DELAY_MS)
@@ -73,6 +77,9 @@ class QueuePanel(Panel):
         if self.model.text:
             more = "+" if self.model.capped else ""
             matched = f" · {self.model.rowCount():,}{more} match"
+        # Huey keeps a delayed task in the queue until a worker takes it and moves it to
+        # the schedule: the rows say "scheduled" for both, the counts say where they are
         self.set_count(
-            f"— {status['pending']:,} pending, {status['scheduled']:,} scheduled{matched}"
+            f"— {status['pending']:,} in the queue, {status['scheduled']:,} in the schedule"
+            f"{matched}"
         )

@@ -109,7 +109,7 @@ def refreshes_redis(data: Path, url: str, runs: int) -> dict:
     window on the local copy, the first queue block, the status from Redis)."""
     from benchmarks.scale_data import demo_on_redis
     from desktop_app.core.backends import journal_for
-    from desktop_app.core.history import History, TaskQuery
+    from desktop_app.core.history import History
     from desktop_app.core.inspector import Inspector
     from desktop_app.core.journal import SqliteJournal
 
@@ -118,11 +118,25 @@ def refreshes_redis(data: Path, url: str, runs: int) -> dict:
     local = SqliteJournal(data / "mirror.sqlite")
     inspector = Inspector(huey, shared)
     history = History(local)
+    figures = time_refreshes(
+        lambda: (huey.pending(), naive_redis_history(shared)), history, inspector, runs
+    )
+    local.close()
+    shared.close()
+    huey.storage.pool.disconnect()
+    return figures
+
+
+def time_refreshes(naive_refresh, history, inspector, runs: int) -> dict:
+    """Medians of ``runs`` naive refreshes (``naive_refresh`` returns what it read: the
+    queue and every task) and of ours (a history window, the first queue block, the
+    status)."""
+    from desktop_app.core.history import TaskQuery
+
     naive, ours = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
-        queued = huey.pending()
-        rows = naive_redis_history(shared)
+        queued, rows = naive_refresh()
         naive.append((time.perf_counter() - t0) * 1000)
         assert len(queued) >= 1 and len(rows) >= 1
         del queued, rows
@@ -131,9 +145,6 @@ def refreshes_redis(data: Path, url: str, runs: int) -> dict:
         inspector.pending(0, 200)
         inspector.status()
         ours.append((time.perf_counter() - t0) * 1000)
-    local.close()
-    shared.close()
-    huey.storage.pool.disconnect()
     return {
         "baseline_refresh_ms": round(statistics.median(naive), 1),
         "ours_refresh_ms": round(statistics.median(ours), 1),
@@ -142,7 +153,7 @@ def refreshes_redis(data: Path, url: str, runs: int) -> dict:
 
 def refreshes(data: Path, runs: int) -> dict:
     """One naive refresh against one of ours, medians of ``runs``."""
-    from desktop_app.core.history import History, TaskQuery
+    from desktop_app.core.history import History
     from desktop_app.core.inspector import Inspector
     from desktop_app.core.journal import SqliteJournal
     from desktop_app.core.target import load_target
@@ -152,28 +163,19 @@ def refreshes(data: Path, runs: int) -> dict:
     journal = SqliteJournal(data / "journal.sqlite")
     inspector = Inspector(huey, journal)
     history = History(journal)
-    naive, ours = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+
+    def naive_refresh() -> tuple[list, list]:
         queued = huey.pending()
         conn = sqlite3.connect(data / "journal.sqlite")
         cur = conn.execute("SELECT * FROM tasks ORDER BY rowid DESC")
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur]
         conn.close()
-        naive.append((time.perf_counter() - t0) * 1000)
-        assert len(queued) >= 1 and len(rows) >= 1
-        del queued, rows
-        t0 = time.perf_counter()
-        history.open(TaskQuery(), 200)
-        inspector.pending(0, 200)
-        inspector.status()
-        ours.append((time.perf_counter() - t0) * 1000)
+        return queued, rows
+
+    figures = time_refreshes(naive_refresh, history, inspector, runs)
     journal.close()
-    return {
-        "baseline_refresh_ms": round(statistics.median(naive), 1),
-        "ours_refresh_ms": round(statistics.median(ours), 1),
-    }
+    return figures
 
 
 def open_desk(data: Path, backend: str):
@@ -388,6 +390,11 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
         for proc in procs:
             proc.wait(30)
     lat = sorted(recorder.latencies)
+    if not lat:
+        raise SystemExit(
+            f"The consumers emptied the queue before the {seconds} s of streaming began; "
+            "give --pending more tasks."
+        )
     figures["stream_tasks"] = len(lat)
     figures["stream_hosts"] = len(recorder.hosts)
     figures["event_to_screen_p50_ms"] = round(percentile(lat, 50), 1)

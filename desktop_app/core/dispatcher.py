@@ -6,11 +6,13 @@ so a bad call is refused with a sentence and nothing half-valid is ever enqueued
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from huey import Huey
@@ -101,14 +103,36 @@ class Dispatcher:
         self.catalogue = catalogue or Catalogue(huey)
         self.on_busy = on_busy
         self._where = queue_location(huey)
+        self._batch = threading.local()  # events held by ``journal_batch``, per thread
 
     def _guarded(self, call: Callable[[], T]) -> T:
         """One storage transaction, retried while the queue is busy."""
         return guarded(call, self._where, on_busy=self.on_busy)
 
+    @contextlib.contextmanager
+    def journal_batch(self) -> Iterator[None]:
+        """Hold this thread's journal events and append them in one batch at the end.
+
+        For bulk actions: one journal transaction per chunk instead of one per task.  A
+        failure to append is raised (the caller must stop: the batch's links such as
+        ``retry_of`` are what keeps a bulk retry from running a task twice).
+        """
+        held: list[NewEvent] = []
+        self._batch.events = held
+        try:
+            yield
+        finally:
+            self._batch.events = None
+            if held and self.journal is not None:
+                self.journal.append(held)
+
     def _record(self, event: NewEvent) -> None:
         """Journal an event; a journal failure never loses the job that was queued."""
         if self.journal is None:
+            return
+        held = getattr(self._batch, "events", None)
+        if held is not None:
+            held.append(event)
             return
         try:
             self.journal.append([event])
@@ -277,19 +301,21 @@ class Dispatcher:
             return None
         return self.journal.task(task_id)
 
-    def retry(self, task_id: str) -> str:
+    def retry(self, task_id: str, known: dict[str, Any] | None = None) -> str:
         """Run task ``task_id`` again with the same arguments; returns the id that will run.
 
         The one retry rule, for the window and the command line alike: when a kept
         message exists (recovery kept an interrupted task's, or a consumer kept one it
         could not run) that message goes back on the queue, the original bytes with the
         same id; otherwise a new task is enqueued with the arguments the journal recorded.
+        ``known``: the task's summary when the caller has read it already (``args`` and
+        ``kwargs`` decoded, as ``Journal.task`` gives them), as a bulk retry has.
         """
         storage = self.huey.storage
         kept = self._guarded(lambda: find_kept(storage, task_id))  # None: nothing kept
         if kept is not None:
             return self._rerun_kept(kept)
-        record = self._known(task_id)
+        record = known if known is not None else self._known(task_id)
         if record is None:
             raise UserError(
                 f"No task {task_id!r} in the journal; only tasks it has seen can be retried."
@@ -323,9 +349,11 @@ class Dispatcher:
             raise UserError(f"Task {kept.task_id} has already been re-run.")
         return kept.task_id
 
-    def revoke(self, task_id: str) -> None:
-        """Revoke a pending or scheduled task: the consumer will skip it."""
-        record = self._known(task_id)
+    def revoke(self, task_id: str, known: dict[str, Any] | None = None) -> None:
+        """Revoke a pending or scheduled task: the consumer will skip it.
+
+        ``known``: the task's summary when the caller has read it already."""
+        record = known if known is not None else self._known(task_id)
         if record is not None and record["state"] in FINAL_STATES:
             raise UserError(f"Task {task_id} has already ended ({label(record['state'])}).")
         if record is not None and record["state"] == EXECUTING:

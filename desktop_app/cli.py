@@ -569,6 +569,9 @@ def cmd_show(ns: argparse.Namespace) -> int:
         print(f"  duration: {info['duration']:.3f}s")
     if info.get("worker"):
         print(f"  worker: {info['worker']} (pid {info.get('pid')})")
+    for key in ("retry_of", "retried_as"):
+        if info.get(key):
+            print(f"  {key.replace('_', ' ')}: {info[key]}")
     if info.get("result") is not None or info.get("result_preview"):
         if ns.full and info.get("result") is not None:
             print(f"  result: {json.dumps(info['result'], ensure_ascii=False)}")

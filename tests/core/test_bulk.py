@@ -18,9 +18,10 @@ from desktop_app.core.bulk import (
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import NewEvent
-from desktop_app.core.recorder import encode_call
-from desktop_app.core.states import COMPLETE, ENQUEUED, ERROR, EXECUTING, REVOKED
+from desktop_app.core.states import COMPLETE, ENQUEUED, ERROR, REVOKED
 from tests import redis_server as _redis
+from tests.helpers import failed_tasks as failed
+from tests.helpers import task_name as full_name
 
 redis_server = _redis.redis_server
 redis_url = _redis.redis_url
@@ -49,24 +50,6 @@ def desk(request, huey, journal):
     yield rhuey, rjournal, Dispatcher(rhuey, rjournal)
     rjournal.close()
     rhuey.storage.pool.disconnect()
-
-
-def failed(journal, name: str, n: int, ts: float, error: str = "it broke", start: int = 0):
-    """Journal ``n`` tasks of ``name`` that ran and failed at ``ts``; their ids."""
-    short = name.rsplit(".", 1)[-1]
-    ids = [f"{short}-{start + i:05d}" for i in range(n)]
-    events = []
-    for i, task_id in enumerate(ids):
-        call = encode_call((start + i,), {})
-        events.append(NewEvent(ENQUEUED, task_id, name, ts=ts - 2, data=call))
-        events.append(NewEvent(EXECUTING, task_id, name, ts=ts - 1))
-        events.append(NewEvent(ERROR, task_id, name, ts=ts, data={"error": error}))
-    journal.append(events)
-    return ids
-
-
-def full_name(huey, short: str) -> str:
-    return next(n for n in huey._registry._registry if n.endswith("." + short))
 
 
 def queued_ids(huey) -> list[str]:

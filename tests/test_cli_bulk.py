@@ -26,7 +26,7 @@ def produce(env, code: str) -> list[str]:
 
 def run_consumer_until(env, done) -> None:
     """A real consumer runs the queue until ``done(status)`` holds, then stops."""
-    consumer = Consumer(env, "--workers", "2")
+    consumer = Consumer(env, "--workers", "2", "--no-periodic")  # no stray tidy_temp_files
     try:
         wait_until(lambda: done(cli_json(env, "status")), what="the consumer to get there")
     finally:

@@ -247,7 +247,7 @@ class BulkAction:
         retried: dict[str, str] = {}
         if self.action == RETRY:
             retried = self.journal.retries_of([r["task_id"] for r in rows])
-        with self.dispatcher.journal_batch():
+        with self.dispatcher.batch():
             for row in rows:
                 task_id = row["task_id"]
                 progress.done += 1

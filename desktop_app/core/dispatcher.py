@@ -13,6 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from huey import Huey
@@ -21,7 +22,7 @@ from huey.registry import Message
 from huey.utils import normalize_time
 
 from desktop_app.core import django_tasks, jsonsafe
-from desktop_app.core.backends import waiting_for
+from desktop_app.core.backends import enqueue_many, waiting_for
 from desktop_app.core.backends.waiting import QUEUE, Waiting, WaitingMessages
 from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
@@ -87,6 +88,14 @@ def _check_priority(priority: Any) -> float | int:
     return priority
 
 
+@dataclass
+class _Held:
+    """What ``Dispatcher.batch`` holds back: messages to write, events to journal."""
+
+    puts: list[tuple[Any, bytes]] = field(default_factory=list)
+    events: list[NewEvent] = field(default_factory=list)
+
+
 class Dispatcher:
     """Puts work on a Huey queue and records what it did in the journal."""
 
@@ -110,29 +119,46 @@ class Dispatcher:
         return guarded(call, self._where, on_busy=self.on_busy)
 
     @contextlib.contextmanager
-    def journal_batch(self) -> Iterator[None]:
-        """Hold this thread's journal events and append them in one batch at the end.
+    def batch(self) -> Iterator[None]:
+        """Hold this thread's queue writes and journal events; write them at the end, the
+        messages in one storage write and the events in one journal batch.
 
-        For bulk actions: one journal transaction per chunk instead of one per task.  A
-        failure to append is raised (the caller must stop: the batch's links such as
-        ``retry_of`` are what keeps a bulk retry from running a task twice).
+        For bulk actions: a write per chunk instead of two per task.  Messages are
+        written whatever the block raised (each was checked and counted as queued), and
+        journalled after.  A failure to write them drops their events (nothing was
+        queued) and is raised; a failure to journal is raised too: the chunk's links
+        (``retry_of``) are what keeps a bulk retry from queueing a task twice.
         """
-        held: list[NewEvent] = []
-        self._batch.events = held
+        held = _Held()
+        self._batch.held = held
         try:
             yield
         finally:
-            self._batch.events = None
-            if held and self.journal is not None:
-                self.journal.append(held)
+            self._batch.held = None
+            self._write_held(held)
+
+    def _write_held(self, held: _Held) -> None:
+        messages = [(data, task.priority) for task, data in held.puts]
+        try:
+            self._guarded(lambda: enqueue_many(self.huey, messages))
+        except BaseException:
+            lost = {task.id for task, _ in held.puts}
+            held.events = [e for e in held.events if e.task_id not in lost]
+            if held.events and self.journal is not None:
+                self.journal.append(held.events)
+            raise
+        for task, _ in held.puts:
+            self.huey._emit(S.SIGNAL_ENQUEUED, task)
+        if held.events and self.journal is not None:
+            self.journal.append(held.events)
 
     def _record(self, event: NewEvent) -> None:
         """Journal an event; a journal failure never loses the job that was queued."""
         if self.journal is None:
             return
-        held = getattr(self._batch, "events", None)
+        held = getattr(self._batch, "held", None)
         if held is not None:
-            held.append(event)
+            held.events.append(event)
             return
         try:
             self.journal.append([event])
@@ -276,6 +302,10 @@ class Dispatcher:
             raise UserError(
                 f"{short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
             ) from None
+        held = getattr(self._batch, "held", None)
+        if held is not None:  # written with the rest of the batch (``batch``)
+            held.puts.append((task, data))
+            return
         self._guarded(lambda: huey.storage.enqueue(data, task.priority))
         huey._emit(S.SIGNAL_ENQUEUED, task)
 

@@ -185,3 +185,29 @@ def test_bulk_retry_by_ids_goes_through_the_single_rule(desk):
     result = BulkAction(dispatcher, RETRY, Selection(task_ids=(*ids, pending))).run()
     assert (result.acted, result.refused) == (3, 1)
     assert "still pending" in result.reasons[0][1]
+
+
+def test_a_priority_redis_queue_gets_the_chunk_in_order_with_priorities(redis_url):
+    from huey import PriorityRedisHuey
+
+    from desktop_app.core.backends.redis.journal import RedisJournal
+
+    huey = PriorityRedisHuey("bulk-prio", url=redis_url)
+
+    @huey.task(priority=5)
+    def urgent(n: int) -> None:
+        pass
+
+    journal = RedisJournal(huey.storage.pool, name="bulk-prio")
+    try:
+        dispatcher = Dispatcher(huey, journal)
+        ids = failed(journal, full_name(huey, "urgent"), 4, time.time() - 10)
+        result = BulkAction(dispatcher, RETRY, Selection(state=ERROR)).run()
+        assert result.acted == 4
+        pending = huey.pending()
+        assert [m.args[0] for m in pending] == [0, 1, 2, 3]  # the order they failed in
+        assert {m.priority for m in pending} == {5}
+        assert sorted(journal.retries_of(ids).values()) == sorted(m.id for m in pending)
+    finally:
+        journal.close()
+        huey.storage.pool.disconnect()

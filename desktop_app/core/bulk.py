@@ -245,8 +245,11 @@ class BulkAction:
     def _chunk(self, rows: list[dict[str, Any]], progress: BulkProgress) -> None:
         """One chunk: each task through the single action, the chunk journalled at once."""
         retried: dict[str, str] = {}
+        kept: set[str] = set()
         if self.action == RETRY:
-            retried = self.journal.retries_of([r["task_id"] for r in rows])
+            ids = [r["task_id"] for r in rows]
+            retried = self.journal.retries_of(ids)
+            kept = self.dispatcher.kept_among(ids)
         with self.dispatcher.batch():
             for row in rows:
                 task_id = row["task_id"]
@@ -258,7 +261,7 @@ class BulkAction:
                     # a task not in the journal: the single rule says so
                     known = None if row.get("state") is None else _decoded(row)
                     if self.action == RETRY:
-                        self.dispatcher.retry(task_id, known)
+                        self.dispatcher.retry(task_id, known, kept=task_id in kept)
                     else:
                         self.dispatcher.revoke(task_id, known)
                 except UserError as exc:

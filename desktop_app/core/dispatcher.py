@@ -28,7 +28,14 @@ from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import Journal, NewEvent
-from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
+from desktop_app.core.kept import (
+    INTERRUPTED_TABLE,
+    REASONS,
+    KeptMessage,
+    find_kept,
+    kept_among,
+    requeue,
+)
 from desktop_app.core.liveness import Liveness, host_name
 from desktop_app.core.paths import queue_location
 from desktop_app.core.recorder import encode_call
@@ -331,7 +338,7 @@ class Dispatcher:
             return None
         return self.journal.task(task_id)
 
-    def retry(self, task_id: str, known: dict[str, Any] | None = None) -> str:
+    def retry(self, task_id: str, known: dict[str, Any] | None = None, kept: bool = True) -> str:
         """Run task ``task_id`` again with the same arguments; returns the id that will run.
 
         The one retry rule, for the window and the command line alike: when a kept
@@ -339,12 +346,14 @@ class Dispatcher:
         could not run) that message goes back on the queue, the original bytes with the
         same id; otherwise a new task is enqueued with the arguments the journal recorded.
         ``known``: the task's summary when the caller has read it already (``args`` and
-        ``kwargs`` decoded, as ``Journal.task`` gives them), as a bulk retry has.
+        ``kwargs`` decoded, as ``Journal.task`` gives them), as a bulk retry has;
+        ``kept`` False: the caller has looked (``kept_among``) and no message is kept.
         """
         storage = self.huey.storage
-        kept = self._guarded(lambda: find_kept(storage, task_id))  # None: nothing kept
-        if kept is not None:
-            return self._rerun_kept(kept)
+        if kept:
+            message = self._guarded(lambda: find_kept(storage, task_id))  # None: none kept
+            if message is not None:
+                return self._rerun_kept(message)
         record = known if known is not None else self._known(task_id)
         if record is None:
             raise UserError(
@@ -365,6 +374,11 @@ class Dispatcher:
         return self.submit(
             record["task_name"], args, kwargs, priority=record["priority"], retry_of=task_id
         )
+
+    def kept_among(self, task_ids: list[str]) -> set[str]:
+        """Which of these tasks have a kept message (``retry`` re-runs those as they are)."""
+        storage = self.huey.storage
+        return self._guarded(lambda: kept_among(storage, task_ids))
 
     def _rerun_kept(self, kept: KeptMessage) -> str:
         data: dict[str, Any] = {"requested": True, "reason": REASONS[kept.table]}

@@ -18,7 +18,7 @@ from desktop_app.core.bulk import (
 from desktop_app.core.dispatcher import Dispatcher
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import NewEvent
-from desktop_app.core.states import COMPLETE, ENQUEUED, ERROR, REVOKED
+from desktop_app.core.states import COMPLETE, ENQUEUED, ERROR, EXECUTING, REVOKED
 from tests import redis_server as _redis
 from tests.helpers import failed_tasks as failed
 from tests.helpers import task_name as full_name
@@ -211,3 +211,30 @@ def test_a_priority_redis_queue_gets_the_chunk_in_order_with_priorities(redis_ur
     finally:
         journal.close()
         huey.storage.pool.disconnect()
+
+
+def test_an_interrupted_task_with_a_kept_message_is_re_run_as_itself_once(huey, journal):
+    """The single rule's kept-message path, looked for once per chunk (SQLite)."""
+    from desktop_app.core.kept import INTERRUPTED_TABLE, ensure_tables
+    from desktop_app.core.states import INTERRUPTED
+
+    add = full_name(huey, "add")
+    task = huey.test_tasks["add"].s(4, 5)
+    ensure_tables(huey.storage)
+    huey.storage.sql(
+        f"INSERT INTO {INTERRUPTED_TABLE} (queue, task_id, task_name, data, interrupted_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (huey.storage.name, task.id, add, huey.serialize_task(task), time.time()),
+        commit=True,
+    )
+    journal.append([NewEvent(EXECUTING, task.id, add), NewEvent(INTERRUPTED, task.id, add)])
+    ids = failed(journal, add, 3, time.time() - 10)
+    dispatcher = Dispatcher(huey, journal)
+    result = BulkAction(dispatcher, RETRY, Selection()).run()
+    assert result.acted == 4
+    queued = queued_ids(huey)
+    assert task.id in queued and len(queued) == 4  # the same id, and three new tasks
+    assert journal.task(task.id)["state"] == ENQUEUED
+    again = BulkAction(dispatcher, RETRY, Selection()).run()
+    assert (again.acted, again.skipped) == (0, 3) and len(queued_ids(huey)) == 4
+    assert sorted(journal.retries_of(ids)) == ids

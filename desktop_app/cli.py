@@ -718,6 +718,11 @@ def cmd_bulk(ns: argparse.Namespace) -> int:
     if len(ns.id) == 1 and not ns.dry_run:
         ns.id = ns.id[0]
         return _act_on_one(ns)
+    if ns.command == "retry" and ns.redis and not ns.dry_run:
+        raise UserError(
+            "Retrying in bulk needs the tasks' code, so their module: use --huey (--redis "
+            "attaches without project code; --dry-run shows what would be retried)."
+        )
     target, journal = _load(ns)
     catalogue = Catalogue(target.huey)
     task_name = None

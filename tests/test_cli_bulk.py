@@ -90,6 +90,10 @@ def test_bulk_revoke_of_what_waits(env):
         (("retry", "abcd1234", "--state", "failed"), "Give either task ids or a filter"),
         (("retry", "--since", "1h", "--until", "2h"), "comes after --until 2h; swap them"),
         (("retry", "--state", "failed", "--show", "0", "--dry-run"), "must be between 1"),
+        (
+            ("retry", "--state", "failed", "--redis", "redis://127.0.0.1:1/0"),
+            "Retrying in bulk needs the tasks' code",
+        ),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(env, args, said):

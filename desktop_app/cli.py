@@ -248,16 +248,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for name, help_text in (
-        ("retry", "enqueue a finished task again with the same arguments"),
-        ("revoke", "revoke a pending or scheduled task"),
+        ("retry", "enqueue finished tasks again with the same arguments (one, or in bulk)"),
+        ("revoke", "revoke pending or scheduled tasks (one, or in bulk)"),
         ("restore", "undo a revoke"),
         ("run-now", "run a delayed or scheduled task as soon as a worker is free"),
     ):
         action = sub.add_parser(name, help=help_text)
         _add_target(action)
-        action.add_argument("id", help="the task id (or an unambiguous prefix of it)")
+        if name in ("retry", "revoke"):
+            _add_bulk(action)
+        else:
+            action.add_argument("id", help="the task id (or an unambiguous prefix of it)")
         action.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _add_bulk(parser: argparse.ArgumentParser) -> None:
+    """``retry`` and ``revoke``: task ids, or a filter of the journal's tasks."""
+    parser.add_argument(
+        "id", nargs="*", help="task ids (or unambiguous prefixes); or give a filter instead"
+    )
+    parser.add_argument("--state", metavar="STATE", help="only tasks in this state (failed...)")
+    parser.add_argument("--task", metavar="NAME", help="only tasks of this task")
+    parser.add_argument(
+        "--since", metavar="WHEN", help="that reached their state since: 1h, 30m, 2d or a time"
+    )
+    parser.add_argument("--until", metavar="WHEN", help="... and until: the same forms")
+    parser.add_argument("--text", metavar="TEXT", help="whose id, arguments or error hold TEXT")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="say how many and which, and change nothing"
+    )
+    parser.add_argument(
+        "--show",
+        type=_workers,
+        default=20,
+        metavar="N",
+        help="with --dry-run: list the first N tasks (default 20, at most 64)",
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -542,6 +569,9 @@ def cmd_show(ns: argparse.Namespace) -> int:
         print(f"  duration: {info['duration']:.3f}s")
     if info.get("worker"):
         print(f"  worker: {info['worker']} (pid {info.get('pid')})")
+    for key in ("retry_of", "retried_as"):
+        if info.get(key):
+            print(f"  {key.replace('_', ' ')}: {info[key]}")
     if info.get("result") is not None or info.get("result_preview"):
         if ns.full and info.get("result") is not None:
             print(f"  result: {json.dumps(info['result'], ensure_ascii=False)}")
@@ -625,6 +655,13 @@ def cmd_tasks(ns: argparse.Namespace) -> int:
 
 
 def cmd_action(ns: argparse.Namespace) -> int:
+    """retry, revoke, restore, run-now (retry and revoke also in bulk)."""
+    if ns.command in ("retry", "revoke"):
+        return cmd_bulk(ns)
+    return _act_on_one(ns)
+
+
+def _act_on_one(ns: argparse.Namespace) -> int:
     from desktop_app.core.dispatcher import Dispatcher
     from desktop_app.core.inspector import Inspector
 
@@ -650,6 +687,120 @@ def cmd_action(ns: argparse.Namespace) -> int:
     else:
         print(result["id"])
     return EXIT_OK
+
+
+_FILTERS = ("state", "task", "since", "until", "text")
+
+
+def cmd_bulk(ns: argparse.Namespace) -> int:
+    """``retry`` / ``revoke``: one id as before, or many ids or a filter in bulk."""
+    import signal
+
+    from desktop_app.core.bulk import BulkAction, Selection, check_state, parse_when
+    from desktop_app.core.catalogue import Catalogue
+    from desktop_app.core.dispatcher import Dispatcher
+    from desktop_app.core.errors import UserError
+    from desktop_app.core.inspector import Inspector
+
+    filtered = [f for f in _FILTERS if getattr(ns, f) is not None]
+    if filtered and ns.id:
+        raise UserError(f"Give either task ids or a filter (--{filtered[0]}), not both.")
+    if not filtered and not ns.id:
+        raise UserError(
+            f"Give a task id, or a filter of the tasks to {ns.command}: --state, --task, "
+            "--since, --until or --text."
+        )
+    state = check_state(ns.command, ns.state)
+    since = None if ns.since is None else parse_when(ns.since)
+    until = None if ns.until is None else parse_when(ns.until)
+    if since is not None and until is not None and since > until:
+        raise UserError(f"--since {ns.since} comes after --until {ns.until}; swap them.")
+    if len(ns.id) == 1 and not ns.dry_run:
+        ns.id = ns.id[0]
+        return _act_on_one(ns)
+    if ns.command == "retry" and ns.redis and not ns.dry_run:
+        raise UserError(
+            "Retrying in bulk needs the tasks' code, so their module: use --huey (--redis "
+            "attaches without project code; --dry-run shows what would be retried)."
+        )
+    target, journal = _load(ns)
+    catalogue = Catalogue(target.huey)
+    task_name = None
+    if ns.task is not None:
+        # with --redis no task is registered here: the name is taken as the journal has it
+        task_name = catalogue.get(ns.task).name if list(catalogue) else ns.task
+    inspector = Inspector(target.huey, journal, target.spec)
+    ids = tuple(inspector.resolve_id(i, must_exist=ns.command != "retry") for i in ns.id)
+    dispatcher = Dispatcher(target.huey, journal, catalogue, on_busy=_busy_notice)
+    selection = Selection(ids, state, task_name, ns.text or "", since, until)
+    bulk = BulkAction(dispatcher, ns.command, selection)
+    total = bulk.count()
+    if ns.dry_run:
+        shown = bulk.preview(ns.show)
+        _print_dry_run(ns, selection, total, shown)
+        return EXIT_OK
+    stop: list[bool] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    try:  # Ctrl+C stops between chunks: what was done is done whole and journalled
+        result = bulk.run(total, on_progress=_bulk_progress(ns), cancelled=lambda: bool(stop))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if ns.json:
+        _print_json(
+            {
+                "action": ns.command,
+                "total": result.total,
+                "done": result.acted,
+                "skipped": result.skipped,
+                "refused": result.refused,
+                "refusals": [{"id": i, "reason": r} for i, r in result.reasons],
+                "cancelled": result.cancelled,
+            }
+        )
+    else:
+        print(result.summary())
+    return 130 if result.cancelled else EXIT_OK
+
+
+def _bulk_progress(ns: argparse.Namespace) -> Any:
+    """Progress on stderr while a terminal watches (nothing for scripts)."""
+    if ns.json or not sys.stderr.isatty():
+        return None
+
+    def report(p: Any) -> None:
+        end = "\n" if p.finished else ""
+        print(f"\r{p.done:,} of {p.total:,}", end=end, file=sys.stderr, flush=True)
+
+    return report
+
+
+def _print_dry_run(ns: argparse.Namespace, selection: Any, total: int, shown: list) -> None:
+    from desktop_app.core.states import label
+
+    if ns.json:
+        _print_json(
+            {
+                "action": ns.command,
+                "dry_run": True,
+                "total": total,
+                "tasks": [
+                    {k: r.get(k) for k in ("task_id", "task_name", "state", "state_ts", "error")}
+                    for r in shown
+                ],
+            }
+        )
+        return
+    verb = "retry" if ns.command == "retry" else "revoke"
+    print(f"Would {verb} {total:,} task{'s' if total != 1 else ''} ({selection.describe()}):")
+    for r in shown:
+        name = (r.get("task_name") or "?").rsplit(".", 1)[-1]
+        error = _shorten(r.get("error") or "", 60)
+        print(
+            f"  {r['task_id']}  {name}  {label(r.get('state')) or 'unknown'}  "
+            f"{_when(r.get('state_ts'))}  {error}".rstrip()
+        )
+    if total > len(shown):
+        print(f"  ... and {total - len(shown):,} more")
 
 
 def cmd_consumer(ns: argparse.Namespace) -> int:

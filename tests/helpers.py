@@ -92,3 +92,28 @@ class Consumer:
                 self.proc.wait()
         self._out.close()
         return self.proc.returncode
+
+
+def task_name(huey: Any, short: str) -> str:
+    """The full registered name of the task ``short`` of ``huey``."""
+    return next(n for n in huey._registry._registry if n.endswith("." + short))
+
+
+def failed_tasks(
+    journal: Any, name: str, n: int, ts: float, error: str = "it broke", start: int = 0
+) -> list[str]:
+    """Journal ``n`` tasks of ``name`` (arguments ``start``, ``start + 1``...) that ran
+    and failed at ``ts``, as a consumer would have; their ids."""
+    from desktop_app.core.journal import ENQUEUED, ERROR, EXECUTING, NewEvent
+    from desktop_app.core.recorder import encode_call
+
+    short = name.rsplit(".", 1)[-1]
+    ids = [f"{short}-{start + i:05d}" for i in range(n)]
+    events = []
+    for i, task_id in enumerate(ids):
+        call = encode_call((start + i,), {})
+        events.append(NewEvent(ENQUEUED, task_id, name, ts=ts - 2, data=call))
+        events.append(NewEvent(EXECUTING, task_id, name, ts=ts - 1))
+        events.append(NewEvent(ERROR, task_id, name, ts=ts, data={"error": error}))
+    journal.append(events)
+    return ids

@@ -6,11 +6,14 @@ so a bad call is refused with a sentence and nothing half-valid is ever enqueued
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from huey import Huey
@@ -19,13 +22,20 @@ from huey.registry import Message
 from huey.utils import normalize_time
 
 from desktop_app.core import django_tasks, jsonsafe
-from desktop_app.core.backends import waiting_for
+from desktop_app.core.backends import enqueue_many, waiting_for
 from desktop_app.core.backends.waiting import QUEUE, Waiting, WaitingMessages
 from desktop_app.core.catalogue import Catalogue, TaskInfo
 from desktop_app.core.convert import bind_arguments
 from desktop_app.core.errors import UserError
 from desktop_app.core.journal import Journal, NewEvent
-from desktop_app.core.kept import INTERRUPTED_TABLE, REASONS, KeptMessage, find_kept, requeue
+from desktop_app.core.kept import (
+    INTERRUPTED_TABLE,
+    REASONS,
+    KeptMessage,
+    find_kept,
+    kept_among,
+    requeue,
+)
 from desktop_app.core.liveness import Liveness, host_name
 from desktop_app.core.paths import queue_location
 from desktop_app.core.recorder import encode_call
@@ -85,6 +95,14 @@ def _check_priority(priority: Any) -> float | int:
     return priority
 
 
+@dataclass
+class _Held:
+    """What ``Dispatcher.batch`` holds back: messages to write, events to journal."""
+
+    puts: list[tuple[Any, bytes]] = field(default_factory=list)
+    events: list[NewEvent] = field(default_factory=list)
+
+
 class Dispatcher:
     """Puts work on a Huey queue and records what it did in the journal."""
 
@@ -101,14 +119,53 @@ class Dispatcher:
         self.catalogue = catalogue or Catalogue(huey)
         self.on_busy = on_busy
         self._where = queue_location(huey)
+        self._batch = threading.local()  # events held by ``journal_batch``, per thread
 
     def _guarded(self, call: Callable[[], T]) -> T:
         """One storage transaction, retried while the queue is busy."""
         return guarded(call, self._where, on_busy=self.on_busy)
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold this thread's queue writes and journal events; write them at the end, the
+        messages in one storage write and the events in one journal batch.
+
+        For bulk actions: a write per chunk instead of two per task.  Messages are
+        written whatever the block raised (each was checked and counted as queued), and
+        journalled after.  A failure to write them drops their events (nothing was
+        queued) and is raised; a failure to journal is raised too: the chunk's links
+        (``retry_of``) are what keeps a bulk retry from queueing a task twice.
+        """
+        held = _Held()
+        self._batch.held = held
+        try:
+            yield
+        finally:
+            self._batch.held = None
+            self._write_held(held)
+
+    def _write_held(self, held: _Held) -> None:
+        messages = [(data, task.priority) for task, data in held.puts]
+        try:
+            self._guarded(lambda: enqueue_many(self.huey, messages))
+        except BaseException:
+            lost = {task.id for task, _ in held.puts}
+            held.events = [e for e in held.events if e.task_id not in lost]
+            if held.events and self.journal is not None:
+                self.journal.append(held.events)
+            raise
+        for task, _ in held.puts:
+            self.huey._emit(S.SIGNAL_ENQUEUED, task)
+        if held.events and self.journal is not None:
+            self.journal.append(held.events)
+
     def _record(self, event: NewEvent) -> None:
         """Journal an event; a journal failure never loses the job that was queued."""
         if self.journal is None:
+            return
+        held = getattr(self._batch, "held", None)
+        if held is not None:
+            held.events.append(event)
             return
         try:
             self.journal.append([event])
@@ -252,6 +309,10 @@ class Dispatcher:
             raise UserError(
                 f"{short_name}: the arguments cannot be stored ({type(exc).__name__}: {exc})."
             ) from None
+        held = getattr(self._batch, "held", None)
+        if held is not None:  # written with the rest of the batch (``batch``)
+            held.puts.append((task, data))
+            return
         self._guarded(lambda: huey.storage.enqueue(data, task.priority))
         huey._emit(S.SIGNAL_ENQUEUED, task)
 
@@ -277,19 +338,23 @@ class Dispatcher:
             return None
         return self.journal.task(task_id)
 
-    def retry(self, task_id: str) -> str:
+    def retry(self, task_id: str, known: dict[str, Any] | None = None, kept: bool = True) -> str:
         """Run task ``task_id`` again with the same arguments; returns the id that will run.
 
         The one retry rule, for the window and the command line alike: when a kept
         message exists (recovery kept an interrupted task's, or a consumer kept one it
         could not run) that message goes back on the queue, the original bytes with the
         same id; otherwise a new task is enqueued with the arguments the journal recorded.
+        ``known``: the task's summary when the caller has read it already (``args`` and
+        ``kwargs`` decoded, as ``Journal.task`` gives them), as a bulk retry has;
+        ``kept`` False: the caller has looked (``kept_among``) and no message is kept.
         """
         storage = self.huey.storage
-        kept = self._guarded(lambda: find_kept(storage, task_id))  # None: nothing kept
-        if kept is not None:
-            return self._rerun_kept(kept)
-        record = self._known(task_id)
+        if kept:
+            message = self._guarded(lambda: find_kept(storage, task_id))  # None: none kept
+            if message is not None:
+                return self._rerun_kept(message)
+        record = known if known is not None else self._known(task_id)
         if record is None:
             raise UserError(
                 f"No task {task_id!r} in the journal; only tasks it has seen can be retried."
@@ -310,6 +375,11 @@ class Dispatcher:
             record["task_name"], args, kwargs, priority=record["priority"], retry_of=task_id
         )
 
+    def kept_among(self, task_ids: list[str]) -> set[str]:
+        """Which of these tasks have a kept message (``retry`` re-runs those as they are)."""
+        storage = self.huey.storage
+        return self._guarded(lambda: kept_among(storage, task_ids))
+
     def _rerun_kept(self, kept: KeptMessage) -> str:
         data: dict[str, Any] = {"requested": True, "reason": REASONS[kept.table]}
         if kept.table == INTERRUPTED_TABLE:
@@ -323,9 +393,11 @@ class Dispatcher:
             raise UserError(f"Task {kept.task_id} has already been re-run.")
         return kept.task_id
 
-    def revoke(self, task_id: str) -> None:
-        """Revoke a pending or scheduled task: the consumer will skip it."""
-        record = self._known(task_id)
+    def revoke(self, task_id: str, known: dict[str, Any] | None = None) -> None:
+        """Revoke a pending or scheduled task: the consumer will skip it.
+
+        ``known``: the task's summary when the caller has read it already."""
+        record = known if known is not None else self._known(task_id)
         if record is not None and record["state"] in FINAL_STATES:
             raise UserError(f"Task {task_id} has already ended ({label(record['state'])}).")
         if record is not None and record["state"] == EXECUTING:

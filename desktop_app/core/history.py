@@ -47,7 +47,8 @@ SORT_COLUMNS = frozenset(
 
 @dataclass(frozen=True)
 class TaskQuery:
-    """Which tasks to show: one state (or all), one task name (or all), free text; and in
+    """Which tasks to show: one state (or all), one task name (or all), free text, those
+    that reached their state since a moment (``since``, a timestamp, or None); and in
     which order (``order``: a column of ``SORT_COLUMNS``, or None for creation order)."""
 
     state: str | None = None
@@ -55,6 +56,7 @@ class TaskQuery:
     text: str = ""
     order: str | None = None
     descending: bool = True
+    since: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_text(self.text))
@@ -77,13 +79,15 @@ class TaskQuery:
     @property
     def counted(self) -> bool:
         """Whether the number of matches is known without a scan."""
-        return not self.text and self.task_name is None
+        return not self.text and self.task_name is None and self.since is None
 
     def matches(self, row: dict[str, Any]) -> bool:
         """The same test as the SQL, for rows that arrive live."""
         if self.state is not None and row.get("state") != self.state:
             return False
         if self.task_name is not None and row.get("task_name") != self.task_name:
+            return False
+        if self.since is not None and (row.get("state_ts") or 0) < self.since:
             return False
         if self.text:
             needle = self.text.translate(_ASCII_LOWER)
@@ -101,6 +105,9 @@ class TaskQuery:
         if self.task_name is not None:
             clauses.append("task_name = ?")
             args.append(self.task_name)
+        if self.since is not None:
+            clauses.append("state_ts >= ?")
+            args.append(self.since)
         if self.text:
             pattern = "%" + _escape(self.text) + "%"
             clauses.append(

@@ -469,6 +469,8 @@ class Inspector:
             if record["args_exact"]:
                 out["args"], out["kwargs"] = record["args"], record["kwargs"]
             out["error"], out["traceback"] = record["error"], record["traceback"]
+            # the task that retried this one, if any (the link back from ``retry_of``)
+            out["retried_as"] = self.journal.retries_of([task_id]).get(task_id)
             gone = Liveness(self.journal, host_name()).interrupted(record)
             if gone is not None:
                 out["state"] = INTERRUPTED

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS tasks (
 DROP INDEX IF EXISTS tasks_state;
 CREATE INDEX IF NOT EXISTS tasks_state_id ON tasks (state);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks (task_name);
+-- Which tasks retry which: a bulk retry skips a task that has a retry already.
+CREATE INDEX IF NOT EXISTS tasks_retry_of ON tasks (retry_of) WHERE retry_of IS NOT NULL;
 CREATE TABLE IF NOT EXISTS consumers (
     consumer_id TEXT PRIMARY KEY,
     host TEXT,
@@ -498,6 +500,36 @@ class Journal(abc.ABC):
         waiting state (pending, scheduled, retrying, revoked), in a stable order from
         position ``after`` (None: the start); and the position to go on from, None at
         the end.  For walking round a large history a batch at a time."""
+
+    # -- selections for bulk actions -------------------------------------------------
+    @abc.abstractmethod
+    def task_mark(self) -> Any:
+        """The creation position of the newest task now: a selection fixed at it
+        (``task_page``'s ``upto``) leaves out tasks made later, such as its own retries."""
+
+    @abc.abstractmethod
+    def task_page(
+        self,
+        states: Collection[str],
+        *,
+        task_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        upto: Any = None,
+        after: Any = None,
+        limit: int = 500,
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """Summary rows (as ``tasks_by_ids`` gives them) of tasks now in one of
+        ``states`` (all ended, or all waiting), of task ``task_name``, that reached that
+        state between ``since`` and ``until`` and were made at or before ``upto``, in a
+        stable order from position ``after`` (None: the start); and the position to go
+        on from, None at the end.  A page may hold fewer rows than ``limit`` before the
+        end (what it read did not match)."""
+
+    @abc.abstractmethod
+    def retries_of(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """For each of these tasks that a later task was journalled as a retry of
+        (``retry_of``): that task's id (the latest one)."""
 
     # -- consumers and workers -------------------------------------------------------
     @abc.abstractmethod
@@ -1004,6 +1036,57 @@ class SqliteJournal(Journal):
         )
         found = [{"task_id": r[1], "task_name": r[2], "state_ts": r[3]} for r in rows]
         return found, (rows[-1][0] if len(rows) == limit else None)
+
+    def task_mark(self) -> int:
+        return self._conn().execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
+
+    def task_page(
+        self,
+        states: Collection[str],
+        *,
+        task_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        upto: Any = None,
+        after: Any = None,
+        limit: int = 500,
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """By creation order (rowid) from ``after``: a range of the primary key, each
+        page picking up where the last stopped, however long the history."""
+        states = list(states)
+        clauses = [f"state IN ({','.join('?' * len(states))})", "rowid > ?"]
+        args: list[Any] = [*states, after or 0]
+        for clause, value in (
+            ("rowid <= ?", upto),
+            ("task_name = ?", task_name),
+            ("state_ts >= ?", since),
+            ("state_ts <= ?", until),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        cur = self._conn().execute(
+            f"SELECT rowid AS seq, * FROM tasks WHERE {' AND '.join(clauses)} "
+            "ORDER BY rowid LIMIT ?",
+            (*args, limit),
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        return rows, (rows[-1]["seq"] if len(rows) == limit else None)
+
+    def retries_of(self, task_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        conn = self._conn()
+        ids = [i for i in task_ids if i]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                f"SELECT retry_of, task_id FROM tasks WHERE retry_of IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY rowid",
+                chunk,
+            ).fetchall()
+            out.update(rows)
+        return out
 
     def state_counts(self) -> dict[str, int]:
         """Tasks per state, read from the counts the triggers keep (no scan)."""

@@ -106,6 +106,32 @@ def find_kept(storage: Any, task_id: str) -> KeptMessage | None:
     return None
 
 
+def kept_among(storage: Any, task_ids: list[str]) -> set[str]:
+    """Which of these tasks have a kept message (for a bulk retry: one look per chunk
+    instead of one per task; ``find_kept`` then finds each one's)."""
+    ids = [i for i in task_ids if i]
+    if not ids:
+        return set()
+    redis_side = _redis(storage)
+    if redis_side is not None:
+        return redis_side.kept_among(storage, ids)
+    if not isinstance(storage, SqliteStorage):
+        return set()
+    ensure_tables(storage)
+    found: set[str] = set()
+    for table in KEPT_TABLES:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = storage.sql(
+                f"SELECT DISTINCT task_id FROM {table} WHERE queue = ? AND task_id IN "
+                f"({','.join('?' * len(chunk))})",
+                (storage.name, *chunk),
+                results=True,
+            )
+            found.update(r[0] for r in rows)
+    return found
+
+
 def requeue(storage: Any, table: str, row_id: int) -> bool:
     """Put a kept message back on the queue, exactly once (False: someone else did).
 

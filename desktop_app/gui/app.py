@@ -75,6 +75,7 @@ class Desk:
         it is killed and what it ran is recorded as interrupted), stop the monitor,
         close the window."""
         self.window.quitting = True
+        self.window.results_panel.runner.cancel_and_wait()  # a bulk action: its chunk ends
         killed = False
         if self.consumer is not None:
             if self.consumer.state in ("starting", "running"):

@@ -52,7 +52,12 @@ class TaskDetails(QWidget):
         self.facts = QLabel()
         self.facts.setObjectName("details-facts")
         self.facts.setWordWrap(True)
-        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        # "retry of" and "retried as" are links to those tasks
+        self.facts.linkActivated.connect(self.show_task)
         self.facts_box = QScrollArea()
         self.facts_box.setObjectName("details-facts-box")
         self.facts_box.setWidgetResizable(True)
@@ -159,9 +164,12 @@ class TaskDetails(QWidget):
                 + (f" ({errors})" if errors else "")
                 + (f" on {ran_on}" if ran_on else "")
             )
-        if info.get("retry_of"):
-            facts.append(f"retry of: {info['retry_of']}")
-        self.facts.setText("<br>".join(_escape(f) for f in facts))
+        lines = [_escape(f) for f in facts]
+        for key, name in (("retry_of", "retry of"), ("retried_as", "retried as")):
+            if info.get(key):
+                other = _escape(str(info[key]))
+                lines.append(f'{name}: <a href="{other}">{other}</a>')
+        self.facts.setText("<br>".join(lines))
         self.tabs.setTabText(0, "Traceback" if info.get("traceback") else "Result")
         if info.get("traceback"):
             self.text.setPlainText(info["traceback"])

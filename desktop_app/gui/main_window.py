@@ -74,7 +74,8 @@ class MainWindow(QMainWindow):
         self.workers_panel = WorkersPanel(self.workers_model, consumer)
         self.workers_panel.watch_pid.connect(self.watch_pid)
         self.workers_panel.message.connect(self.statusBar().showMessage)
-        self.results_panel = TasksPanel(self.tasks_model, catalogue, inspector)
+        self.results_panel = TasksPanel(self.tasks_model, catalogue, inspector, dispatcher)
+        self.results_panel.confirm = lambda question: self.confirm(question)
         # alerts: a tab beside the consumer's output and the charts
         self.alerts_panel = AlertsPanel()
         self.alerts_panel.show_rules(load_rules())
@@ -172,6 +173,8 @@ class MainWindow(QMainWindow):
         edit = QAction("&Edit and resubmit selected task", self, shortcut=QKeySequence("Ctrl+E"))
         edit.triggered.connect(self.details.edit_button.click)
         task.addAction(edit)
+        task.addSeparator()
+        task.addActions(self.results_panel.bulk_actions)  # tasks table: many at once
         task.addSeparator()
         queued = [
             ("Run selected queued tasks &now", "run_now", None),

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSplitter, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from desktop_app.core.bulk import ACTION_STATES, RETRY, REVOKE, BulkAction, Selection
 from desktop_app.core.history import TaskQuery
 from desktop_app.core.states import (
     COMPLETE,
@@ -18,6 +30,7 @@ from desktop_app.core.states import (
     TRANSIENT_STATES,
     label,
 )
+from desktop_app.gui.bulk_runner import BulkBar, BulkRunner
 from desktop_app.gui.details import TaskDetails
 from desktop_app.gui.models import Role
 from desktop_app.gui.panel import Panel, table
@@ -25,6 +38,14 @@ from desktop_app.gui.task_history import TasksModel
 
 FILTER_DELAY_MS = 150  # typing pause after which the tasks filter is applied
 FOLLOW_EVERY_S = 2.0  # a view of a transient state is read again at most this often
+# The "when" filter: tasks that reached their state within the last ... (seconds).
+SINCE_CHOICES = (
+    ("any time", None),
+    ("last 15 minutes", 900),
+    ("last hour", 3600),
+    ("last 24 hours", 86400),
+    ("last 7 days", 7 * 86400),
+)
 
 
 class TasksPanel(Panel):
@@ -32,12 +53,15 @@ class TasksPanel(Panel):
 
     message = Signal(str, int)  # for the status bar: text, milliseconds
 
-    def __init__(self, model: TasksModel, catalogue: Any, inspector: Any) -> None:
+    def __init__(
+        self, model: TasksModel, catalogue: Any, inspector: Any, dispatcher: Any = None
+    ) -> None:
         self.model = model
         # a window on the journal's history, filtered in the store
         self.view = table(
             model, "results-view", (80, 120, 170, 80, 70, 70, 260), sorted_here=False
         )
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         # Sorting by a column runs in the store; no indicator: newest first, live.
         header = self.view.horizontalHeader()
         header.setSortIndicatorShown(True)
@@ -61,9 +85,24 @@ class TasksPanel(Panel):
         self.text_filter = QLineEdit(placeholderText="Filter: id, task, arguments, error")
         self.text_filter.setObjectName("results-filter")
         self.text_filter.setClearButtonEnabled(True)
+        self.since_combo = QComboBox()
+        self.since_combo.setObjectName("since-filter")
+        self.since_combo.setToolTip("Only tasks that reached their state in this time")
+        for text, seconds in SINCE_CHOICES:
+            self.since_combo.addItem(text, seconds)
         t.addWidget(self.state_combo)
         t.addWidget(self.task_combo)
+        t.addWidget(self.since_combo)
         t.addWidget(self.text_filter)
+        # bulk retry and revoke: the selected rows, or every task the filter matches
+        self.confirm: Callable[[str], bool] = self._ask_yes_no  # tests replace it
+        self.runner = BulkRunner(dispatcher)
+        self.bulk_bar = BulkBar(self.runner)
+        header_box = QWidget()
+        h = QVBoxLayout(header_box)
+        h.setContentsMargins(0, 0, 0, 0)
+        h.addWidget(tools)
+        h.addWidget(self.bulk_bar)
         self.details = TaskDetails(inspector)
         self.view.selectionModel().currentRowChanged.connect(self._show_selected)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -71,7 +110,14 @@ class TasksPanel(Panel):
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        super().__init__("Tasks", self.splitter, tools)
+        super().__init__("Tasks", self.splitter, header_box)
+        self.runner.setParent(self)
+        self.runner.counted.connect(self._confirm_bulk)
+        self.runner.finished.connect(self._bulk_finished)
+        self.runner.failed.connect(self._bulk_failed)
+        self.bulk_actions = self._bulk_actions()
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.view.addActions(self.bulk_actions)
         # Typing restarts a short wait; the store is asked once the typing pauses.
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
@@ -80,6 +126,7 @@ class TasksPanel(Panel):
         self.text_filter.textChanged.connect(self._filter_timer.start)
         self.state_combo.currentIndexChanged.connect(self.apply_filter)
         self.task_combo.currentIndexChanged.connect(self.apply_filter)
+        self.since_combo.currentIndexChanged.connect(self.apply_filter)
         self._next_follow = 0.0
 
     def _show_selected(self, current: Any, _previous: Any = None) -> None:
@@ -91,6 +138,7 @@ class TasksPanel(Panel):
         """Ask the store for the tasks that match the state, task and text chosen."""
         self._filter_timer.stop()
         current = self.model.query
+        seconds = self.since_combo.currentData()
         self.model.set_query(
             TaskQuery(
                 state=self.state_combo.currentData(),
@@ -98,8 +146,98 @@ class TasksPanel(Panel):
                 text=self.text_filter.text().strip(),
                 order=current.order,
                 descending=current.descending,
+                since=None if seconds is None else time.time() - seconds,
             )
         )
+
+    # -- bulk retry and revoke -----------------------------------------------------------
+    def _bulk_actions(self) -> list[QAction]:
+        made = []
+        for text, name, call in (
+            ("Retry selected tasks", "retry-selected", lambda: self.bulk_selected(RETRY)),
+            ("Revoke selected tasks", "revoke-selected", lambda: self.bulk_selected(REVOKE)),
+            (
+                "Retry all matching this filter…",
+                "retry-matching",
+                lambda: self.bulk_matching(RETRY),
+            ),
+            (
+                "Revoke all matching this filter…",
+                "revoke-matching",
+                lambda: self.bulk_matching(REVOKE),
+            ),
+        ):
+            action = QAction(text, self)
+            action.setObjectName(name)
+            action.triggered.connect(call)
+            made.append(action)
+        return made
+
+    def selected_ids(self) -> list[str]:
+        """Ids of the tasks selected in the table (rows not read yet are skipped)."""
+        rows = [i.data(Role.ROW) for i in self.view.selectionModel().selectedRows()]
+        return [r["task_id"] for r in rows if r and r.get("task_id")]
+
+    def bulk_selected(self, action: str) -> None:
+        """Retry or revoke the selected rows (after a confirmation)."""
+        ids = self.selected_ids()
+        if not ids:
+            self.message.emit("Select tasks in the table first.", 5000)
+            return
+        self._count(action, Selection(task_ids=tuple(ids)))
+
+    def bulk_matching(self, action: str) -> None:
+        """Retry or revoke every task the filter matches (after a confirmation)."""
+        query = self.model.query
+        if query.state is not None and query.state not in ACTION_STATES[action]:
+            verb = "retried" if action == RETRY else "revoked"
+            words = ", ".join(label(s) for s in ACTION_STATES[action])
+            self.message.emit(
+                f"{label(query.state).capitalize()} tasks cannot be {verb}; filter by one of: "
+                f"{words}.",
+                8000,
+            )
+            return
+        selection = Selection(
+            state=query.state, task_name=query.task_name, text=query.text, since=query.since
+        )
+        self._count(action, selection)
+
+    def _count(self, action: str, selection: Selection) -> None:
+        if self.runner.dispatcher is None:
+            return
+        if self.runner.busy:
+            self.message.emit("A bulk action is under way; wait for it or cancel it.", 5000)
+            return
+        self.bulk_bar.counting(selection.describe())
+        self.runner.count(action, selection)
+
+    def _confirm_bulk(self, bulk: BulkAction, total: int) -> None:
+        verb = "Retry" if bulk.action == RETRY else "Revoke"
+        if total == 0:
+            self.bulk_bar.hide()
+            self.message.emit(f"No tasks to {verb.lower()}: none match.", 6000)
+            return
+        what = bulk.selection.describe()
+        question = f"{verb} {total:,} task{'s' if total != 1 else ''} ({what})?"
+        if not self.confirm(question):
+            self.bulk_bar.hide()
+            return
+        self.bulk_bar.running(bulk.action, total)
+        self.runner.start(bulk, total)
+
+    def _bulk_finished(self, progress: Any) -> None:
+        self.bulk_bar.hide()
+        self.message.emit(progress.summary(), 15000)
+        self.details.refresh()
+
+    def _bulk_failed(self, sentence: str) -> None:
+        self.bulk_bar.hide()
+        self.message.emit(f"The bulk action stopped: {sentence}", 15000)
+
+    def _ask_yes_no(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Huey Desk", question)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _sort_changed(self, column: int, _order: Qt.SortOrder) -> None:
         if column >= 0 and not self.model.query.live:

@@ -345,3 +345,26 @@ def test_run_now_looks_again_when_the_row_changed_after_the_read(tmp_path, journ
     assert huey.pending_count() == 0  # nothing put back twice, nothing invented
     for h in (huey, other):
         h.storage.close()
+
+
+def test_a_batch_writes_its_messages_at_once_and_journals_them_after(dispatcher, huey, journal):
+    with dispatcher.batch():
+        first = dispatcher.submit("add", [1])
+        second = dispatcher.submit("add", [2])
+        assert huey.pending_count() == 0 and journal.task(first) is None  # held
+    assert [m.id for m in huey.pending()] == [first, second]
+    assert journal.task(second)["state"] == ENQUEUED
+
+
+def test_a_batch_whose_write_fails_journals_none_of_its_messages(dispatcher, huey, journal):
+    def broken(*_args, **_kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    real = huey.storage.db
+    huey.storage.db = broken
+    try:
+        with pytest.raises(UserError, match="reported an I/O error"), dispatcher.batch():
+            task_id = dispatcher.submit("add", [1])
+    finally:
+        huey.storage.db = real
+    assert huey.pending_count() == 0 and journal.task(task_id) is None

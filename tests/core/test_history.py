@@ -143,3 +143,16 @@ def test_sorted_pages_from_either_end_agree_with_a_sort(filled, order, descendin
     assert not query.live and TaskQuery().live
     with pytest.raises(ValueError):
         TaskQuery(order="1; DROP TABLE tasks")
+
+
+def test_since_keeps_tasks_that_reached_their_state_after_it(journal):
+    journal.append(
+        [
+            NewEvent(COMPLETE, "old", "app.mail", ts=100.0),
+            NewEvent(COMPLETE, "new", "app.mail", ts=200.0),
+        ]
+    )
+    query = TaskQuery(since=150.0)
+    window = History(journal).open(query)
+    assert [r["task_id"] for r in window.first] == ["new"]
+    assert query.matches({"state_ts": 200.0}) and not query.matches({"state_ts": 100.0})

@@ -74,3 +74,26 @@ def test_retrying_a_failed_django_task_goes_through_django_again(djsite):
     assert info["retry_of"] == bad
     assert info["django"]["status"] == "READY"  # a new Django record, as enqueue makes
     assert info["django"]["task"] == "shop.tasks.refund"
+
+
+def test_a_bulk_retry_of_failed_django_tasks_goes_through_django_once_each(djsite):
+    bad = [enqueue_from_the_project(djsite, f"refund.enqueue({n})") for n in (404, 405)]
+    consumer = djsite.consumer("--workers", "1")
+    try:
+        wait_until(
+            lambda: all(djsite.cli_json("show", b).get("finished_at") for b in bad),
+            60,
+            "the refunds to fail",
+        )
+    finally:
+        assert consumer.stop() == 0, consumer.output()
+    args = ("retry", "--state", "failed", "--task", "refund")
+    assert djsite.cli_json(*args, "--dry-run")["total"] == 2
+    first = djsite.cli_json(*args)
+    assert (first["done"], first["refused"]) == (2, 0)
+    assert djsite.cli_json(*args)["skipped"] == 2  # run again: nothing twice
+    for original in bad:
+        retry = djsite.cli_json("show", original)["retried_as"]
+        info = djsite.cli_json("show", retry)
+        assert info["retry_of"] == original and info["task"] == "shop.tasks.refund"
+        assert info["django"]["status"] == "READY"  # a Django record of its own

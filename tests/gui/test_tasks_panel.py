@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from desktop_app.core.states import FILTER_STATES, label
 from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.tasks_panel import TasksPanel
@@ -42,3 +44,14 @@ def test_the_title_counts_interrupted_and_other_ends_so_the_parts_add_up(qtbot):
     assert "3 done, 1 failed, 2 interrupted, 5 other" in text
     panel.show_status({"counts": {"complete": 3, "error": 0}, "states": {}})
     assert "interrupted" not in panel.label.text() and "other" not in panel.label.text()
+
+
+def test_the_when_filter_asks_for_tasks_since_a_moment(qtbot):
+    model, panel = make(qtbot)
+    assert model.query.since is None
+    before = time.time()
+    panel.since_combo.setCurrentText("last hour")
+    assert before - 3600 <= model.query.since <= time.time() - 3600
+    assert not model.query.counted  # a time filter needs a count of its own
+    panel.since_combo.setCurrentIndex(0)
+    assert model.query.since is None

@@ -205,6 +205,31 @@ def inflight_store(huey: Any) -> Any:
     return None
 
 
+def enqueue_many(huey: Any, messages: list[tuple[bytes, float | None]]) -> None:
+    """Put serialized messages (data, priority) on the queue in one write: one SQLite
+    transaction, or one MULTI/EXEC on Redis, as Huey's own ``enqueue`` would write each
+    (the same row; the same list push, or sorted-set entry with its time prefix); any
+    other storage one message at a time.  All or none on SQLite and Redis."""
+    storage = huey.storage
+    if not messages:
+        return
+    from huey.storage import SqliteStorage
+
+    if isinstance(storage, SqliteStorage):
+        with storage.db(commit=True) as cursor:
+            cursor.executemany(
+                "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
+                [(storage.name, storage.to_blob(d), p or 0) for d, p in messages],
+            )
+    elif _redis_storage(huey) is not None:
+        from desktop_app.core.backends.redis.enqueue import enqueue_many as redis_many
+
+        redis_many(storage, messages)
+    else:
+        for data, priority in messages:
+            storage.enqueue(data, priority)
+
+
 def waiting_for(huey: Any) -> Any:
     """What ``run_now`` finds and moves waiting messages through (``backends/waiting.py``);
     a storage that cannot move one atomically refuses in a sentence."""

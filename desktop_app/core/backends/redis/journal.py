@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from desktop_app.core.errors import UserError
@@ -102,7 +102,8 @@ def _lua_set(names: Iterable[str]) -> str:
 # Keys (after the prefix P): events (stream), task:<id> (hash), task-events:<id> (list of
 # stream ids), tasks (zset, score 0, for prefix search), seq (creation counter), counts
 # (hash state -> n), running (set), finished (zset by state time, for pruning by age),
-# waiting (zset by state time, for flush), durations[:<name>] (capped lists).
+# waiting (zset by state time, for flush), durations[:<name>] (capped lists), retried (hash
+# task id -> the id of its latest retry, for bulk retries to skip what was retried).
 # Numbers travel and are stored as the strings Python wrote: Lua's tostring keeps only 14
 # digits, which would round a timestamp.
 _INDEX_LUA = f"""
@@ -181,6 +182,9 @@ local function merge(id, d, ids)
         end
     end
     if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+    if d.retry_of ~= nil and d.retry_of ~= NULL then
+        redis.call('HSET', P .. 'retried', d.retry_of, id)
+    end
     if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
     redis.call('RPUSH', P .. 'task-events:' .. id, unpack(ids))
     local state = old_state
@@ -289,6 +293,7 @@ for _, id in ipairs(ids) do
     if state then redis.call('HINCRBY', P .. 'counts', state, -1) end
     redis.call('DEL', key, P .. 'task-events:' .. id)
     redis.call('ZREM', P .. 'tasks', id)
+    redis.call('HDEL', P .. 'retried', id)
     redis.call('ZREM', P .. 'finished', id)
     redis.call('ZREM', P .. 'waiting', id)
     redis.call('SREM', P .. 'running', id)
@@ -601,6 +606,64 @@ class RedisJournal(Journal):
             if _text(stored) == state
         ]
         return found, (entries[-1][1] if len(entries) == limit else None)
+
+    def task_mark(self) -> int:
+        """The creation counter (``seq``) of the newest task."""
+        return int(self._r.get(self.prefix + "seq") or 0)
+
+    def task_page(
+        self,
+        states: Collection[str],
+        *,
+        task_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        upto: Any = None,
+        after: Any = None,
+        limit: int = 500,
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """By state time, from the index of ended tasks (``finished``) or of waiting
+        ones (``waiting``), whichever holds ``states``; ``after`` is the (score, id) of
+        the last entry read (a sorted set orders equal scores by member)."""
+        wanted = set(states)
+        if wanted <= set(FINAL_STATES):
+            key = self.prefix + "finished"
+        elif wanted <= set(_FLUSHABLE):
+            key = self.prefix + "waiting"
+        else:
+            raise ValueError(f"states {sorted(wanted)} are neither all ended nor all waiting")
+        low = "-inf" if since is None else repr(float(since))
+        high = "+inf" if until is None else repr(float(until))
+        entries: list[tuple[Any, float]] = []
+        num = limit
+        while True:
+            if after is not None:
+                low = repr(float(after[0]))
+            entries = self._r.zrangebyscore(key, low, high, start=0, num=num, withscores=True)
+            full = len(entries) == num
+            if after is not None:  # drop what the last page ended with (equal scores)
+                entries = [(m, sc) for m, sc in entries if sc > after[0] or _text(m) > after[1]]
+            if entries or not full:
+                break
+            num *= 2  # a whole page of equal scores already read: read further
+        if not entries:
+            return [], None
+        rows = [
+            row
+            for row in self._task_rows([_text(m) for m, _ in entries])
+            if row["state"] in wanted
+            and (task_name is None or row["task_name"] == task_name)
+            and (upto is None or (row["seq"] or 0) <= upto)
+        ]
+        last_member, last_score = entries[-1]
+        return rows, ((last_score, _text(last_member)) if full else None)
+
+    def retries_of(self, task_ids: Sequence[str]) -> dict[str, str]:
+        ids = [i for i in task_ids if i]
+        if not ids:
+            return {}
+        found = self._r.hmget(self.prefix + "retried", ids)
+        return {i: _text(r) for i, r in zip(ids, found) if r is not None}
 
     def state_counts(self) -> dict[str, int]:
         """Tasks per state, from the counts hash the append script keeps (no scan)."""

@@ -76,6 +76,16 @@ def find_kept(storage: Any, task_id: str) -> KeptMessage | None:
     return None
 
 
+def kept_among(storage: Any, task_ids: list[str]) -> set[str]:
+    """Which of these tasks have a kept message (one HMGET per table)."""
+    prefix = prefix_of(storage)
+    found: set[str] = set()
+    for table in KEPT_TABLES:
+        kept = storage.conn.hmget(prefix + "kept-by-task:" + table, task_ids)
+        found.update(i for i, k in zip(task_ids, kept) if k is not None)
+    return found
+
+
 def requeue(storage: Any, table: str, row_id: int) -> bool:
     """Put a kept message back on Huey's queue, exactly once (False: someone else did)."""
     if table not in KEPT_TABLES:

@@ -791,7 +791,8 @@ def _print_dry_run(ns: argparse.Namespace, selection: Any, total: int, shown: li
         )
         return
     verb = "retry" if ns.command == "retry" else "revoke"
-    print(f"Would {verb} {total:,} task{'s' if total != 1 else ''} ({selection.describe()}):")
+    tasks = f"{total:,} task{'s' if total != 1 else ''}"
+    print(f"Would {verb} {tasks} ({selection.describe()}){':' if shown else '.'}")
     for r in shown:
         name = (r.get("task_name") or "?").rsplit(".", 1)[-1]
         error = _shorten(r.get("error") or "", 60)

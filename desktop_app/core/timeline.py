@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,3 +241,22 @@ def retry_links(runs: list[Run]) -> list[tuple[Run, Run]]:
         if earlier and run.attempt == 1:
             links.append((earlier[-1], run))
     return links
+
+
+class TimelineReader:
+    """Reads the timeline's runs from any thread (the window's thread pool), one read at
+    a time, leaving no connection open in the thread that read."""
+
+    def __init__(self, history_path: str, live: Journal | None = None) -> None:
+        """``history_path``: the SQLite journal or a shared journal's local copy;
+        ``live``: the journal consumers write (None: that file)."""
+        self.history = SqliteJournal(history_path, cache_mb=8)
+        self.live = live
+        self._lock = threading.Lock()
+
+    def read(self, t0: float, t1: float, limit: int = LIMIT) -> RunPage:
+        with self._lock:
+            try:
+                return read_timeline(self.history, self.live or self.history, t0, t1, limit)
+            finally:
+                self.history.close()

@@ -502,7 +502,7 @@ class Journal(abc.ABC):
         position ``after`` (None: the start); and the position to go on from, None at
         the end.  For walking round a large history a batch at a time."""
 
-    def runs_between(self, t0: float, t1: float, limit: int = 20_000) -> Any:
+    def runs_between(self, t0: float, t1: float, limit: int = 10_000) -> Any:
         """The runs overlapping [t0, t1], newest first (a ``timeline.RunPage``).
 
         A shared journal (Redis) is not a query engine: the window reads its local
@@ -1020,7 +1020,7 @@ class SqliteJournal(Journal):
         rows = self._conn().execute("SELECT state, n FROM task_counts WHERE n > 0").fetchall()
         return dict(rows)
 
-    def runs_between(self, t0: float, t1: float, limit: int = 20_000) -> Any:
+    def runs_between(self, t0: float, t1: float, limit: int = 10_000) -> Any:
         from desktop_app.core.timeline import read_timeline
 
         return read_timeline(self, self, t0, t1, limit)

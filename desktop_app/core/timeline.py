@@ -17,7 +17,8 @@ import itertools
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from desktop_app.core.journal import Journal, SqliteJournal
 from desktop_app.core.states import (
@@ -31,7 +32,7 @@ from desktop_app.core.states import (
     TIMEOUT,
 )
 
-LIMIT = 20_000  # runs per read, newest first: more than a screen can tell apart
+LIMIT = 10_000  # runs per read, newest first: more than a screen can tell apart
 # How far before the range a finished run may have started and still reach into it
 # (index entries only: about 6 ms for ten minutes at 100 tasks a second).
 LOOKBACK_S = 600.0
@@ -40,22 +41,30 @@ RETRIED_MAX = 500
 # Events that end an attempt; a retrying that follows an error marks it retried.
 _ENDS = (COMPLETE, ERROR, INTERRUPTED, TIMEOUT, CANCELED, LOCKED, RATE_LIMITED)
 
-_COLUMNS = (
-    "task_id, task_name, worker, consumer, started_at, finished_at, state, state_ts, "
-    "attempts, args_preview, retry_of"
+# A summary row as a run, in ``Run``'s field order, built in SQLite (a read makes 20,000
+# of them on the thread pool: Python work there holds the GIL the GUI thread paints with).
+# A run still without an end that is not executing ended when its state last changed.
+_RUN_COLUMNS = (
+    "task_id, task_name, worker, consumer, "
+    "coalesce(h.host, substr(consumer, 1, instr(consumer || ':', ':') - 1)), started_at, "
+    f"CASE WHEN finished_at IS NULL AND state != '{EXECUTING}' "
+    "THEN max(started_at, coalesce(state_ts, started_at)) ELSE finished_at END, state, "
+    "max(1, coalesce(attempts, 1)), max(1, coalesce(attempts, 1)), args_preview, retry_of"
 )
+_HOSTS = "temp.timeline_hosts"
 _IN_RANGE = (
-    f"SELECT {_COLUMNS} FROM tasks INDEXED BY tasks_started "
+    f"SELECT {_RUN_COLUMNS} FROM tasks INDEXED BY tasks_started "
+    f"LEFT JOIN {_HOSTS} h ON h.consumer_id = tasks.consumer "
     "WHERE started_at BETWEEN ? AND ? AND (finished_at >= ? OR finished_at IS NULL) "
     "ORDER BY started_at DESC LIMIT ?"
 )
 _RUNNING_BEFORE = (
-    f"SELECT {_COLUMNS} FROM tasks WHERE state = '{EXECUTING}' AND started_at < ? LIMIT ?"
+    f"SELECT {_RUN_COLUMNS} FROM tasks LEFT JOIN {_HOSTS} h ON h.consumer_id = tasks.consumer "
+    f"WHERE state = '{EXECUTING}' AND started_at < ? LIMIT ?"
 )
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """One attempt of a task on a worker; ``end`` None while it runs."""
 
     task_id: str
@@ -141,15 +150,17 @@ def runs_between(
         pairs = conn.execute("SELECT consumer_id, name FROM workers").fetchall()
     else:
         pairs = [(w["consumer_id"], w["name"]) for w in workers]
-    rows = conn.execute(_IN_RANGE, (t0 - lookback, t1, t0, limit)).fetchall()
-    truncated = len(rows) == limit
-    seen = {r[0] for r in rows}
-    rows += [
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_HOSTS[5:]} (consumer_id PRIMARY KEY, host)")
+    conn.execute(f"DELETE FROM {_HOSTS}")
+    conn.executemany(f"INSERT INTO {_HOSTS} VALUES (?, ?)", [kv for kv in hosts.items() if kv[1]])
+    runs = list(map(Run._make, conn.execute(_IN_RANGE, (t0 - lookback, t1, t0, limit))))
+    truncated = len(runs) == limit
+    seen = {r[0] for r in runs}
+    runs += [
         r
-        for r in conn.execute(_RUNNING_BEFORE, (t0 - lookback, limit)).fetchall()
-        if r[0] not in seen
+        for r in map(Run._make, conn.execute(_RUNNING_BEFORE, (t0 - lookback, limit)))
+        if r.task_id not in seen
     ]
-    runs = [_latest(r, hosts) for r in rows]
     retried = [run for run in runs if run.attempts > 1][:RETRIED_MAX]
     for run in retried:
         runs += [
@@ -157,32 +168,13 @@ def runs_between(
             for r in _earlier_runs(conn, run)
             if r.start <= t1 and (r.end is None or r.end >= t0 - lookback)
         ]
-    runs.sort(key=lambda r: r.start, reverse=True)
+    if retried:
+        runs.sort(key=attrgetter("start"), reverse=True)
     lanes = sorted(
-        {run.lane for run in runs} | {(host_of(c, hosts) or "?", c, w) for c, w in pairs}
+        {(r.host or "?", r.consumer or "?", r.worker or "?") for r in runs}
+        | {(host_of(c, hosts) or "?", c, w) for c, w in pairs}
     )
     return RunPage(t0, t1, runs, truncated, lanes)
-
-
-def _latest(row: tuple[Any, ...], hosts: dict[str, str]) -> Run:
-    """A summary row as the task's latest run (a retrying one ended when it failed)."""
-    task_id, name, worker, consumer, start, end, state, state_ts, attempts, args, retry_of = row
-    if end is None and state != EXECUTING:
-        end = max(start, state_ts or start)
-    return Run(
-        task_id,
-        name,
-        worker,
-        consumer,
-        host_of(consumer, hosts),
-        start,
-        end,
-        state,
-        attempt=max(1, attempts or 1),
-        attempts=max(1, attempts or 1),
-        args_preview=args,
-        retry_of=retry_of,
-    )
 
 
 def _earlier_runs(conn: sqlite3.Connection, latest: Run) -> list[Run]:
@@ -229,15 +221,17 @@ def _earlier_runs(conn: sqlite3.Connection, latest: Run) -> list[Run]:
 def retry_links(runs: list[Run]) -> list[tuple[Run, Run]]:
     """Pairs (earlier run, the run that retried it): the same task id's consecutive
     attempts, and a manual retry's first run after the task it repeats."""
+    wanted = {r.task_id for r in runs if r.attempts > 1} | {r.retry_of for r in runs if r.retry_of}
     by_task: dict[str, list[Run]] = {}
     for run in runs:
-        by_task.setdefault(run.task_id, []).append(run)
+        if run.task_id in wanted:
+            by_task.setdefault(run.task_id, []).append(run)
     links = []
     for attempts in by_task.values():
         attempts.sort(key=lambda r: r.start)
         links += list(itertools.pairwise(attempts))
     for run in runs:
-        earlier = by_task.get(run.retry_of or "")
+        earlier = by_task.get(run.retry_of) if run.retry_of else None
         if earlier and run.attempt == 1:
             links.append((earlier[-1], run))
     return links

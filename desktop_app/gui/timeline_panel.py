@@ -12,8 +12,10 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -37,6 +39,88 @@ HOVER_PX = 4  # how near a bar the pointer must be to hover it
 FALLBACK_COLOUR = "#4a5568"
 
 Reader = Callable[[float, float, int], RunPage]
+Lane = tuple[str, str, str]
+BAR_HEIGHT = 0.7
+DRAW_ORDER = {"complete": 0, "error": 2, "interrupted": 2, "timeout": 2}
+
+
+@dataclass
+class Layout:
+    """A read laid out for drawing, made on the thread pool: the GUI thread only hands
+    the arrays to pyqtgraph."""
+
+    page: RunPage
+    lanes: dict[Lane, int]
+    bars: dict[str, tuple[Any, Any, Any, int]]  # per final state: starts, ends, lane bottoms, runs
+    running: list[Run]
+    running_y: Any
+    by_lane: dict[int, tuple[list[float], list[Run]]]  # per lane, by start: for hovering
+    cut: tuple[Any, Any]  # where interrupted runs ended (x, lane)
+    links: tuple[Any, Any]  # retry links as pairs of points
+
+
+def _merged(runs: list[Run], lanes: dict[Lane, int], pixel_s: float) -> tuple[Any, Any, Any]:
+    """Bars of one state as rectangles, those of a lane less than a pixel apart merged
+    into one: a day of runs is drawn as a few thousand rectangles, not a million."""
+    by_lane: dict[int, list[tuple[float, float]]] = {}
+    for run in runs:
+        by_lane.setdefault(lanes[run.lane], []).append((run.start, run.end))
+    x0: list[float] = []
+    x1: list[float] = []
+    y0: list[float] = []
+    for y, spans in by_lane.items():
+        spans.sort()
+        start, end = spans[0]
+        for a, b in spans[1:]:
+            if a - end <= pixel_s:
+                end = max(end, b)
+                continue
+            x0.append(start)
+            x1.append(end)
+            start, end = a, b
+        x0.append(start)
+        x1.append(end)
+        y0 += [y - BAR_HEIGHT / 2] * (len(x0) - len(y0))
+    return np.array(x0), np.array(x1), np.array(y0)
+
+
+def prepare(page: RunPage, known: list[Lane], pixel_s: float = 0.0) -> Layout:
+    """Lay out a read (``pixel_s``: seconds per pixel, below which bars merge); lanes
+    only grow (a worker keeps its place), sorted by host."""
+    lanes = {lane: i for i, lane in enumerate(sorted(set(known) | set(page.lanes)))}
+    grouped: dict[str, list[Run]] = {}
+    by_lane: dict[int, list[Run]] = {}
+    running = []
+    for run in page.runs:
+        by_lane.setdefault(lanes[run.lane], []).append(run)
+        if run.end is None:
+            running.append(run)
+        else:
+            grouped.setdefault(run.state, []).append(run)
+    bars = {}
+    # done first, failures last: drawn on top, they stay visible at a wide zoom
+    for state in sorted(grouped, key=lambda st: DRAW_ORDER.get(st, 1)):
+        bars[state] = (*_merged(grouped[state], lanes, pixel_s), len(grouped[state]))
+    index = {}
+    for y, runs in by_lane.items():
+        runs.reverse()  # a read is newest first
+        runs.sort(key=lambda r: r.start)
+        index[y] = ([r.start for r in runs], runs)
+    cut = [r for r in page.runs if r.interrupted and r.end is not None]
+    link_x, link_y = [], []
+    for earlier, later in retry_links(page.runs):
+        link_x += [earlier.end or earlier.start, later.start]
+        link_y += [lanes[earlier.lane], lanes[later.lane]]
+    return Layout(
+        page,
+        lanes,
+        bars,
+        running,
+        np.array([lanes[r.lane] - BAR_HEIGHT / 2 for r in running]),
+        index,
+        (np.array([r.end for r in cut]), np.array([lanes[r.lane] for r in cut])),
+        (np.array(link_x), np.array(link_y)),
+    )
 
 
 def hover_text(run: Run, now: float | None = None) -> str:
@@ -82,6 +166,8 @@ class TimelinePanel(QWidget):
         self._items: list[Any] = []
         self._running_item: pg.BarGraphItem | None = None
         self._running: list[Run] = []
+        self._running_y: Any = None
+        self._laid_out_width = 0.0
         self.hovered: Run | None = None
 
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
@@ -190,6 +276,8 @@ class TimelinePanel(QWidget):
         a, b = self.visible()
         if self.loaded is None or a < self.loaded[0] or b > self.loaded[1]:
             self.fetch()
+        elif b - a < self._laid_out_width / 2:  # zoomed in: bars merged too coarsely
+            self.fetch(force=True)
 
     def _tick(self) -> None:
         if self.follow:
@@ -211,106 +299,107 @@ class TimelinePanel(QWidget):
             return
         a, b = self.visible()
         width = b - a
-        t0, t1 = a - width, max(b + width, time.time() + 1)
+        # following the clock: up to now, whatever the view's right edge
+        t0, t1 = a - width, (max(b + width, time.time() + 1) if self.follow else b + width)
         if not force and self.loaded and self.loaded[0] <= a and b <= self.loaded[1]:
             return
         self._busy, self._again = True, False
         self._fetched_at = time.monotonic()
-        reader = self.reader
-        run_job(lambda: reader(t0, t1, LIMIT), self._apply, self._failed)
+        reader, known = self.reader, list(self._lanes)
+        pixel_s = self.plot.getViewBox().viewPixelSize()[0]
+        self._laid_out_width = width
+
+        def read() -> Layout:
+            page = reader(t0, t1, LIMIT)
+            if page.truncated:  # the margins must not take the limit from what is shown
+                page = reader(a, b, LIMIT)
+            return prepare(page, known, pixel_s)
+
+        run_job(read, self._apply, self._failed)
 
     def _failed(self, message: str) -> None:
         self._busy = False
         self.summary.setText(message)
 
-    def _apply(self, page: RunPage) -> None:
+    def _apply(self, layout: Layout) -> None:
         self._busy = False
-        self.page = page
-        self.loaded = (page.t0, page.t1)
-        self.draw(page)
+        page = self.page = layout.page
+        # a read cut by its limit holds its range from its oldest run on only
+        oldest = page.runs[-1].start if page.truncated and page.runs else page.t0
+        self.loaded = (max(page.t0, oldest), page.t1)
+        self._show(layout)
         self.page_applied.emit(page)
         if self._again:
             self.fetch()
 
     # -- drawing -----------------------------------------------------------------------
-    def _lane_of(self, lane: tuple[str, str, str]) -> int:
-        return self._lanes[lane]
-
-    def _layout_lanes(self, lanes: list[tuple[str, str, str]]) -> None:
-        """Lanes only grow (a worker's lane stays where it was), sorted by host."""
-        known = sorted(set(self._lanes) | set(lanes))
-        self._lanes = {lane: i for i, lane in enumerate(known)}
+    def _layout_lanes(self, lanes: dict[Lane, int]) -> None:
+        self._lanes = lanes
         ticks, previous = [], None
-        for lane, y in self._lanes.items():
+        for lane, y in lanes.items():
             ticks.append((y, lane_label(lane, lane[0] != previous)))
             previous = lane[0]
         self.plot.getAxis("left").setTicks([ticks])
-        self.plot.setYRange(-0.6, max(0, len(known) - 1) + 0.6, padding=0)
+        self.plot.setYRange(-0.6, max(0, len(lanes) - 1) + 0.6, padding=0)
 
-    def lanes(self) -> list[tuple[str, str, str]]:
+    def lanes(self) -> list[Lane]:
         return list(self._lanes)
 
     def draw(self, page: RunPage) -> None:
+        """Draw a read (laid out here; reads from the thread pool come laid out)."""
+        self._show(prepare(page, list(self._lanes)))
+
+    def _show(self, layout: Layout) -> None:
         for item in self._items:
             self.plot.removeItem(item)
         self._items = []
-        self._layout_lanes(page.lanes)
-        by_state: dict[str, list[Run]] = {}
-        self._running = []
-        by_lane: dict[int, list[Run]] = {}
-        for run in page.runs:
-            by_lane.setdefault(self._lanes[run.lane], []).append(run)
-            if run.end is None:
-                self._running.append(run)
-            else:
-                by_state.setdefault(run.state, []).append(run)
-        for runs in by_lane.values():
-            runs.sort(key=lambda r: r.start)
-        self._by_lane = {y: ([r.start for r in runs], runs) for y, runs in by_lane.items()}
-        for state, runs in by_state.items():
-            self._add_bars(runs, state, [r.end for r in runs])
         self._running_item = None
+        self._layout_lanes(layout.lanes)
+        self._by_lane = layout.by_lane
+        self._running, self._running_y = layout.running, layout.running_y
+        for state, (x0, x1, y0, runs) in layout.bars.items():
+            self._add_bars(state, x0, x1, y0).count = runs
         self._draw_running()
-        self._draw_marks(page.runs)
-        self.summary.setText(self._summary(page))
+        self._draw_marks(layout)
+        self.summary.setText(self._summary(layout.page))
 
     def _colour(self, state: str) -> str:
         brush = state_brush(state)
         return brush.color().name() if brush is not None else FALLBACK_COLOUR
 
-    def _add_bars(self, runs: list[Run], state: str, ends: list[float]) -> pg.BarGraphItem:
+    def _add_bars(self, state: str, x0: Any, x1: Any, y0: Any) -> pg.BarGraphItem:
         colour = self._colour(state)
         item = pg.BarGraphItem(
-            x0=[r.start for r in runs],
-            x1=ends,
-            y0=[self._lanes[r.lane] - 0.35 for r in runs],
-            height=0.7,
+            x0=x0,
+            x1=x1,
+            y0=y0,
+            height=BAR_HEIGHT,
             brush=colour,
             pen=pg.mkPen(colour, width=1),  # a run shorter than a pixel still shows
         )
         item.state = state
-        item.count = len(runs)
+        item.count = len(x0)
         self.plot.addItem(item)
         self._items.append(item)
         return item
 
     def _draw_running(self) -> None:
+        """Running bars end at now: redrawn every second, so they grow."""
         if self._running_item is not None:
             self.plot.removeItem(self._running_item)
             self._items.remove(self._running_item)
             self._running_item = None
         if self._running:
-            now = time.time()
+            x0 = np.array([r.start for r in self._running])
             self._running_item = self._add_bars(
-                self._running, EXECUTING, [now] * len(self._running)
+                EXECUTING, x0, np.full(len(x0), time.time()), self._running_y
             )
 
-    def _draw_marks(self, runs: list[Run]) -> None:
-        cut = [r for r in runs if r.interrupted and r.end is not None]
-        if cut:
+    def _draw_marks(self, layout: Layout) -> None:
+        if len(layout.cut[0]):
             marks = pg.ScatterPlotItem(
-                x=[r.end for r in cut],
-                y=[self._lanes[r.lane] for r in cut],
+                x=layout.cut[0],
+                y=layout.cut[1],
                 symbol="x",
                 size=11,
                 pen=pg.mkPen(self._colour("error"), width=2),
@@ -319,20 +408,15 @@ class TimelinePanel(QWidget):
             marks.kind = "interrupted"
             self.plot.addItem(marks)
             self._items.append(marks)
-        links = retry_links(runs)
-        if links:
-            xs, ys = [], []
-            for earlier, later in links:
-                xs += [earlier.end or earlier.start, later.start]
-                ys += [self._lanes[earlier.lane], self._lanes[later.lane]]
+        if len(layout.links[0]):
             curve = pg.PlotCurveItem(
-                x=xs,
-                y=ys,
+                x=layout.links[0],
+                y=layout.links[1],
                 connect="pairs",
                 pen=pg.mkPen(self._colour("retrying"), width=1.5, style=Qt.PenStyle.DashLine),
             )
             curve.kind = "retries"
-            curve.count = len(links)
+            curve.count = len(layout.links[0]) // 2
             self.plot.addItem(curve)
             self._items.append(curve)
 

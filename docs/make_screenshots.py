@@ -100,7 +100,7 @@ def main() -> int:
         save(window.workers_panel, "alerts.png")
         tabs = window.workers_panel.findChild(object, "workers-tabs")
         tabs.setCurrentIndex(tabs.indexOf(window.timeline))
-        window.timeline.show_last(60)
+        window.timeline.show_last(20)  # the demo's runs are seconds old
         QTimer.singleShot(2000, timeline)
 
     def timeline() -> None:

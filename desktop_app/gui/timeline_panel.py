@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.core.states import EXECUTING, label
@@ -41,6 +41,7 @@ FALLBACK_COLOUR = "#4a5568"
 Reader = Callable[[float, float, int], RunPage]
 Lane = tuple[str, str, str]
 BAR_HEIGHT = 0.7
+FAILED_MIN_PX = 3
 DRAW_ORDER = {"complete": 0, "error": 2, "interrupted": 2, "timeout": 2}
 
 
@@ -100,7 +101,10 @@ def prepare(page: RunPage, known: list[Lane], pixel_s: float = 0.0) -> Layout:
     bars = {}
     # done first, failures last: drawn on top, they stay visible at a wide zoom
     for state in sorted(grouped, key=lambda st: DRAW_ORDER.get(st, 1)):
-        bars[state] = (*_merged(grouped[state], lanes, pixel_s), len(grouped[state]))
+        x0, x1, y0 = _merged(grouped[state], lanes, pixel_s)
+        if DRAW_ORDER.get(state) == 2:  # a failure lasting a millisecond is still seen
+            x1 = np.maximum(x1, x0 + FAILED_MIN_PX * pixel_s)
+        bars[state] = (x0, x1, y0, len(grouped[state]))
     index = {}
     for y, runs in by_lane.items():
         runs.reverse()  # a read is newest first
@@ -139,10 +143,12 @@ def hover_text(run: Run, now: float | None = None) -> str:
     return "\n".join(lines)
 
 
-def lane_label(lane: tuple[str, str, str], first_of_host: bool) -> str:
+def lane_label(lane: tuple[str, str, str]) -> str:
+    """``host · pid · worker`` (a consumer's id is host:pid:started; others as they are)."""
     host, consumer, worker = lane
-    pid = consumer.split(":")[1] if consumer.count(":") >= 2 else consumer
-    return f"{host + '  ' if first_of_host else ''}{pid} · {worker}"
+    parts = consumer.split(":")
+    pid = parts[1] if len(parts) >= 3 else consumer
+    return f"{host} · {pid} · {worker}" if pid != host else f"{host} · {worker}"
 
 
 class TimelinePanel(QWidget):
@@ -178,6 +184,7 @@ class TimelinePanel(QWidget):
         self.plot.setMinimumSize(200, 100)
         view = self.plot.getViewBox()
         view.setMouseEnabled(x=True, y=False)
+        view.invertY(True)  # the first lane at the top, as a list reads
         view.setLimits(minXRange=MIN_WIDTH_S, maxXRange=MAX_WIDTH_S)
         view.sigXRangeChanged.connect(lambda *_: self._range_changed())
         view.sigRangeChangedManually.connect(lambda *_: self._manual())
@@ -212,6 +219,7 @@ class TimelinePanel(QWidget):
         self._shortcut("Right", lambda: self.pan(0.25))
         self.hover_label = QLabel()
         self.hover_label.setObjectName("timeline-hover")
+        self.hover_label.setWordWrap(True)
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -335,11 +343,11 @@ class TimelinePanel(QWidget):
     # -- drawing -----------------------------------------------------------------------
     def _layout_lanes(self, lanes: dict[Lane, int]) -> None:
         self._lanes = lanes
-        ticks, previous = [], None
-        for lane, y in lanes.items():
-            ticks.append((y, lane_label(lane, lane[0] != previous)))
-            previous = lane[0]
-        self.plot.getAxis("left").setTicks([ticks])
+        ticks = [(y, lane_label(lane)) for lane, y in lanes.items()]
+        axis = self.plot.getAxis("left")
+        axis.setTicks([ticks])
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
+        axis.setWidth(max([metrics.horizontalAdvance(t) for _y, t in ticks], default=40) + 16)
         self.plot.setYRange(-0.6, max(0, len(lanes) - 1) + 0.6, padding=0)
 
     def lanes(self) -> list[Lane]:
@@ -444,10 +452,12 @@ class TimelinePanel(QWidget):
         slack = pixel * HOVER_PX
         now = time.time()
         i = bisect.bisect_right(starts, x + slack)
-        for run in reversed(runs[max(0, i - 3) : i]):
-            end = run.end if run.end is not None else now
-            if run.start - slack <= x <= end + slack:
-                return run
+        near = runs[max(0, i - 4) : i]
+        for pad in (0.0, slack):  # a bar under the pointer before one a few pixels away
+            for run in reversed(near):
+                end = run.end if run.end is not None else now
+                if run.start - pad <= x <= end + pad:
+                    return run
         return None
 
     def _view_point(self, scene_pos: QPointF) -> QPointF | None:

@@ -40,14 +40,15 @@ NAMES = (
 RARE = "qxzj"  # a text no generated task contains
 
 
-def finished_tasks(tasks: int) -> Iterator[tuple[Any, ...]]:
+def finished_tasks(tasks: int, span_s: float | None = None) -> Iterator[tuple[Any, ...]]:
     """The finished tasks both journals get: id, name, state, times, worker, previews
-    (the oldest finished about ``tasks / 100`` seconds ago)."""
+    (the oldest finished ``span_s`` ago: by default ``tasks / 100`` seconds)."""
     rng = random.Random(11)
-    start = time.time() - tasks / 100
+    span = tasks / 100 if span_s is None else span_s
+    start = time.time() - span
     for i in range(tasks):
         state = rng.choice(STATES)
-        ts = start + i / 100
+        ts = start + i * span / tasks
         yield (
             str(uuid.UUID(int=rng.getrandbits(128))),
             rng.choice(NAMES),
@@ -69,11 +70,11 @@ def finished_tasks(tasks: int) -> Iterator[tuple[Any, ...]]:
         )
 
 
-def fill_journal(path: Path, tasks: int, chunk: int = 50_000) -> None:
+def fill_journal(path: Path, tasks: int, chunk: int = 50_000, span_s: float | None = None) -> None:
     """``tasks`` finished task summaries, written into the SQLite tables directly."""
     journal = SqliteJournal(path)
     conn = journal._conn()
-    made = finished_tasks(tasks)
+    made = finished_tasks(tasks, span_s)
     for first in range(0, tasks, chunk):
         rows = [next(made) for _ in range(min(tasks, first + chunk) - first)]
         conn.execute("BEGIN")

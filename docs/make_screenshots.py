@@ -1,7 +1,8 @@
 """Render screenshots of the window with demo data into docs/ (offscreen or under Xvfb).
 
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py          # window.png and
-    # submit-form.png, details-failed.png, charts.png, alerts.png, workers-resized.png
+    # submit-form.png, details-failed.png, charts.png, alerts.png, timeline.png,
+    # workers-resized.png
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py --scale  # window-1m.png
 
 ``--scale`` builds 100,000 pending and 1,000,000 finished tasks first (about two minutes,
@@ -24,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def main() -> int:
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QPointF, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.alerts import Rules, save_rules
@@ -97,6 +98,22 @@ def main() -> int:
 
     def alerts() -> None:
         save(window.workers_panel, "alerts.png")
+        tabs = window.workers_panel.findChild(object, "workers-tabs")
+        tabs.setCurrentIndex(tabs.indexOf(window.timeline))
+        window.timeline.show_last(20)  # the demo's runs are seconds old
+        QTimer.singleShot(2000, timeline)
+
+    def timeline() -> None:
+        # the last minute's runs, the pointer resting on the failed one
+        panel = window.timeline
+        failed = [r for r in panel.page.runs if r.state == "error"]
+        if failed:
+            run = failed[0]
+            y = panel.lanes().index(run.lane)
+            panel.hovered = None
+            point = panel.plot.getViewBox().mapViewToScene(QPointF((run.start + run.end) / 2, y))
+            panel._moved(point)
+        save(window.workers_panel, "timeline.png")
         window.workers_panel.findChild(object, "workers-tabs").setCurrentIndex(0)
         window.worker_count.setValue(3)  # applied: the consumer restarts with 3 workers
         resized.tries = 0

@@ -96,6 +96,9 @@ CREATE INDEX IF NOT EXISTS tasks_state_id ON tasks (state);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks (task_name);
 -- Which tasks retry which: a bulk retry skips a task that has a retry already.
 CREATE INDEX IF NOT EXISTS tasks_retry_of ON tasks (retry_of) WHERE retry_of IS NOT NULL;
+-- The worker timeline reads runs by time: a range of starts, the end filtered in the
+-- index (core/timeline.py).  Made on first open of an older journal (IF NOT EXISTS).
+CREATE INDEX IF NOT EXISTS tasks_started ON tasks (started_at, finished_at);
 CREATE TABLE IF NOT EXISTS consumers (
     consumer_id TEXT PRIMARY KEY,
     host TEXT,
@@ -530,6 +533,13 @@ class Journal(abc.ABC):
     def retries_of(self, task_ids: Sequence[str]) -> dict[str, str]:
         """For each of these tasks that a later task was journalled as a retry of
         (``retry_of``): that task's id (the latest one)."""
+
+    def runs_between(self, t0: float, t1: float, limit: int = 10_000) -> Any:
+        """The runs overlapping [t0, t1], newest first (a ``timeline.RunPage``).
+
+        A shared journal (Redis) is not a query engine: the window reads its local
+        copy (``mirror``), a ``SqliteJournal``, instead."""
+        raise NotImplementedError(f"{type(self).__name__} is read through a local copy")
 
     # -- consumers and workers -------------------------------------------------------
     @abc.abstractmethod
@@ -1092,6 +1102,11 @@ class SqliteJournal(Journal):
         """Tasks per state, read from the counts the triggers keep (no scan)."""
         rows = self._conn().execute("SELECT state, n FROM task_counts WHERE n > 0").fetchall()
         return dict(rows)
+
+    def runs_between(self, t0: float, t1: float, limit: int = 10_000) -> Any:
+        from desktop_app.core.timeline import read_timeline
+
+        return read_timeline(self, self, t0, t1, limit)
 
     def consumers(self) -> list[dict[str, Any]]:
         cur = self._conn().execute("SELECT * FROM consumers ORDER BY started_at")

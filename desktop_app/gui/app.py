@@ -20,6 +20,7 @@ from desktop_app.core.journal import Journal, SqliteJournal
 from desktop_app.core.paths import default_db_path, mirror_path_for
 from desktop_app.core.storage_errors import QueueFileError
 from desktop_app.core.target import DEFAULT_TARGET, Target, load_target
+from desktop_app.core.timeline import TimelineReader
 
 CHOOSE_ANOTHER = "Choose another…"
 
@@ -61,6 +62,7 @@ class Desk:
         self.window = MainWindow(target, catalogue, dispatcher, self.consumer, inspector)
         self.monitor = Monitor(target.huey, journal_path, target.spec, shared=shared)
         self.window.connect_monitor(self.monitor)
+        self.window.timeline.set_reader(TimelineReader(journal_path, shared).read)
         self.thread = MonitorThread(self.monitor)
 
     def start(self) -> None:

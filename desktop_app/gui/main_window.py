@@ -23,6 +23,7 @@ from desktop_app.gui.queue_table import QueueModel
 from desktop_app.gui.submit_panel import SubmitPanel
 from desktop_app.gui.task_history import TasksModel
 from desktop_app.gui.tasks_panel import TasksPanel
+from desktop_app.gui.timeline_panel import TimelinePanel
 from desktop_app.gui.tray import Notifier
 from desktop_app.gui.workers_panel import WorkersPanel
 
@@ -85,8 +86,12 @@ class MainWindow(QMainWindow):
         self.alerts_panel.count_changed.connect(
             lambda n: below.setTabText(self._alerts_tab, f"Alerts ({n})" if n else "Alerts")
         )
+        # the worker timeline: a tab there too; a clicked bar opens the task's details
+        self.timeline = TimelinePanel()
+        below.addTab(self.timeline, "Timeline")
         self.results_panel.message.connect(self.statusBar().showMessage)
         self.details = self.results_panel.details
+        self.timeline.task_requested.connect(self.details.show_task)
         self.details.retry_requested.connect(self.retry)
         self.details.revoke_requested.connect(lambda task_id: self._act("revoke", [task_id]))
         self.details.edit_requested.connect(self.submit_panel.prefill)

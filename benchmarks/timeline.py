@@ -41,12 +41,11 @@ STEP = 0.25  # of the view's width, per pan step
 def build_sqlite(folder: Path, finished: int) -> Path:
     from benchmarks.scale_data import fill_journal
 
+    # made again on every run: the day it spans ends now, where the tab opens
     path = folder / f"timeline-{finished}.sqlite"
-    marker = folder / f"timeline-{finished}.built"
-    if not marker.exists():
-        path.unlink(missing_ok=True)
-        fill_journal(path, finished, span_s=DAY_S)
-        marker.touch()
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    fill_journal(path, finished, span_s=DAY_S)
     return path
 
 
@@ -194,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--finished", type=int, default=FINISHED)
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (median)")
-    parser.add_argument("--data", type=Path, help="keep the SQLite journal here (reused)")
+    parser.add_argument("--data", type=Path, help="make the SQLite journal here (kept)")
     ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="huey-desk-timeline-") as tmp:
         folder = ns.data or Path(tmp)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -55,6 +56,9 @@ class Panel(QWidget):
         super().__init__()
         self.title = title
         self.label = QLabel(f"<b>{title}</b>")
+        # a long count ("30,000 in the queue, ...") is cut at the panel's edge instead of
+        # widening the panel, and with it the window
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.label)

@@ -19,7 +19,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core.states import EXECUTING, label
 from desktop_app.core.timeline import LIMIT, Run, RunPage, retry_links
@@ -210,6 +217,8 @@ class TimelinePanel(QWidget):
         bar.addWidget(self.now_button)
         self.summary = QLabel()
         self.summary.setObjectName("timeline-summary")
+        # cut at the tab's edge (whole in its tooltip) rather than widening the window
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.summary, 1)
         self._shortcut("End", lambda: self.show_last(self.width_s))
         self._shortcut("+", lambda: self.zoom(0.5))
@@ -325,9 +334,13 @@ class TimelinePanel(QWidget):
 
         run_job(read, self._apply, self._failed)
 
+    def _say(self, text: str) -> None:
+        self.summary.setText(text)
+        self.summary.setToolTip(text)
+
     def _failed(self, message: str) -> None:
         self._busy = False
-        self.summary.setText(message)
+        self._say(message)
 
     def _apply(self, layout: Layout) -> None:
         self._busy = False
@@ -369,7 +382,7 @@ class TimelinePanel(QWidget):
             self._add_bars(state, x0, x1, y0).count = runs
         self._draw_running()
         self._draw_marks(layout)
-        self.summary.setText(self._summary(layout.page))
+        self._say(self._summary(layout.page))
 
     def _colour(self, state: str) -> str:
         brush = state_brush(state)

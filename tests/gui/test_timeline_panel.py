@@ -151,3 +151,13 @@ def test_the_tab_shows_a_real_consumers_runs_and_a_click_opens_details(qtbot, tm
         )
     finally:
         desk.shutdown()
+
+
+def test_a_long_summary_is_cut_at_the_tab_and_whole_in_its_tooltip(qtbot):
+    panel = TimelinePanel(lambda t0, t1, limit: page_of(t0=t0, t1=t1))
+    qtbot.addWidget(panel)
+    before = panel.minimumSizeHint().width()
+    long = "10,000 runs (the newest of this range: zoom in for the rest) " * 3
+    panel._say(long)
+    assert panel.minimumSizeHint().width() == before
+    assert panel.summary.toolTip() == long

@@ -383,6 +383,8 @@ class TimelinePanel(QWidget):
         self._draw_running()
         self._draw_marks(layout)
         self._say(self._summary(layout.page))
+        if self.hovered is not None:  # a redraw: what the label says may have changed
+            self._rehover(layout.page)
 
     def _colour(self, state: str) -> str:
         brush = state_brush(state)
@@ -465,13 +467,14 @@ class TimelinePanel(QWidget):
         slack = pixel * HOVER_PX
         now = time.time()
         i = bisect.bisect_right(starts, x + slack)
-        near = runs[max(0, i - 4) : i]
-        for pad in (0.0, slack):  # a bar under the pointer before one a few pixels away
-            for run in reversed(near):
-                end = run.end if run.end is not None else now
-                if run.start - pad <= x <= end + pad:
-                    return run
-        return None
+        best: Run | None = None
+        best_gap = slack
+        for run in reversed(runs[max(0, i - 4) : i]):  # the latest first, on a tie
+            end = run.end if run.end is not None else now
+            gap = max(0.0, run.start - x, x - end)  # 0 under the pointer
+            if gap < best_gap or (best is None and gap <= slack):
+                best, best_gap = run, gap
+        return best
 
     def _view_point(self, scene_pos: QPointF) -> QPointF | None:
         view = self.plot.getViewBox()
@@ -479,11 +482,21 @@ class TimelinePanel(QWidget):
             return None
         return view.mapSceneToView(scene_pos)
 
+    def _rehover(self, page: RunPage) -> None:
+        """Keep the hovered run across a redraw, as it is now (it may have ended)."""
+        was = self.hovered
+        same = (r for r in page.runs if (r.task_id, r.attempt) == (was.task_id, was.attempt))
+        run = next(same, None)
+        if run is not None and run != was:
+            self._hover(run)
+
     def _moved(self, scene_pos: QPointF) -> None:
         point = self._view_point(scene_pos)
         run = self.run_at(point.x(), point.y()) if point is not None else None
-        if run is self.hovered:
-            return
+        if run is not self.hovered:
+            self._hover(run)
+
+    def _hover(self, run: Run | None) -> None:
         self.hovered = run
         text = hover_text(run) if run is not None else ""
         self.hover_label.setText(text.replace("\n", "  ·  "))

@@ -94,6 +94,25 @@ def test_bars_marks_and_links_and_a_running_bar_grows(qtbot):
     assert panel.run_at(now - 47, 0).task_id == "a"
 
 
+def test_the_nearest_of_close_bars_is_hovered_and_a_redraw_keeps_it_up_to_date(qtbot):
+    now = time.time()
+    shown = [make_run("early", now - 30.0, now - 29.99), make_run("late", now - 29.8, None, EXECUTING)]
+    panel = TimelinePanel(lambda t0, t1, limit: page_of(*shown, t0=t0, t1=t1))
+    qtbot.addWidget(panel)
+    panel.resize(800, 300)
+    panel.show()
+    panel.show_last(60)  # about 0.08 s a pixel: both bars within the hover's few pixels
+    qtbot.waitUntil(lambda: not panel._busy and len(panel.page.runs) == 2)
+    assert panel.run_at(now - 29.97, 0).task_id == "early"
+    assert panel.run_at(now - 29.82, 0).task_id == "late"
+    panel._moved(panel.plot.getViewBox().mapViewToScene(QPointF(now - 29.79, 0)))
+    assert "id late" in panel.hover_label.text() and "running" in panel.hover_label.text()
+    shown[1] = make_run("late", now - 29.8, now - 1, ERROR)  # it ended while hovered
+    with qtbot.waitSignal(panel.page_applied):
+        panel.fetch(force=True)
+    assert "id late" in panel.hover_label.text() and "failed" in panel.hover_label.text()
+
+
 @pytest.mark.consumer
 def test_the_tab_shows_a_real_consumers_runs_and_a_click_opens_details(qtbot, tmp_path):
     target = load_target("tasks:huey")
@@ -104,9 +123,12 @@ def test_the_tab_shows_a_real_consumers_runs_and_a_click_opens_details(qtbot, tm
         qtbot.waitUntil(lambda: desk.consumer.state == "running", timeout=20_000)
         dispatcher = desk.window.dispatcher
         ok = [dispatcher.submit("tasks.demo.noop") for _ in range(3)]
-        bad = dispatcher.submit("tasks.demo.always_fail", kwargs={"message": "no"})
         panel = desk.window.timeline
         desk.window.workers_panel.below.setCurrentWidget(panel)
+        # the failure runs once the noops are drawn: far enough from them in time
+        # (more than a pixel of the minute's view) for the pointer to pick its bar alone
+        qtbot.waitUntil(lambda: set(ok) <= {r.task_id for r in panel.page.runs}, timeout=30_000)
+        bad = dispatcher.submit("tasks.demo.always_fail", kwargs={"message": "no"})
 
         def drawn():
             runs = {r.task_id: r for r in panel.page.runs}
@@ -120,12 +142,21 @@ def test_the_tab_shows_a_real_consumers_runs_and_a_click_opens_details(qtbot, tm
         run = next(r for r in panel.page.runs if r.task_id == bad)
         y = panel.lanes().index(run.lane)
         panel.show_last(60)
+        panel.pan(0.0)  # the view stays put now (it no longer follows the clock)
         view = panel.plot.getViewBox()
-        qtbot.waitUntil(lambda: panel.run_at(run.start, y) is not None)
-        # hover the bar: the pointer moves over it in the plot's viewport
-        scene = view.mapViewToScene(QPointF((run.start + run.end) / 2, y))
         viewport = panel.plot.viewport()
-        at = QPointF(panel.plot.mapFromScene(scene))
+
+        def pointer_on_the_bar():  # the minute's own read drawn; the pixel nearest its middle
+            assert not panel._busy
+            middle = view.mapViewToScene(QPointF((run.start + run.end) / 2, y))
+            at = panel.plot.mapFromScene(middle)  # whole pixels, as a pointer is
+            back = view.mapSceneToView(panel.plot.mapToScene(at))
+            assert getattr(panel.run_at(back.x(), back.y()), "task_id", None) == bad
+            return QPointF(at)
+
+        qtbot.waitUntil(lambda: pointer_on_the_bar() is not None)
+        at = pointer_on_the_bar()  # no event between: the view has not moved
+        # hover the bar: the pointer moves over it in the plot's viewport
         move = QMouseEvent(
             QEvent.Type.MouseMove,
             at,
@@ -138,9 +169,7 @@ def test_the_tab_shows_a_real_consumers_runs_and_a_click_opens_details(qtbot, tm
         qtbot.waitUntil(lambda: "always_fail" in panel.hover_label.text())
         assert "failed" in panel.hover_label.text() and run.worker in panel.hover_label.text()
         with qtbot.waitSignal(panel.task_requested) as clicked:
-            qtbot.mouseClick(
-                viewport, Qt.MouseButton.LeftButton, pos=panel.plot.mapFromScene(scene)
-            )
+            qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=at.toPoint())
         assert clicked.args == [bad]
         qtbot.waitUntil(lambda: desk.window.details.task_id == bad)
         qtbot.waitUntil(

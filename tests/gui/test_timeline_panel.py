@@ -96,7 +96,10 @@ def test_bars_marks_and_links_and_a_running_bar_grows(qtbot):
 
 def test_the_nearest_of_close_bars_is_hovered_and_a_redraw_keeps_it_up_to_date(qtbot):
     now = time.time()
-    shown = [make_run("early", now - 30.0, now - 29.99), make_run("late", now - 29.8, None, EXECUTING)]
+    shown = [
+        make_run("early", now - 30.0, now - 29.99),
+        make_run("late", now - 29.8, None, EXECUTING),
+    ]
     panel = TimelinePanel(lambda t0, t1, limit: page_of(*shown, t0=t0, t1=t1))
     qtbot.addWidget(panel)
     panel.resize(800, 300)

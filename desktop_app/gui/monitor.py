@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop_app.core.alerts import AlertWatch, FactReader, Rules, load_rules
 from desktop_app.core.errors import UserError
-from desktop_app.core.history import TEXT_COLUMNS, History, TaskQuery
+from desktop_app.core.history import SCAN_BOUND, TEXT_COLUMNS, History, TaskQuery, Window
 from desktop_app.core.inflight import recover
 from desktop_app.core.inspector import Inspector
 from desktop_app.core.journal import Journal, SqliteJournal
@@ -71,9 +71,11 @@ class Monitor(QObject):
     queue_opened = Signal(object)
     queue_resized = Signal(object)
     queue_block = Signal(object)
-    # the tasks table's windows: {"generation", "anchor", "total", "rows"}, then
-    # {"generation", "total"} once a scan has counted, and {"generation", "anchor",
-    # "block", "rows"} for each block asked for
+    # the tasks table's windows: {"generation", "anchor", "total", "rows", "looked"}
+    # (looked: None, or a bounded first look's (newest tasks covered, tasks), followed by
+    # the whole answer as a second history_opened), then {"generation", "total"} once a
+    # scan has counted, and {"generation", "anchor", "block", "rows"} for each block
+    # asked for
     history_opened = Signal(object)
     history_counted = Signal(object)
     history_block = Signal(object)
@@ -177,7 +179,9 @@ class Monitor(QObject):
             return
         generation, query = request["generation"], request["query"]
         try:
-            window = self._history.open(query, BLOCK)
+            # free text first looks at the newest tasks only (a lookup where the search
+            # index has covered them): rows at once, the whole answer from the scan after
+            window = self._history.open(query, BLOCK, bound=SCAN_BOUND)
         except UserError as exc:
             self._report(str(exc))
             return
@@ -186,28 +190,42 @@ class Monitor(QObject):
             self._report(f"Reading the task history failed ({type(exc).__name__}: {exc}).")
             return
         self._queries = {generation: query}
+        self._emit_window(generation, window)
+        if window.partial or window.total is None:
+            # A scan of every task: off this thread, so live updates go on.
+            if self._counter is None:
+                self._counter = ThreadPoolExecutor(1, thread_name_prefix="huey-desk-count")
+            self._counter.submit(self._finish, generation, query, window)
+
+    def _emit_window(self, generation: int, window: Window) -> None:
         self.history_opened.emit(
             {
                 "generation": generation,
                 "anchor": window.anchor,
                 "total": window.total,
                 "rows": [slim(r) for r in window.first],
+                # a bounded first look: how many of the newest tasks it covers, of how many
+                "looked": (window.looked_at, window.tasks) if window.partial else None,
             }
         )
-        if window.total is None:
-            # A free-text count scans every task: off this thread, so live updates go on.
-            if self._counter is None:
-                self._counter = ThreadPoolExecutor(1, thread_name_prefix="huey-desk-count")
-            self._counter.submit(self._count, generation, query, window.anchor)
 
-    def _count(self, generation: int, query: TaskQuery, anchor: int) -> None:
+    def _finish(self, generation: int, query: TaskQuery, window: Window) -> None:
+        """The rest of a free-text query, on the counter's thread: the whole first page
+        when the first look was bounded, then the count."""
         assert self._history is not None
         try:
-            total = self._history.count(query, anchor)
+            if window.partial:
+                if generation not in self._queries:
+                    return  # another query was opened meanwhile
+                window = self._history.open(query, BLOCK)
+                self._emit_window(generation, window)
+            if window.total is None:
+                total = self._history.count(query, window.anchor)
+                self.history_counted.emit(
+                    {"generation": generation, "anchor": window.anchor, "total": total}
+                )
         except Exception:
-            logger.exception("counting the history failed")
-            return
-        self.history_counted.emit({"generation": generation, "anchor": anchor, "total": total})
+            logger.exception("searching the history failed")
 
     @Slot(object)
     def load_history(self, request: dict[str, Any]) -> None:

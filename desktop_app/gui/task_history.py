@@ -57,6 +57,9 @@ class TasksModel(WindowedModel):
         super().__init__(parent)
         self.query = TaskQuery()
         self._pending: dict[int, TaskQuery] = {}
+        # a bounded first look at free text: (newest tasks it covers, tasks), until the
+        # whole answer arrives; None when what is shown is the whole answer
+        self.looked: tuple[int, int] | None = None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort in the store (a header click); column -1: newest first, live again.
@@ -90,6 +93,8 @@ class TasksModel(WindowedModel):
         if query is None:
             return
         matches = query.matches if query.live else _nothing
+        looked = answer.get("looked")
+        self.looked = tuple(looked) if looked else None
         self.opened(
             answer["generation"], answer["anchor"], answer["total"], answer["rows"], matches
         )

@@ -12,8 +12,10 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -98,10 +100,17 @@ class TasksPanel(Panel):
         self.confirm: Callable[[str], bool] = self._ask_yes_no  # tests replace it
         self.runner = BulkRunner(dispatcher)
         self.bulk_bar = BulkBar(self.runner)
+        # while a text filter's first look has covered only the newest tasks
+        self.search_note = QLabel()
+        self.search_note.setObjectName("search-note")
+        self.search_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.search_note.hide()
+        model.modelReset.connect(self._show_search_note)
         header_box = QWidget()
         h = QVBoxLayout(header_box)
         h.setContentsMargins(0, 0, 0, 0)
         h.addWidget(tools)
+        h.addWidget(self.search_note)
         h.addWidget(self.bulk_bar)
         self.details = TaskDetails(inspector)
         self.view.selectionModel().currentRowChanged.connect(self._show_selected)
@@ -128,6 +137,22 @@ class TasksPanel(Panel):
         self.task_combo.currentIndexChanged.connect(self.apply_filter)
         self.since_combo.currentIndexChanged.connect(self.apply_filter)
         self._next_follow = 0.0
+
+    def _show_search_note(self) -> None:
+        """Say that the rows shown are what a first look found, not the whole answer."""
+        looked = self.model.looked
+        if looked is None:
+            self.search_note.hide()
+            return
+        covered, tasks = looked
+        found = self.model.rowCount()
+        text = (
+            f"Searching: {found:,} found in the newest {covered:,} of {tasks:,} tasks; "
+            "looking through the older ones…"
+        )
+        self.search_note.setText(text)
+        self.search_note.setToolTip(text)
+        self.search_note.show()
 
     def _show_selected(self, current: Any, _previous: Any = None) -> None:
         row = current.data(Role.ROW) if current.isValid() else None

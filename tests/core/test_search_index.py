@@ -94,7 +94,80 @@ def test_a_restart_catches_up_and_a_replaced_journal_starts_again(indexed, tmp_p
     add(fresh, 0, 3)
     again = SearchIndex(SqliteJournal(fresh.path), TEXT_COLUMNS)
     again.catch_up()
-    assert again.upto == 0
+    assert (again.low, again.high) == (4, 3)  # started again: nothing covered yet
     assert answers(History(fresh, index_path(fresh.path))) == answers(History(fresh))
     again.close()
     fresh.close()
+
+
+def test_the_index_is_built_newest_first_and_answers_as_a_scan_at_every_step(journal):
+    add(journal, 0, 60)
+    index = SearchIndex(SqliteJournal(journal.path), TEXT_COLUMNS)
+    index.catch_up()
+    scanned = answers(History(journal))
+    with_index = History(journal, index.path)
+    assert index.step(10)
+    assert (index.low, index.high) == (51, 60)  # the newest ten tasks
+    assert answers(with_index) == scanned
+    add(journal, 60, 5)  # made while it is being built: indexed next, before older ones
+    scanned = answers(History(journal))
+    assert index.step(10)
+    assert (index.low, index.high) == (46, 65)
+    assert answers(with_index) == scanned
+    while index.step(7):
+        assert answers(with_index) == scanned
+    assert (index.low, index.high) == (1, 65)
+    index.close()
+
+
+def test_an_index_of_the_earlier_version_covers_its_first_tasks(journal):
+    add(journal, 0, 30)
+    index = SearchIndex(SqliteJournal(journal.path), TEXT_COLUMNS)
+    index.catch_up()
+    while index.step(100):
+        pass
+    with index._txn():  # what an index built oldest first wrote: covered up to 20
+        index._conn.execute("DELETE FROM meta WHERE key IN ('low', 'high')")
+        index._conn.execute("DELETE FROM idx WHERE rowid > 20")
+        index._set(upto=20)
+    index.close()
+    add(journal, 30, 5)
+    scanned = answers(History(journal))
+    assert answers(History(journal, index_path(journal.path))) == scanned
+    again = SearchIndex(SqliteJournal(journal.path), TEXT_COLUMNS)
+    assert (again.low, again.high) == (1, 20)
+    again.catch_up()
+    while again.step(4):
+        pass
+    assert (again.low, again.high) == (1, 35)
+    assert answers(History(journal, again.path)) == scanned
+    again.close()
+
+
+def test_a_bounded_look_finds_the_newest_matches_and_says_how_far_it_looked(journal):
+    add(journal, 0, 60)  # every fourth task failed: "Mailbox 8 full", "Mailbox 12 full"...
+    plain = History(journal)
+    query = TaskQuery(text="Mailbox 1")  # tasks 12, 16 and 10..19's errors: 12, 16
+    whole = plain.open(query, page=50)
+    assert not whole.partial and whole.total == len(whole.first)
+    look = plain.open(query, page=50, bound=45)  # the newest 45 tasks: 16 to 60
+    assert look.partial and look.total is None
+    assert look.looked_from == 16 and (look.looked_at, look.tasks) == (45, 60)
+    assert [r["task_id"] for r in look.first] == [
+        r["task_id"] for r in whole.first if r["seq"] >= 16
+    ]
+    # a full first page, or a look that reached the oldest task, is the whole answer
+    assert not plain.open(TaskQuery(text="sent"), page=10, bound=20).partial
+    assert not plain.open(query, page=50, bound=60).partial
+    # sorted, a page needs every match: the bound is not used
+    assert not plain.open(TaskQuery(text="Mailbox 1", order="task_id"), page=50, bound=5).partial
+    # with an index over the newest 20, the bound is spent below it
+    index = SearchIndex(SqliteJournal(journal.path), TEXT_COLUMNS)
+    index.catch_up()
+    index.step(20)
+    indexed = History(journal, index.path).open(query, page=50, bound=10)
+    assert indexed.looked_from == 31 and indexed.looked_at == 30
+    assert [r["task_id"] for r in indexed.first] == [
+        r["task_id"] for r in whole.first if r["seq"] >= 31
+    ]
+    index.close()

@@ -265,8 +265,11 @@ class History:
         conn = self._conn()
         conn.execute("BEGIN")
         try:
+            # two subqueries: SQLite answers a lone max() or min() from the b-tree's end,
+            # but both in one SELECT scan the table (150 ms at a million tasks)
             anchor, oldest = conn.execute(
-                "SELECT coalesce(max(rowid), 0), coalesce(min(rowid), 1) FROM tasks"
+                "SELECT coalesce((SELECT max(rowid) FROM tasks), 0), "
+                "coalesce((SELECT min(rowid) FROM tasks), 1)"
             ).fetchone()
             total: int | None = None
             if query.counted:

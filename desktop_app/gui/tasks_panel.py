@@ -106,6 +106,8 @@ class TasksPanel(Panel):
         self.search_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.search_note.hide()
         model.modelReset.connect(self._show_search_note)
+        model.modelReset.connect(self._show_count)  # "N shown" for the new answer now
+        self._counts: dict[str, int] | None = None  # the last status's, for the title
         header_box = QWidget()
         h = QVBoxLayout(header_box)
         h.setContentsMargins(0, 0, 0, 0)
@@ -316,8 +318,14 @@ class TasksPanel(Panel):
     def show_status(self, status: dict) -> None:
         """Counts in the title, from the monitor's status; follows a transient filter."""
         self._follow_transient_state(status.get("states", {}))
+        self._counts = status["counts"]
+        self._show_count()
+
+    def _show_count(self) -> None:
+        if self._counts is None:
+            return
         shown = f"{self.model.rowCount():,}" + ("" if self.model.counted else "+")
-        self.set_count(f"— {ended(status['counts'])} · {shown} shown")
+        self.set_count(f"— {ended(self._counts)} · {shown} shown")
 
 
 def ended(counts: dict[str, int]) -> str:

@@ -42,12 +42,18 @@ def test_a_rare_text_shows_the_newest_tasks_answer_marked_then_the_whole_answer(
     seen = []  # what the panel said at each answer: (rows, note shown, note text)
     model.modelReset.connect(
         lambda: seen.append(
-            (model.rowCount(), panel.search_note.isVisible(), panel.search_note.text())
+            (
+                model.rowCount(),
+                panel.search_note.isVisible(),
+                panel.search_note.text(),
+                panel.label.text(),
+            )
         )
     )
     desk.start()
     try:
         qtbot.waitUntil(lambda: model.rowCount() == 60, timeout=10_000)
+        qtbot.waitUntil(lambda: "60 shown" in panel.label.text(), timeout=10_000)
         seen.clear()
         # two letters: no trigram index can answer it, so the first look is a bounded scan
         desk.window.text_filter.setText("q7")
@@ -56,6 +62,7 @@ def test_a_rare_text_shows_the_newest_tasks_answer_marked_then_the_whole_answer(
         first, whole = seen[0], seen[-1]
         assert first[0] == 0 and first[1]
         assert "0 found in the newest 20 of 60 tasks" in first[2]
+        assert "· 0+ shown" in first[3]  # the title counts what is shown, not yet all
         assert whole[:2] == (5, False)  # the whole answer: the note is gone
         qtbot.waitUntil(lambda: model.counted and model.total == 5, timeout=10_000)
         assert {r["args_preview"] for r in model.loaded_rows()} == {f"'q7-{i}'" for i in range(5)}

@@ -21,12 +21,16 @@ TARGET = "benchmarks.bench_tasks:huey"
 
 
 def consumer_command(kind: str, workers: int = 1) -> list[str]:
-    """The command line of our consumer ("desk") or Huey's stock one ("stock")."""
-    if kind == "desk":
+    """The command line of our consumer ("desk"), of our consumer with a part switched
+    off ("desk-no-inflight", "desk-no-journal", "desk-bare": see consumer_variant), or of
+    Huey's stock one ("stock")."""
+    if kind.startswith("desk"):
+        variant = kind.removeprefix("desk").removeprefix("-")
+        launcher = ["benchmarks.consumer_variant", variant] if variant else ["desktop_app"]
         return [
             sys.executable,
             "-m",
-            "desktop_app",
+            *launcher,
             "consumer",
             "--huey",
             TARGET,

@@ -21,6 +21,9 @@ import psutil
 
 from benchmarks.common import RedisServer, fresh_queue, median, report, stop_consumer
 
+# our consumer with a part switched off (benchmarks.consumer_variant), for --parts
+PARTS = ("desk-no-inflight", "desk-no-journal", "desk-bare")
+
 
 def _cpu_s(pid: int) -> tuple[float, float]:
     """CPU seconds used so far by the consumer ``pid`` itself, and by its children (our
@@ -128,7 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gil", action="store_true", help="with --py-spy: only samples that hold the GIL"
     )
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="also drain with our consumer's in-flight record, journal, or both switched "
+        "off (benchmarks.consumer_variant), interleaved: what each part costs",
+    )
     ns = parser.parse_args(argv)
+    parts: dict[str, list[float]] = {k: [] for k in PARTS} if ns.parts else {}
+    parts_cpu: dict[str, list[float]] = {k: [] for k in parts}
     ours, base, ours_total, base_total = [], [], [], []
     ours_cpu, ours_writer_cpu, base_cpu = [], [], []
     with tempfile.TemporaryDirectory(prefix="huey-desk-throughput-") as tmp:
@@ -152,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
                 base.append(rate)
                 base_total.append(total)
                 base_cpu.append(cpu)
+                for kind in parts:
+                    rate, _total, cpu, writer_cpu = _drain(kind, ns.tasks, Path(tmp), run, url)
+                    parts[kind].append(rate)
+                    parts_cpu[kind].append(cpu + writer_cpu)
         finally:
             if server:
                 server.stop()
@@ -170,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         "all_tasks_per_s": [round(r, 1) for r in ours],
         "all_baseline_tasks_per_s": [round(r, 1) for r in base],
     }
+    for kind, rates in parts.items():
+        figures[f"{kind}_tasks_per_s"] = round(median(rates), 1)
+        figures[f"{kind}_ratio"] = round(median(rates) / median(base), 3)
+        figures[f"{kind}_cpu_us_per_task"] = round(median(parts_cpu[kind]), 1)
     report(
         figures,
         ns.json,
@@ -184,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             f"+ {figures['writer_cpu_us_per_task']} µs in its journal writer, stock "
             f"{figures['baseline_cpu_us_per_task']} µs",
             f"  ratio ours / stock: {figures['ratio']}",
+            *(
+                f"  {kind:<17}: {figures[kind + '_tasks_per_s']} tasks/s, ratio "
+                f"{figures[kind + '_ratio']}, CPU {figures[kind + '_cpu_us_per_task']} µs/task "
+                f"(consumer + writer)"
+                for kind in parts
+            ),
         ],
     )
     return 0

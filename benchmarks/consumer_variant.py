@@ -1,0 +1,40 @@
+"""Our consumer with one of its parts switched off, for measuring what each part costs.
+
+``python -m benchmarks.consumer_variant VARIANT consumer --huey ...``: ``no-inflight``
+takes messages with Huey's own dequeue (no in-flight record: a crash can lose a task),
+``no-journal`` records no events (no journal writer process), ``bare`` both; the rest of
+our consumer (heartbeat, wake-up, recovery, the execute guard) stays.  Benchmarks only:
+each variant gives up a guarantee the product keeps.
+"""
+
+from __future__ import annotations
+
+import sys
+
+VARIANTS = ("no-inflight", "no-journal", "bare")
+
+
+def switch_off(variant: str) -> None:
+    from desktop_app.core import consumer
+    from desktop_app.core.recorder import Recorder
+
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}; one of: {', '.join(VARIANTS)}")
+    if variant in ("no-inflight", "bare"):
+        consumer.inflight_for = lambda *args, **kwargs: None  # type: ignore[assignment]
+    if variant in ("no-journal", "bare"):
+        for name in ("install", "uninstall", "close"):
+            setattr(Recorder, name, lambda self: None)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        raise SystemExit(f"usage: consumer_variant {{{','.join(VARIANTS)}}} consumer ...")
+    switch_off(argv[0])
+    from desktop_app.cli import main as desk_main
+
+    return desk_main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

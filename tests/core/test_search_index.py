@@ -42,13 +42,19 @@ def answers(history, texts=TEXTS):
     return out
 
 
-@pytest.fixture
-def indexed(journal):
-    add(journal, 0, 60)
+def built_index(journal, tasks, step=25):
+    """``tasks`` tasks in the journal and an index that has covered them all."""
+    add(journal, 0, tasks)
     index = SearchIndex(SqliteJournal(journal.path), TEXT_COLUMNS)
     index.catch_up()
-    while index.step(25):
+    while index.step(step):
         pass
+    return index
+
+
+@pytest.fixture
+def indexed(journal):
+    index = built_index(journal, 60)
     yield journal, index
     index.close()
 
@@ -121,11 +127,7 @@ def test_the_index_is_built_newest_first_and_answers_as_a_scan_at_every_step(jou
 
 
 def test_an_index_of_the_earlier_version_covers_its_first_tasks(journal):
-    add(journal, 0, 30)
-    index = SearchIndex(SqliteJournal(journal.path), TEXT_COLUMNS)
-    index.catch_up()
-    while index.step(100):
-        pass
+    index = built_index(journal, 30, step=100)
     with index._txn():  # what an index built oldest first wrote: covered up to 20
         index._conn.execute("DELETE FROM meta WHERE key IN ('low', 'high')")
         index._conn.execute("DELETE FROM idx WHERE rowid > 20")

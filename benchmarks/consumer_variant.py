@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.consumer_variant VARIANT consumer --huey ...``: ``no-inflight``
 takes messages with Huey's own dequeue (no in-flight record: a crash can lose a task),
-``no-journal`` records no events (no journal writer process), ``bare`` both; the rest of
+``no-journal`` records no events (no journal writer process), ``no-send`` builds every
+record but drops it instead of sending it to the writer, ``bare`` no in-flight record and
+no journal; the rest of
 our consumer (heartbeat, wake-up, recovery, the execute guard) stays.  Benchmarks only:
 each variant gives up a guarantee the product keeps.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-VARIANTS = ("no-inflight", "no-journal", "bare")
+VARIANTS = ("no-inflight", "no-journal", "no-send", "bare")
 
 
 def switch_off(variant: str) -> None:
@@ -25,6 +27,10 @@ def switch_off(variant: str) -> None:
     if variant in ("no-journal", "bare"):
         for name in ("install", "uninstall", "close"):
             setattr(Recorder, name, lambda self: None)
+    if variant == "no-send":
+        from desktop_app.core.journal_writer import WriterProcess
+
+        WriterProcess.send_record = lambda self, record: None  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> int:

@@ -22,7 +22,7 @@ import psutil
 from benchmarks.common import RedisServer, fresh_queue, median, report, stop_consumer
 
 # our consumer with a part switched off (benchmarks.consumer_variant), for --parts
-PARTS = ("desk-no-inflight", "desk-no-journal", "desk-bare")
+PARTS = ("desk-no-inflight", "desk-no-journal", "desk-no-send", "desk-bare")
 
 
 def _cpu_s(pid: int) -> tuple[float, float]:
@@ -133,12 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--parts",
-        action="store_true",
-        help="also drain with our consumer's in-flight record, journal, or both switched "
-        "off (benchmarks.consumer_variant), interleaved: what each part costs",
+        nargs="*",
+        choices=PARTS,
+        help="also drain with our consumer with a part switched off (all of them if none "
+        "is named; see benchmarks.consumer_variant), interleaved: what each part costs",
     )
     ns = parser.parse_args(argv)
-    parts: dict[str, list[float]] = {k: [] for k in PARTS} if ns.parts else {}
+    chosen = ns.parts if ns.parts else (PARTS if ns.parts is not None else ())
+    parts: dict[str, list[float]] = {k: [] for k in chosen}
     parts_cpu: dict[str, list[float]] = {k: [] for k in parts}
     ours, base, ours_total, base_total = [], [], [], []
     ours_cpu, ours_writer_cpu, base_cpu = [], [], []

@@ -22,7 +22,14 @@ import psutil
 from benchmarks.common import RedisServer, fresh_queue, median, report, stop_consumer
 
 # our consumer with a part switched off (benchmarks.consumer_variant), for --parts
-PARTS = ("desk-no-inflight", "desk-no-journal", "desk-no-send", "desk-one-send", "desk-bare")
+PARTS = (
+    "desk-no-inflight",
+    "desk-no-journal",
+    "desk-no-send",
+    "desk-one-send",
+    "desk-update-take",
+    "desk-bare",
+)
 
 
 def _cpu_s(pid: int) -> tuple[float, float]:

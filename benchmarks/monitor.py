@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import ROOT, RedisServer, percentile
+from benchmarks.watchdog import Watchdog, print_summary
 
 WARM_UP_S = 2.0
 PENDING = 100_000
@@ -214,10 +215,20 @@ def consumers(data: Path, backend: str) -> list[subprocess.Popen]:
     ]
 
 
-def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str, phase: str):
+def child(
+    data: Path,
+    spawned: float,
+    seconds: float,
+    repeats: int,
+    backend: str,
+    phase: str,
+    watchdog_ms: float | None = None,
+    watchdog_out: Path | None = None,
+):
     """Runs in its own process: the window, measured.  ``phase``: "first" (the first
     launch on Redis: the copy and the filters before the search index), "launch" (only
-    the launch to an interactive window), "full" (everything else)."""
+    the launch to an interactive window), "full" (everything else).  ``watchdog_ms``:
+    record the GUI thread's stack during the stream's gaps longer than that."""
     import psutil
     from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
@@ -240,6 +251,7 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
         return time.perf_counter() - start
 
     stall = {"max": 0.0, "phase": 0.0}
+    watchdog = Watchdog(watchdog_ms) if watchdog_ms else None
     clock = QElapsedTimer()
     heartbeat = QTimer()
     heartbeat.setObjectName("stall-heartbeat")
@@ -249,6 +261,8 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
             gap = clock.nsecsElapsed() / 1e6 - 5.0
             stall["phase"] = max(stall["phase"], gap)
         clock.restart()
+        if watchdog is not None:
+            watchdog.beat()
 
     heartbeat.timeout.connect(beat)
     synced: list[float] = []
@@ -379,9 +393,16 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
         recorder.hosts.clear()
         stall["phase"] = 0.0
         events_before = desk.monitor._cursor
+        if watchdog is not None:
+            watchdog.start()
         t0 = time.perf_counter()
         wait(lambda: time.perf_counter() - t0 >= seconds, timeout=seconds + 10)
         elapsed = time.perf_counter() - t0
+        if watchdog is not None:
+            watchdog.stop()
+            figures["watchdog"] = watchdog.summary()
+            if watchdog_out is not None:
+                watchdog.write(watchdog_out)
         figures["stream_events_per_s"] = round((desk.monitor._cursor - events_before) / elapsed)
         figures["max_stall_ms"] = round(stall["phase"], 1)
     finally:
@@ -415,6 +436,13 @@ def spawn(run: Path, ns: argparse.Namespace, backend: str, phase: str, env: dict
     args = ["--child", str(run), "--spawned", str(spawned), "--seconds", str(ns.seconds)]
     args += ["--repeats", str(ns.repeats), "--finished", str(ns.finished)]
     args += ["--backend", backend, "--phase", phase]
+    if ns.watchdog and phase == "full":
+        args += ["--watchdog", str(ns.watchdog)]
+        if ns.watchdog_out:
+            out = ns.watchdog_out.resolve()
+            if backend == "redis":  # beside the SQLite run's file, not over it
+                out = out.with_name(f"{out.stem}.redis{out.suffix}")
+            args += ["--watchdog-out", str(out)]
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.monitor", *args],
         cwd=ROOT,
@@ -556,6 +584,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pending", type=int, default=PENDING)
     parser.add_argument("--finished", type=int, default=FINISHED)
     parser.add_argument("--data", type=Path, help="keep the SQLite run's data here (reused)")
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        nargs="?",
+        const=30.0,
+        metavar="MS",
+        help="while streaming, record the GUI thread's stack whenever it has not beaten "
+        "for more than MS (30 if not given) and print what the gaps were made of",
+    )
+    parser.add_argument(
+        "--watchdog-out", type=Path, metavar="PATH", help="with --watchdog: every gap, as JSON"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="full", help=argparse.SUPPRESS)
@@ -563,7 +603,16 @@ def main(argv: list[str] | None = None) -> int:
     if ns.child:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         FINISHED_SEEN[0] = ns.finished
-        figures = child(ns.child, ns.spawned, ns.seconds, ns.repeats, ns.backend, ns.phase)
+        figures = child(
+            ns.child,
+            ns.spawned,
+            ns.seconds,
+            ns.repeats,
+            ns.backend,
+            ns.phase,
+            ns.watchdog,
+            ns.watchdog_out,
+        )
         print(json.dumps(figures))
         return 0
     count = ns.launches or (3 if ns.backend == "redis" else 1)
@@ -582,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     if figures is not baseline:
         print_figures(baseline, ns)
     print_figures(figures, ns)
+    for f in (baseline, figures) if figures is not baseline else (figures,):
+        if "watchdog" in f:
+            print_summary(f["watchdog"])
     if figures is not baseline:
         print(
             "  redis / sqlite: " + ", ".join(f"{k} {figures[k + '_vs_sqlite']}" for k in COMPARED)

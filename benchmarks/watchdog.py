@@ -58,6 +58,7 @@ class _SchedStats:
 
     def __init__(self) -> None:
         self._fds: dict[int, int] = {}
+        self._comms: dict[int, str] = {}  # the kernel's names (Qt names its threads)
         self.names: dict[int, str] = {}
 
     def refresh(self) -> None:
@@ -68,16 +69,23 @@ class _SchedStats:
             return
         for tid in set(self._fds) - tids:
             os.close(self._fds.pop(tid))
+            self._comms.pop(tid, None)
         for tid in tids - set(self._fds):
             try:
                 self._fds[tid] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
                 with open(f"/proc/self/task/{tid}/comm") as comm:
-                    self.names[tid] = comm.read().strip()
+                    self._comms[tid] = comm.read().strip()
             except OSError:
                 continue
+        for tid, comm in self._comms.items():
+            self.names[tid] = comm
         for thread in threading.enumerate():
-            if thread.native_id in self._fds:
-                self.names[thread.native_id] = thread.name
+            comm = self._comms.get(thread.native_id)
+            if comm is None:
+                continue
+            # a thread Qt started is a Dummy to Python: Qt's name tells more
+            dummy = thread.name.startswith("Dummy-")
+            self.names[thread.native_id] = f"{comm} ({thread.name})" if dummy else thread.name
 
     def read(self) -> dict[int, tuple[int, int]]:
         out = {}
@@ -162,6 +170,7 @@ class Watchdog:
         if self._gc_start is None:
             return
         name = threading.current_thread().name
+        name = self._stats.names.get(threading.get_native_id(), name)
         if threading.get_ident() == self.ident:
             name += " (watched)"
         self.collections.append(

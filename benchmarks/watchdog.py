@@ -153,6 +153,10 @@ class Watchdog:
         gc.callbacks.append(self._on_gc)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
@@ -316,6 +320,10 @@ def print_summary(summary: dict, out: Any = None) -> None:
         f"(p50 {s['gap_ms_p50']} ms, max {s['gap_ms_max']} ms), {s['samples']} samples",
         file=out,
     )
+    if not s["gaps"]:
+        gcs = f"{s['gc_collections']} (max ms {s['gc_max_ms']})"
+        print(f"    garbage collections: {gcs}", file=out)
+        return
     print(
         f"    GUI thread during gaps: on a core {s['watched_on_cpu_ms']} ms, waiting for a "
         f"core {s['watched_run_queue_ms']} ms, blocked (GIL, lock or idle wait) "

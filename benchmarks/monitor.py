@@ -225,6 +225,7 @@ def child(
     phase: str,
     watchdog_ms: float | None = None,
     watchdog_out: Path | None = None,
+    watchdog_native: int = 0,
 ):
     """Runs in its own process: the window, measured.  ``phase``: "first" (the first
     launch on Redis: the copy and the filters before the search index), "launch" (only
@@ -255,7 +256,7 @@ def child(
         return time.perf_counter() - start
 
     stall = {"max": 0.0, "phase": 0.0}
-    watchdog = Watchdog(watchdog_ms) if watchdog_ms else None
+    watchdog = Watchdog(watchdog_ms, native_dumps=watchdog_native) if watchdog_ms else None
     clock = QElapsedTimer()
     heartbeat = QTimer()
     heartbeat.setObjectName("stall-heartbeat")
@@ -455,6 +456,7 @@ def spawn(run: Path, ns: argparse.Namespace, backend: str, phase: str, env: dict
             if backend == "redis":  # beside the SQLite run's file, not over it
                 out = out.with_name(f"{out.stem}.redis{out.suffix}")
             args += ["--watchdog-out", str(out)]
+        args += ["--watchdog-native", str(ns.watchdog_native)]
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.monitor", *args],
         cwd=ROOT,
@@ -612,6 +614,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--watchdog-out", type=Path, metavar="PATH", help="with --watchdog: every gap, as JSON"
     )
+    parser.add_argument(
+        "--watchdog-native",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --watchdog: a py-spy --native dump of the GUI thread in the first N gaps "
+        "twice MS long (each stops the window for a while: the stall figures suffer)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="full", help=argparse.SUPPRESS)
@@ -628,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
             ns.phase,
             ns.watchdog,
             ns.watchdog_out,
+            ns.watchdog_native,
         )
         print(json.dumps(figures))
         return 0

@@ -19,7 +19,9 @@ import json
 import linecache
 import os
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -115,6 +117,7 @@ class Gap:
     blocked_ms: float = 0.0
     threads_cpu_ms: dict[str, float] = field(default_factory=dict)
     collections: list[dict] = field(default_factory=list)
+    native: list[str] = field(default_factory=list)  # py-spy's native stack, if dumped
 
     @property
     def ms(self) -> float:
@@ -125,9 +128,15 @@ class Watchdog:
     """Records the stack of ``thread`` (by default the one that makes the watchdog)
     whenever it has not called ``beat()`` for more than ``threshold_ms``."""
 
-    def __init__(self, threshold_ms: float = 30.0, sample_ms: float = 2.0) -> None:
+    def __init__(
+        self, threshold_ms: float = 30.0, sample_ms: float = 2.0, native_dumps: int = 0
+    ) -> None:
         self.threshold = threshold_ms / 1000
         self.sample = sample_ms / 1000
+        # py-spy --native dumps of the watched thread, in gaps twice the threshold long;
+        # each stops the process for a while (tens to hundreds of ms): it lengthens gaps
+        self.native_dumps = native_dumps
+        self.natives: list[dict] = []
         self.ident = threading.get_ident()
         self.native_id = threading.get_native_id()
         self.gaps: list[Gap] = []
@@ -213,6 +222,12 @@ class Watchdog:
             else:
                 self.lags.append((woke - self._previous_t - self.sample) * 1000)
             self._take_sample(self._open)
+            if (
+                len(self.natives) < self.native_dumps
+                and not self._open.native
+                and since > 2 * self.threshold
+            ):
+                self._dump_native(self._open)
             timeout = self.sample
 
     def _take_sample(self, gap: Gap) -> None:
@@ -239,6 +254,35 @@ class Watchdog:
         sample["gc"] = self._gc_start is not None
         gap.samples.append(sample)
         self._previous, self._previous_t = stats, now
+
+    def _dump_native(self, gap: Gap) -> None:
+        """The watched thread's native and Python stack from ``py-spy dump --native``."""
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        t0 = time.perf_counter()
+        try:
+            out = subprocess.run(
+                [exe, "dump", "--native", "--pid", str(os.getpid())],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            out = f"Thread {self.native_id} py-spy failed: {exc}"
+        lines, mine = [], False
+        for line in out.splitlines():
+            if line.startswith("Thread "):
+                mine = line.split()[1].lower() in (str(self.native_id), hex(self.ident))
+            elif mine and line.strip():
+                lines.append(line.strip())
+        gap.native = lines or ["(py-spy gave no stack for the thread)"]
+        self.natives.append(
+            {
+                "at_ms": round((t0 - gap.start) * 1000, 1),
+                "took_ms": round((time.perf_counter() - t0) * 1000, 1),
+                "stack": gap.native,
+            }
+        )
 
     def _close(self, end: float | None) -> None:
         gap, self._open = self._open, None
@@ -288,6 +332,7 @@ class Watchdog:
             },
             "gc_threads": dict(Counter(c["thread"] for c in self.collections)),
             "sampler_lag_ms_max": round(max(self.lags), 1) if self.lags else None,
+            "native_dumps": self.natives,
             "innermost": innermost.most_common(top),
             "stacks": [[list(s), n] for s, n in stacks.most_common(top)],
         }
@@ -304,6 +349,7 @@ class Watchdog:
                 "collections": [
                     {k: v for k, v in c.items() if k != "start"} for c in g.collections
                 ],
+                "native": g.native,
                 "samples": g.samples,
             }
             for g in self.gaps
@@ -345,3 +391,10 @@ def print_summary(summary: dict, out: Any = None) -> None:
     print("    stacks (samples), innermost first:", file=out)
     for stack, n in s["stacks"][:5]:
         print(f"      {n:5}  " + "\n             < ".join(stack), file=out)
+    for dump in s["native_dumps"]:
+        print(
+            f"    py-spy --native, {dump['at_ms']} ms into a gap (took {dump['took_ms']} ms):",
+            file=out,
+        )
+        for line in dump["stack"][:14]:
+            print(f"      {line}", file=out)

@@ -26,6 +26,7 @@ the same invocation, as the baseline (``baseline``, and ``*_vs_sqlite`` ratios).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sqlite3
@@ -37,6 +38,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import ROOT, RedisServer, percentile
+from benchmarks.watchdog import Watchdog, print_summary
 
 WARM_UP_S = 2.0
 PENDING = 100_000
@@ -214,15 +216,29 @@ def consumers(data: Path, backend: str) -> list[subprocess.Popen]:
     ]
 
 
-def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str, phase: str):
+def child(
+    data: Path,
+    spawned: float,
+    seconds: float,
+    repeats: int,
+    backend: str,
+    phase: str,
+    watchdog_ms: float | None = None,
+    watchdog_out: Path | None = None,
+    watchdog_native: int = 0,
+):
     """Runs in its own process: the window, measured.  ``phase``: "first" (the first
     launch on Redis: the copy and the filters before the search index), "launch" (only
-    the launch to an interactive window), "full" (everything else)."""
+    the launch to an interactive window), "full" (everything else).  ``watchdog_ms``:
+    record the GUI thread's stack during the stream's gaps longer than that."""
     import psutil
     from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.gui.collector import GuiCollector
+
     app = QApplication.instance() or QApplication([])
+    collector = GuiCollector()  # as the window's main() does
     desk = open_desk(data, backend)
     window = desk.window
     tasks, queue, view = window.tasks_model, window.queue_model, window.results_view
@@ -240,6 +256,7 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
         return time.perf_counter() - start
 
     stall = {"max": 0.0, "phase": 0.0}
+    watchdog = Watchdog(watchdog_ms, native_dumps=watchdog_native) if watchdog_ms else None
     clock = QElapsedTimer()
     heartbeat = QTimer()
     heartbeat.setObjectName("stall-heartbeat")
@@ -249,12 +266,15 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
             gap = clock.nsecsElapsed() / 1e6 - 5.0
             stall["phase"] = max(stall["phase"], gap)
         clock.restart()
+        if watchdog is not None:
+            watchdog.beat()
 
     heartbeat.timeout.connect(beat)
     synced: list[float] = []
     desk.monitor.syncing.connect(lambda p: synced.append(time.time()) if p["done"] else None)
 
     desk.start()
+    collector.settle()
     if backend == "redis":
         wait(lambda: bool(synced), timeout=1800)
         figures["first_sync_s" if phase == "first" else "catch_up_s"] = round(
@@ -387,11 +407,25 @@ def child(data: Path, spawned: float, seconds: float, repeats: int, backend: str
         recorder.hosts.clear()
         stall["phase"] = 0.0
         events_before = desk.monitor._cursor
+        if watchdog is not None:
+            watchdog.start()
         t0 = time.perf_counter()
         wait(lambda: time.perf_counter() - t0 >= seconds, timeout=seconds + 10)
         elapsed = time.perf_counter() - t0
+        if watchdog is not None:
+            watchdog.stop()
+            figures["watchdog"] = watchdog.summary()
+            if watchdog_out is not None:
+                watchdog.write(watchdog_out)
         figures["stream_events_per_s"] = round((desk.monitor._cursor - events_before) / elapsed)
         figures["max_stall_ms"] = round(stall["phase"], 1)
+        # what a full collection by the window's collector (every two minutes or so,
+        # on the GUI thread) would cost now, after the stream: not in the stall figure
+        figures["gc_tracked_objects"] = len(gc.get_objects())
+        figures["gc_frozen_objects"] = gc.get_freeze_count()
+        t_gc = time.perf_counter()
+        gc.collect()
+        figures["gc_full_collection_ms"] = round((time.perf_counter() - t_gc) * 1000, 1)
     finally:
         for proc in procs:
             proc.send_signal(2)
@@ -423,6 +457,14 @@ def spawn(run: Path, ns: argparse.Namespace, backend: str, phase: str, env: dict
     args = ["--child", str(run), "--spawned", str(spawned), "--seconds", str(ns.seconds)]
     args += ["--repeats", str(ns.repeats), "--finished", str(ns.finished)]
     args += ["--backend", backend, "--phase", phase]
+    if ns.watchdog and phase == "full":
+        args += ["--watchdog", str(ns.watchdog)]
+        if ns.watchdog_out:
+            out = ns.watchdog_out.resolve()
+            if backend == "redis":  # beside the SQLite run's file, not over it
+                out = out.with_name(f"{out.stem}.redis{out.suffix}")
+            args += ["--watchdog-out", str(out)]
+        args += ["--watchdog-native", str(ns.watchdog_native)]
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.monitor", *args],
         cwd=ROOT,
@@ -548,6 +590,10 @@ def print_figures(f: dict, ns: argparse.Namespace) -> None:
         f"longest GUI stall {f['max_stall_ms']} ms"
     )
     print(
+        f"  a full garbage collection after the stream: {f['gc_full_collection_ms']} ms "
+        f"({f['gc_tracked_objects']:,} objects tracked, {f['gc_frozen_objects']:,} frozen)"
+    )
+    print(
         f"  one refresh: naive (pending() + whole history) {f['baseline_refresh_ms']} ms, "
         f"ours {f['ours_refresh_ms']} ms ({f['refresh_ratio']}x)"
     )
@@ -565,6 +611,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pending", type=int, default=PENDING)
     parser.add_argument("--finished", type=int, default=FINISHED)
     parser.add_argument("--data", type=Path, help="keep the SQLite run's data here (reused)")
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        nargs="?",
+        const=30.0,
+        metavar="MS",
+        help="while streaming, record the GUI thread's stack whenever it has not beaten "
+        "for more than MS (30 if not given) and print what the gaps were made of",
+    )
+    parser.add_argument(
+        "--watchdog-out", type=Path, metavar="PATH", help="with --watchdog: every gap, as JSON"
+    )
+    parser.add_argument(
+        "--watchdog-native",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --watchdog: a py-spy --native dump of the GUI thread in the first N gaps "
+        "twice MS long (each stops the window for a while: the stall figures suffer)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="full", help=argparse.SUPPRESS)
@@ -572,7 +638,17 @@ def main(argv: list[str] | None = None) -> int:
     if ns.child:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         FINISHED_SEEN[0] = ns.finished
-        figures = child(ns.child, ns.spawned, ns.seconds, ns.repeats, ns.backend, ns.phase)
+        figures = child(
+            ns.child,
+            ns.spawned,
+            ns.seconds,
+            ns.repeats,
+            ns.backend,
+            ns.phase,
+            ns.watchdog,
+            ns.watchdog_out,
+            ns.watchdog_native,
+        )
         print(json.dumps(figures))
         return 0
     count = ns.launches or (3 if ns.backend == "redis" else 1)
@@ -591,6 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     if figures is not baseline:
         print_figures(baseline, ns)
     print_figures(figures, ns)
+    for f in (baseline, figures) if figures is not baseline else (figures,):
+        if "watchdog" in f:
+            print_summary(f["watchdog"])
     if figures is not baseline:
         print(
             "  redis / sqlite: " + ", ".join(f"{k} {figures[k + '_vs_sqlite']}" for k in COMPARED)

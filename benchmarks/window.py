@@ -11,6 +11,7 @@ with the monitor polling once a second, as dashboards that poll do.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.watchdog import Watchdog, print_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,16 +36,20 @@ print(sent)
 """
 
 
-def run(tick_ms: int, rate: float, seconds: float, workdir: Path) -> dict:
+def run(
+    tick_ms: int, rate: float, seconds: float, workdir: Path, watchdog_ms: float | None = None
+) -> dict:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     import desktop_app.gui.monitor as monitor_module
     from desktop_app.core.target import load_target
     from desktop_app.gui.app import Desk
+    from desktop_app.gui.collector import GuiCollector
 
     monitor_module.TICK_MS = tick_ms
     app = QApplication.instance() or QApplication([])
+    collector = GuiCollector()  # as the window's main() does
     desk = Desk(load_target("tasks:huey"), str(workdir / f"journal-{tick_ms}.sqlite"), workers=2)
     latencies: list[float] = []
     seen: set[str] = set()
@@ -56,6 +63,7 @@ def run(tick_ms: int, rate: float, seconds: float, workdir: Path) -> dict:
 
     desk.monitor.tasks_changed.connect(on_rows)
     stall = {"max": 0.0}
+    watchdog = Watchdog(watchdog_ms) if watchdog_ms else None
     clock = QElapsedTimer()
     heartbeat = QTimer()
     heartbeat.setObjectName("stall-heartbeat")
@@ -64,6 +72,8 @@ def run(tick_ms: int, rate: float, seconds: float, workdir: Path) -> dict:
         if clock.isValid():
             stall["max"] = max(stall["max"], clock.nsecsElapsed() / 1e6 - 5.0)
         clock.restart()
+        if watchdog is not None:
+            watchdog.beat()
 
     heartbeat.timeout.connect(beat)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -71,6 +81,8 @@ def run(tick_ms: int, rate: float, seconds: float, workdir: Path) -> dict:
 
     def start_producer() -> None:
         heartbeat.start(5)
+        if watchdog is not None:
+            watchdog.start()
         producer["proc"] = subprocess.Popen(
             [sys.executable, "-c", PRODUCER, str(rate), str(seconds)],
             env=env,
@@ -92,10 +104,13 @@ def run(tick_ms: int, rate: float, seconds: float, workdir: Path) -> dict:
 
     def finish() -> None:
         heartbeat.stop()
+        if watchdog is not None and watchdog.running:
+            watchdog.stop()
         desk.shutdown()
         app.quit()
 
     desk.start()
+    collector.settle()
 
     def when_ready() -> None:
         if desk.consumer.state == "running" and desk.window.workers_model.rowCount():
@@ -107,12 +122,15 @@ def run(tick_ms: int, rate: float, seconds: float, workdir: Path) -> dict:
     QTimer.singleShot(50, when_ready)
     QTimer.singleShot(int((seconds + 60) * 1000), finish)  # never hang
     app.exec()
+    collector.stop()
+    gc.unfreeze()  # the baseline's window is made next, in this process
     latencies.sort()
 
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))], 1)
 
     return {
+        **({"watchdog": watchdog.summary()} if watchdog is not None else {}),
         "tasks": len(latencies),
         "p50_ms": pct(50),
         "p99_ms": pct(99),
@@ -131,12 +149,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--rate", type=float, default=50.0, help="tasks per second")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        nargs="?",
+        const=30.0,
+        metavar="MS",
+        help="record the GUI thread's stack while it has not beaten for more than MS (30)",
+    )
     ns = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="huey-desk-window-") as tmp:
         os.environ["HUEY_DESK_DB"] = str(Path(tmp) / "queue.db")
         tick = monitor_tick()
-        ours = run(tick, ns.rate, ns.seconds, Path(tmp))
+        ours = run(tick, ns.rate, ns.seconds, Path(tmp), ns.watchdog)
         base = run(1000, ns.rate, ns.seconds, Path(tmp))
     figures = {
         "event_to_screen_p50_ms": ours["p50_ms"],
@@ -148,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_max_stall_ms": base["max_stall_ms"],
         "rate": ns.rate,
     }
+    if "watchdog" in ours:
+        figures["watchdog"] = ours["watchdog"]
     if ns.json:
         print(json.dumps(figures))
     else:
@@ -161,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  baseline (polled every 1 s): p50 {base['p50_ms']} ms, p99 {base['p99_ms']} ms;"
             f" longest GUI stall {base['max_stall_ms']} ms"
         )
+        if "watchdog" in ours:
+            print_summary(ours["watchdog"])
     return 0
 
 

@@ -195,12 +195,9 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.setOrganizationName("huey-desk")
     app.setDesktopFileName("huey-desk")
     app.setWindowIcon(icon())
-    # Qt objects must be destroyed on the GUI thread: Python's collector, run from the
-    # monitor thread, could free a dropped widget there and deadlock. pyqtgraph's
-    # collector turns automatic collection off and collects on a GUI-thread timer.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
+    from desktop_app.gui.collector import GuiCollector
 
-    collector = GarbageCollector(interval=1.0)
+    collector = GuiCollector()
     # only watching (--no-consumer): a queue file that does not exist is not created
     if getattr(ns, "redis", None):  # no project code: watch and act, run nothing
         from desktop_app.core.target import load_redis_target
@@ -229,10 +226,11 @@ def run_gui(ns: argparse.Namespace) -> int:
     )
     app.aboutToQuit.connect(desk.shutdown)
     desk.start()
+    collector.settle()
     try:
         return app.exec()
     finally:
-        collector.timer.stop()
+        collector.stop()
 
 
 def _settings_workers(target: Target) -> int | None:

@@ -1,0 +1,1 @@
+"""Tests of the tools the benchmarks measure with."""

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import ROOT, RedisServer, percentile
-from benchmarks.watchdog import Watchdog, print_summary
+from benchmarks.watchdog import Watchdog, add_option, print_summary
 
 WARM_UP_S = 2.0
 PENDING = 100_000
@@ -611,13 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pending", type=int, default=PENDING)
     parser.add_argument("--finished", type=int, default=FINISHED)
     parser.add_argument("--data", type=Path, help="keep the SQLite run's data here (reused)")
-    parser.add_argument(
-        "--watchdog",
-        type=float,
-        nargs="?",
-        const=30.0,
-        metavar="MS",
-        help="while streaming, record the GUI thread's stack whenever it has not beaten "
+    add_option(
+        parser,
+        "while streaming, record the GUI thread's stack whenever it has not beaten "
         "for more than MS (30 if not given) and print what the gaps were made of",
     )
     parser.add_argument(

@@ -35,6 +35,13 @@ QT_LOOP = re.compile(r"\.(processEvents|exec_?)\(")
 STACK_DEPTH = 8  # innermost frames that make up one counted stack
 
 
+def add_option(parser: Any, help_text: str) -> None:
+    """``--watchdog [MS]`` on a benchmark's command line (30 ms when no number is given)."""
+    parser.add_argument(
+        "--watchdog", type=float, nargs="?", const=30.0, metavar="MS", help=help_text
+    )
+
+
 def _frames(frame: Any, limit: int = 60) -> list[str]:
     """``function (file:line) `source``` for each frame, innermost first."""
     out = []

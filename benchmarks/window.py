@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.watchdog import Watchdog, print_summary
+from benchmarks.watchdog import Watchdog, add_option, print_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,13 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--rate", type=float, default=50.0, help="tasks per second")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument(
-        "--watchdog",
-        type=float,
-        nargs="?",
-        const=30.0,
-        metavar="MS",
-        help="record the GUI thread's stack while it has not beaten for more than MS (30)",
+    add_option(
+        parser, "record the GUI thread's stack while it has not beaten for more than MS (30)"
     )
     ns = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -52,6 +52,10 @@ def test_a_rare_text_shows_the_newest_tasks_answer_marked_then_the_whole_answer(
     )
     desk.start()
     try:
+        # the history reads (which attach the search index) have connections of their
+        # own, apart from the ones the monitor writes a Redis journal's local copy with
+        qtbot.waitUntil(lambda: desk.monitor._history is not None, timeout=10_000)
+        assert desk.monitor._history.journal is not desk.monitor._journal
         qtbot.waitUntil(lambda: model.rowCount() == 60, timeout=10_000)
         qtbot.waitUntil(lambda: "60 shown" in panel.label.text(), timeout=10_000)
         seen.clear()

@@ -174,6 +174,7 @@ class TimelinePanel(QWidget):
         self._busy = False
         self._again = False
         self._fetched_at = 0.0
+        self._stale = False  # the range moved while the tab was hidden: read when shown
         self._lanes: dict[tuple[str, str, str], int] = {}
         self._by_lane: dict[int, tuple[list[float], list[Run]]] = {}
         self._items: list[Any] = []
@@ -251,7 +252,7 @@ class TimelinePanel(QWidget):
     # -- the range shown ---------------------------------------------------------------
     def set_reader(self, reader: Reader) -> None:
         self.reader = reader
-        self.loaded = None
+        self.loaded, self.page = None, RunPage(0.0, 0.0)
         self.fetch()
 
     def visible(self) -> tuple[float, float]:
@@ -290,8 +291,16 @@ class TimelinePanel(QWidget):
         self._uncheck()
 
     def _range_changed(self) -> None:
+        if not self.isVisible():
+            # A hidden tab does not read: a busy stream's reads of 10,000 runs a second
+            # took a fifth of the window's interpreter from the monitor's thread.
+            self._stale = True
+            return
         a, b = self.visible()
-        if self.loaded is None or a < self.loaded[0] or b > self.loaded[1]:
+        # a read cut by its limit covers less than it asked for; asking again for a range
+        # within the same one would be cut the same way (the follow timer refreshes it)
+        held = (self.page.t0, self.page.t1) if self.page.truncated else self.loaded
+        if held is None or a < held[0] or b > held[1]:
             self.fetch()
         elif b - a < self._laid_out_width / 2:  # zoomed in: bars merged too coarsely
             self.fetch(force=True)
@@ -305,6 +314,11 @@ class TimelinePanel(QWidget):
             if self.isVisible() and time.monotonic() - self._fetched_at >= FOLLOW_MS / 1000:
                 self.fetch(force=True)
         self._draw_running()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._stale or self.loaded is None:
+            self.fetch(force=True)
 
     # -- reading, off the GUI thread ---------------------------------------------------
     def fetch(self, force: bool = False) -> None:
@@ -320,16 +334,21 @@ class TimelinePanel(QWidget):
         t0, t1 = a - width, (max(b + width, time.time() + 1) if self.follow else b + width)
         if not force and self.loaded and self.loaded[0] <= a and b <= self.loaded[1]:
             return
-        self._busy, self._again = True, False
+        self._busy, self._again, self._stale = True, False, False
         self._fetched_at = time.monotonic()
         reader, known = self.reader, list(self._lanes)
         pixel_s = self.plot.getViewBox().viewPixelSize()[0]
         self._laid_out_width = width
+        # Past the view's left edge, older runs must not take the limit from what is
+        # shown; when following, what is right of it is the future: nothing to take, and
+        # read, so that the view can follow the clock without reading again at each step.
+        shown = (a, t1 if self.follow else b)
+        cut_before = self.page.truncated  # a busy range: it will be cut again
 
         def read() -> Layout:
-            page = reader(t0, t1, LIMIT)
-            if page.truncated:  # the margins must not take the limit from what is shown
-                page = reader(a, b, LIMIT)
+            page = None if cut_before else reader(t0, t1, LIMIT)
+            if page is None or page.truncated:
+                page = reader(*shown, LIMIT)
             return prepare(page, known, pixel_s)
 
         run_job(read, self._apply, self._failed)

@@ -138,6 +138,31 @@ def test_a_flush_is_copied(source, local):
     assert local.state_counts() == source.state_counts() == {"flushed": 2}
 
 
+def test_every_events_columns_are_copied_as_they_are_across_a_flush(source, local):
+    """The copy writes a batch in one statement per run of events between flushes: every
+    column comes through with its type, and each task points at its own local events."""
+    t0 = time.time() - 100
+    source.append([*life("a", True, t0), NewEvent(ENQUEUED, "w", "app.job", t0 + 4)])
+    source.append([NewEvent(FLUSHED, ts=t0 + 5, data={"queue": True, "schedule": True})])
+    source.append(life("b", False, t0 + 6))
+    JournalMirror(source, local).sync()
+
+    def columns(events):
+        return [(e.ts, e.kind, e.task_id, e.task_name, e.pid, e.worker, e.data) for e in events]
+
+    copied = local.tail(0, 100)
+    assert columns(copied) == columns(source.tail(source.START, 100))
+    assert [type(e.ts) for e in copied] == [float] * len(copied)
+    assert {type(e.pid) for e in copied} == {int, type(None)}
+    for task_id in ("a", "b", "w"):
+        mine = [e.id for e in copied if e.task_id == task_id]
+        row = local.tasks_by_ids([task_id])[0]
+        assert (row["first_event"], row["last_event"]) == (mine[0], mine[-1])
+    assert local.state_counts() == source.state_counts() == {
+        "complete": 1, "flushed": 1, "error": 1,
+    }
+
+
 def test_sync_all_stops_after_max_batches(source, local):
     t0 = time.time() - 100
     for n in range(10):

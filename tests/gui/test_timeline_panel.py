@@ -64,6 +64,50 @@ def test_presets_and_keys_change_the_range_and_reads_follow(qtbot):
     assert asked[-1][0] == pytest.approx(a - (b - a)) and asked[-1][1] >= b
 
 
+def test_a_hidden_tab_does_not_read_and_reads_once_shown(qtbot):
+    asked = []
+
+    def reader(t0, t1, limit):
+        asked.append((t0, t1))
+        return page_of(t0=t0, t1=t1)
+
+    panel = TimelinePanel()
+    qtbot.addWidget(panel)
+    panel.reader = reader
+    panel.show_last(3600.0)  # the range moves, as the clock's follow does every second
+    panel.zoom(0.5)
+    assert asked == []
+    panel.show()
+    qtbot.waitUntil(lambda: len(asked) == 1 and panel.loaded == asked[0])
+    a, b = panel.visible()
+    assert asked[0][0] <= a and asked[0][1] >= b
+
+
+def test_a_range_cut_by_the_limit_is_followed_without_reading_again(qtbot):
+    """More runs than the limit in view: the read of the view itself reaches into the
+    future, so the clock's steps stay within it; the next read skips the margins."""
+    asked = []
+
+    def reader(t0, t1, limit):
+        asked.append((t0, t1))
+        mid = (t0 + t1) / 2
+        runs = [make_run(f"t{i}", mid - i, mid - i + 0.5) for i in range(3)]
+        return RunPage(t0, t1, runs, truncated=True, lanes=[runs[0].lane])
+
+    panel = TimelinePanel(reader)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.loaded is not None and not panel._busy)
+    a, b = panel.visible()
+    assert len(asked) == 2 and asked[1][0] == pytest.approx(a) and asked[1][1] > b + 60
+    for step in range(1, 4):  # three seconds of following the clock
+        panel.plot.setXRange(a + step, b + step, padding=0)
+    assert len(asked) == 2
+    panel.fetch(force=True)  # the follow timer's read: the view only, once
+    qtbot.waitUntil(lambda: not panel._busy)
+    assert len(asked) == 3 and asked[2][0] == pytest.approx(panel.visible()[0])
+
+
 def test_bars_marks_and_links_and_a_running_bar_grows(qtbot):
     now = time.time()
     runs = [

@@ -21,6 +21,10 @@ interactive window (median); the last one measures scrolling, the indexed filter
 the stream, drained by two consumers of one worker each on two hosts (``HUEY_DESK_HOST``
 bench-host-a and bench-host-b).  The SQLite run's same figures are measured first, in
 the same invocation, as the baseline (``baseline``, and ``*_vs_sqlite`` ratios).
+
+``--rate EVENTS``: the consumers start their tasks at a fixed pace (``benchmarks.paced``)
+so that the stream offers about that many events a second instead of as many as the
+workers can drain: the goal's stream (2,000 a second) measured at its own size.
 """
 
 from __future__ import annotations
@@ -197,13 +201,19 @@ def open_desk(data: Path, backend: str):
     return Desk(target, str(data / "journal.sqlite"), workers=2, start_consumer=False)
 
 
-def consumers(data: Path, backend: str) -> list[subprocess.Popen]:
+def consumers(data: Path, backend: str, rate: float = 0.0) -> list[subprocess.Popen]:
     """What drains the queue while the stream is measured: on SQLite one consumer of two
-    workers, on Redis one consumer of one worker on each of two hosts."""
+    workers, on Redis one consumer of one worker on each of two hosts.  ``rate``: the
+    journal events a second they offer together (two per task; 0: as fast as they can)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "desktop_app", "consumer", "--no-periodic"]
+    if rate:
+        per_consumer = rate / 2 / (1 if backend == "sqlite" else len(HOSTS))
+        env["HUEY_DESK_BENCH_PACE"] = str(per_consumer)
     if backend == "sqlite":
-        runs = [([*command, "--workers", "2", "--journal", str(data / "journal.sqlite")], env)]
+        target = ["--huey", "benchmarks.paced:huey"] if rate else []
+        journal = str(data / "journal.sqlite")
+        runs = [([*command, *target, "--workers", "2", "--journal", journal], env)]
     else:
         runs = []
         for host in HOSTS:
@@ -226,6 +236,7 @@ def child(
     watchdog_ms: float | None = None,
     watchdog_out: Path | None = None,
     watchdog_native: int = 0,
+    rate: float = 0.0,
 ):
     """Runs in its own process: the window, measured.  ``phase``: "first" (the first
     launch on Redis: the copy and the filters before the search index), "launch" (only
@@ -406,7 +417,7 @@ def child(
 
     recorder = Recorder()
     desk.monitor.tasks_changed.connect(recorder.on_rows)
-    procs = consumers(data, backend)
+    procs = consumers(data, backend, rate)
     try:
         wait(lambda: len(recorder.latencies) > 0, timeout=60)
         # The consumers' first seconds (their journal writers starting while a backlog
@@ -464,7 +475,7 @@ def spawn(run: Path, ns: argparse.Namespace, backend: str, phase: str, env: dict
     spawned = time.time()
     args = ["--child", str(run), "--spawned", str(spawned), "--seconds", str(ns.seconds)]
     args += ["--repeats", str(ns.repeats), "--finished", str(ns.finished)]
-    args += ["--backend", backend, "--phase", phase]
+    args += ["--backend", backend, "--phase", phase, "--rate", str(ns.rate)]
     if ns.watchdog and phase == "full":
         args += ["--watchdog", str(ns.watchdog)]
         if ns.watchdog_out:
@@ -618,6 +629,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pending", type=int, default=PENDING)
     parser.add_argument("--finished", type=int, default=FINISHED)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="EVENTS",
+        help="the consumers offer about EVENTS journal events a second, two per task "
+        "(default: as fast as they drain)",
+    )
     parser.add_argument("--data", type=Path, help="keep the SQLite run's data here (reused)")
     add_option(
         parser,
@@ -652,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
             ns.watchdog,
             ns.watchdog_out,
             ns.watchdog_native,
+            ns.rate,
         )
         print(json.dumps(figures))
         return 0

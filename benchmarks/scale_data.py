@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks.paced import paced
 from desktop_app.core.journal import (
     COMPLETE,
     ENQUEUED,
@@ -162,7 +163,7 @@ def demo_on_redis(url: str):
 
 
 redis_huey = (
-    demo_on_redis(os.environ["HUEY_DESK_BENCH_REDIS"])
+    paced(demo_on_redis(os.environ["HUEY_DESK_BENCH_REDIS"]))
     if os.environ.get("HUEY_DESK_BENCH_REDIS")
     else None
 )

@@ -158,9 +158,15 @@ def test_every_events_columns_are_copied_as_they_are_across_a_flush(source, loca
         mine = [e.id for e in copied if e.task_id == task_id]
         row = local.tasks_by_ids([task_id])[0]
         assert (row["first_event"], row["last_event"]) == (mine[0], mine[-1])
-    assert local.state_counts() == source.state_counts() == {
-        "complete": 1, "flushed": 1, "error": 1,
-    }
+    assert (
+        local.state_counts()
+        == source.state_counts()
+        == {
+            "complete": 1,
+            "flushed": 1,
+            "error": 1,
+        }
+    )
 
 
 def test_sync_all_stops_after_max_batches(source, local):

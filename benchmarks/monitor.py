@@ -247,9 +247,11 @@ def child(
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.gui.collector import GuiCollector
+    from desktop_app.gui.lock_turns import short_turns
 
     app = QApplication.instance() or QApplication([])
     collector = GuiCollector()  # as the window's main() does
+    short_turns()
     desk = open_desk(data, backend)
     window = desk.window
     tasks, queue, view = window.tasks_model, window.queue_model, window.results_view

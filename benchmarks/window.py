@@ -46,10 +46,12 @@ def run(
     from desktop_app.core.target import load_target
     from desktop_app.gui.app import Desk
     from desktop_app.gui.collector import GuiCollector
+    from desktop_app.gui.lock_turns import short_turns
 
     monitor_module.TICK_MS = tick_ms
     app = QApplication.instance() or QApplication([])
     collector = GuiCollector()  # as the window's main() does
+    short_turns()
     desk = Desk(load_target("tasks:huey"), str(workdir / f"journal-{tick_ms}.sqlite"), workers=2)
     latencies: list[float] = []
     seen: set[str] = set()

@@ -196,8 +196,10 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.setDesktopFileName("huey-desk")
     app.setWindowIcon(icon())
     from desktop_app.gui.collector import GuiCollector
+    from desktop_app.gui.lock_turns import short_turns
 
     collector = GuiCollector()
+    short_turns()
     # only watching (--no-consumer): a queue file that does not exist is not created
     if getattr(ns, "redis", None):  # no project code: watch and act, run nothing
         from desktop_app.core.target import load_redis_target

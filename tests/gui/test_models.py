@@ -290,3 +290,37 @@ def test_the_queue_model_keeps_only_the_blocks_the_monitor_reads_again():
     for block in range(10):
         queue.put_block(generation, 0, block, [{"id": f"q{block}", "state": "pending"}])
     assert len(list(queue.loaded_rows())) == queue.max_blocks
+
+
+def test_a_cell_is_answered_in_one_call_with_what_data_gives_for_each_role(qtmodeltester):
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    model = TasksModel()
+    model.apply([task("a", "error", seq=1), task("b", seq=2)])
+    qtmodeltester.check(model)
+    roles = [
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.FontRole,
+        Role.ROW,
+    ]
+    for row in range(model.rowCount()):
+        index = model.index(row, 0)
+        items = [QModelRoleData(role) for role in roles]
+        for item in items:
+            model.multiData(index, QModelRoleDataSpan(item))
+        assert [item.data() for item in items] == [model.data(index, role) for role in roles]
+    assert items[0].data() == "failed"  # the last row: the oldest, "a"
+    assert items[2].data() is not None  # the state's colour
+
+
+def test_an_index_outside_the_table_is_invalid():
+    model = TasksModel()
+    model.apply([task("a", seq=1)])
+    assert model.index(0, 0).isValid()
+    assert model.index(0, len(model.columns) - 1).isValid()
+    assert not model.index(1, 0).isValid()
+    assert not model.index(0, len(model.columns)).isValid()
+    assert not model.index(-1, 0).isValid()
+    assert not model.index(0, 0, model.index(0, 0)).isValid()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 # Python's default is 5 ms.  A paint of the tasks table calls into Python for every
-# cell (about 500 calls); while the monitor or the search indexer is busy, each call can
-# wait out the other thread's turn: a paint of 250 cells took 65 ms beside one busy
-# thread with the default, 23 ms with 1 ms (4 ms with no thread beside it).
+# cell; while the monitor or the search indexer is busy, each call can wait out the
+# other thread's turn.  benchmarks.table_paint, beside one busy thread: 114 ms a paint
+# with Qt's own calls and 5 ms turns, 30 ms with the models' one call a cell and 1 ms.
 SWITCH_INTERVAL_S = 0.001
 
 

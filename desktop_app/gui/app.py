@@ -199,7 +199,6 @@ def run_gui(ns: argparse.Namespace) -> int:
     from desktop_app.gui.lock_turns import short_turns
 
     collector = GuiCollector()
-    short_turns()
     # only watching (--no-consumer): a queue file that does not exist is not created
     if getattr(ns, "redis", None):  # no project code: watch and act, run nothing
         from desktop_app.core.target import load_redis_target
@@ -229,9 +228,11 @@ def run_gui(ns: argparse.Namespace) -> int:
     app.aboutToQuit.connect(desk.shutdown)
     desk.start()
     collector.settle()
+    turns_before = short_turns()
     try:
         return app.exec()
     finally:
+        sys.setswitchinterval(turns_before)
         collector.stop()
 
 

@@ -94,7 +94,7 @@ class ColumnsTable(QAbstractTableModel):
     (which asks ``rowCount()`` and ``columnCount()``) and ``data()`` once for each of
     seven roles.  Each call into Python takes the interpreter lock, and while another
     thread wants the lock (the monitor, the search indexer) each taking can wait for that
-    thread's turn: a paint of 250 cells went from 4 ms to 150 ms beside one busy thread.
+    thread's turn (``benchmarks.table_paint`` measures a paint alone and beside one).
     ``index()`` and ``multiData()`` answer a cell's questions in one call each.
     """
 
